@@ -1,0 +1,99 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { IceServerSchema } from "@peertobeer/protocol";
+
+export type IceServerInit = MessageInitShape<typeof IceServerSchema>;
+
+export interface Config {
+  host: string;
+  port: number;
+  grpcPort: number;
+  iceServers: IceServerInit[];
+  tokenSecret: string | undefined;
+  tokenTtlMs: number;
+  ringTimeoutMs: number;
+  heartbeatMs: number;
+  sessionGraceMs: number;
+  drainTimeoutMs: number;
+  maxSessions: number;
+  streamQueueLimit: number;
+  webRoot: string;
+  logLevel: string;
+}
+
+export const DEFAULT_ICE_SERVERS = "stun:stun.l.google.com:19302";
+
+/** Reads the configuration from environment variables (the README lists each one). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    host: env.HOST ?? "0.0.0.0",
+    port: port(env, "PORT", 8080),
+    grpcPort: port(env, "GRPC_PORT", 50051),
+    iceServers: parseIceServers(env.ICE_SERVERS ?? DEFAULT_ICE_SERVERS),
+    tokenSecret: env.TOKEN_SECRET || undefined,
+    tokenTtlMs: positiveInt(env, "TOKEN_TTL_MS", 24 * 60 * 60 * 1000),
+    ringTimeoutMs: positiveInt(env, "RING_TIMEOUT_MS", 30_000),
+    heartbeatMs: positiveInt(env, "HEARTBEAT_MS", 5_000),
+    sessionGraceMs: positiveInt(env, "SESSION_GRACE_MS", 20_000),
+    drainTimeoutMs: positiveInt(env, "DRAIN_TIMEOUT_MS", 5_000),
+    maxSessions: positiveInt(env, "MAX_SESSIONS", 20_000),
+    streamQueueLimit: positiveInt(env, "STREAM_QUEUE_LIMIT", 256),
+    webRoot: env.WEB_ROOT ?? new URL("../../web/dist", import.meta.url).pathname,
+    logLevel: env.LOG_LEVEL ?? "info",
+  };
+}
+
+/**
+ * ICE_SERVERS is either a comma-separated list of URLs (`stun:host:3478,turn:host:3478`) or a
+ * JSON array of RTCIceServer objects (for TURN with static credentials). Empty means none.
+ */
+export function parseIceServers(value: string): IceServerInit[] {
+  const text = value.trim();
+  if (text === "") return [];
+  if (text.startsWith("[")) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new Error(`ICE_SERVERS is not valid JSON: ${(error as Error).message}`);
+    }
+    if (!Array.isArray(parsed)) throw new Error("ICE_SERVERS JSON must be an array of RTCIceServer objects");
+    return parsed.map((entry: unknown, index) => {
+      const server = entry as { urls?: unknown; username?: unknown; credential?: unknown };
+      const urls = typeof server.urls === "string" ? [server.urls] : server.urls;
+      if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === "string" && isIceUrl(u))) {
+        throw new Error(`ICE_SERVERS[${index}].urls must be stun:/turn:/turns: URLs`);
+      }
+      return {
+        urls: urls as string[],
+        username: typeof server.username === "string" ? server.username : "",
+        credential: typeof server.credential === "string" ? server.credential : "",
+      };
+    });
+  }
+  return text.split(",").map((raw) => {
+    const url = raw.trim();
+    if (!isIceUrl(url)) throw new Error(`ICE_SERVERS entry "${url}" is not a stun:, turn: or turns: URL`);
+    return { urls: [url] };
+  });
+}
+
+function isIceUrl(url: string): boolean {
+  return /^(stun|stuns|turn|turns):[^\s]+$/.test(url);
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  // 0 asks the OS for a free port (tests).
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`${name} must be a port number, got "${raw}"`);
+  return value;
+}

@@ -1,0 +1,33 @@
+import { pino } from "pino";
+import { loadConfig } from "./config.js";
+import { startServer } from "./server.js";
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? "info" });
+
+try {
+  const config = loadConfig();
+  const server = await startServer(config, logger);
+  const shown = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
+  logger.info(
+    { web: server.webPort, grpc: server.grpcPort, iceServers: config.iceServers.length },
+    `Peer-to-Beer is up: open http://${shown}:${server.webPort}`,
+  );
+  const stop = (signal: string) => {
+    logger.info({ signal }, "draining");
+    server.shutdown().then(
+      () => {
+        logger.info("stopped");
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+} catch (error) {
+  logger.fatal({ err: error }, "could not start");
+  process.exit(1);
+}

@@ -1,0 +1,40 @@
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { ERROR_REASON_KEY, type ErrorReason } from "@peertobeer/protocol";
+import { HubError, type HubErrorKind } from "../hub/index.js";
+
+const CODE_OF_KIND: Record<HubErrorKind, Code> = {
+  invalid_argument: Code.InvalidArgument,
+  not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
+  failed_precondition: Code.FailedPrecondition,
+  aborted: Code.Aborted,
+  permission_denied: Code.PermissionDenied,
+  resource_exhausted: Code.ResourceExhausted,
+  unavailable: Code.Unavailable,
+};
+
+/** A gRPC error with its machine-readable reason in the `p2b-error-reason` trailer. */
+export function rpcError(code: Code, reason: ErrorReason, message: string, callId?: string): ConnectError {
+  const metadata = new Headers({ [ERROR_REASON_KEY]: reason });
+  if (callId) metadata.set("p2b-call-id", callId);
+  return new ConnectError(message, code, metadata);
+}
+
+/** Domain errors become their gRPC status; anything else is left for the transport (INTERNAL). */
+export function toRpcError(error: unknown): unknown {
+  if (error instanceof HubError) return rpcError(CODE_OF_KIND[error.kind], error.reason, error.message, error.callId);
+  return error;
+}
+
+/** Wraps a handler so domain errors leave it as their gRPC status. */
+export function withRpcErrors<Req, Res>(
+  handler: (request: Req, context: HandlerContext) => Res,
+): (request: Req, context: HandlerContext) => Res {
+  return (request, context) => {
+    try {
+      return handler(request, context);
+    } catch (error) {
+      throw toRpcError(error);
+    }
+  };
+}
