@@ -1,0 +1,20 @@
+/** A minimal typed event emitter: `Events` maps each event name to its payload. */
+export class Emitter<Events extends Record<string, unknown>> {
+  private readonly listeners = new Map<keyof Events, Set<(payload: never) => void>>();
+
+  on<K extends keyof Events>(event: K, listener: (payload: Events[K]) => void): () => void {
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  protected emit<K extends keyof Events>(event: K, payload: Events[K]): void {
+    for (const listener of this.listeners.get(event) ?? []) {
+      (listener as (payload: Events[K]) => void)(payload);
+    }
+  }
+}

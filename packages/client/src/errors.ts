@@ -1,0 +1,30 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ERROR_REASON_KEY, isErrorReason, type ErrorReason } from "@peertobeer/protocol";
+
+/** A failed RPC: the gRPC status, the server's machine-readable reason and its message. */
+export class SignalingError extends Error {
+  constructor(
+    readonly code: Code,
+    readonly reason: ErrorReason | undefined,
+    message: string,
+    /** The call the server pointed at (e.g. the existing call on call-start glare). */
+    readonly callId: string | undefined,
+  ) {
+    super(message);
+    this.name = "SignalingError";
+  }
+
+  static from(error: unknown): SignalingError {
+    if (error instanceof SignalingError) return error;
+    const connectError = ConnectError.from(error);
+    const reason = connectError.metadata.get(ERROR_REASON_KEY);
+    return new SignalingError(
+      connectError.code,
+      isErrorReason(reason) ? reason : undefined,
+      connectError.rawMessage,
+      connectError.metadata.get("p2b-call-id") ?? undefined,
+    );
+  }
+}
+
+export { Code };

@@ -1,0 +1,14 @@
+export { SignalingClient, toWireCandidate, fromWireCandidate } from "./signaling-client.js";
+export type {
+  ConnectionState,
+  JoinedInfo,
+  SessionStore,
+  SignalingClientOptions,
+  SignalingEvents,
+  StoredSession,
+} from "./signaling-client.js";
+export { PeerCall, type CallSignaling, type ControlMessage, type PeerCallOptions } from "./peer-call.js";
+export { Phone, type CallDirection, type CallOutcome, type CallPhase, type CallView, type PhoneSnapshot } from "./phone.js";
+export { DefaultReconnectPolicy, type ReconnectPolicy } from "./reconnect-policy.js";
+export { SignalingError, Code } from "./errors.js";
+export { Emitter } from "./emitter.js";

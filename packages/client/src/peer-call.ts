@@ -1,0 +1,234 @@
+import { Emitter } from "./emitter.js";
+
+/** How a PeerCall reaches the other side; the owner knows the call id and the peer. */
+export interface CallSignaling {
+  sendOffer(sdp: string): Promise<void>;
+  sendAnswer(sdp: string): Promise<void>;
+  sendCandidates(candidates: RTCIceCandidateInit[], endOfCandidates: boolean): Promise<void>;
+}
+
+/** What the peers tell each other over the data channel. */
+export type ControlMessage =
+  | { type: "media"; audio: boolean; video: boolean }
+  | { type: "bye" };
+
+export interface PeerCallEvents extends Record<string, unknown> {
+  remoteStream: MediaStream;
+  connectionState: RTCPeerConnectionState;
+  control: ControlMessage;
+  /** A signaling step failed; the call cannot go on. */
+  error: Error;
+}
+
+export interface PeerCallOptions {
+  RTCPeerConnection: typeof RTCPeerConnection;
+  iceServers: RTCIceServer[];
+  signaling: CallSignaling;
+  /** The polite peer yields when both sides offer at once (perfect negotiation). */
+  polite: boolean;
+  /** Camera and microphone; without it the call still receives the peer's media. */
+  localStream?: MediaStream | undefined;
+  /** Candidates gathered within this window go out in one RPC. */
+  candidateBatchMs?: number;
+  /** How long `disconnected` may last before the impolite side restarts ICE. */
+  disconnectedRestartMs?: number;
+}
+
+/**
+ * One RTCPeerConnection and the W3C perfect-negotiation dance around it: offers go out as
+ * soon as tracks are attached (no waiting for ICE gathering), candidates trickle both ways in
+ * batches, and candidates that arrive before the remote description wait instead of failing.
+ */
+export class PeerCall extends Emitter<PeerCallEvents> {
+  readonly pc: RTCPeerConnection;
+  private readonly channel: RTCDataChannel;
+  private makingOffer = false;
+  private ignoreOffer = false;
+  private localMediaAttached = false;
+  private readonly pendingRemote: RTCIceCandidateInit[] = [];
+  private outgoing: RTCIceCandidateInit[] = [];
+  private outgoingEnd = false;
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private restartTimer: ReturnType<typeof setTimeout> | undefined;
+  private remote: MediaStream | undefined;
+  private localMedia = { audio: true, video: true };
+  private closed = false;
+
+  constructor(private readonly options: PeerCallOptions) {
+    super();
+    this.pc = new options.RTCPeerConnection({ iceServers: options.iceServers, bundlePolicy: "max-bundle" });
+    // Negotiated on both sides with a fixed id: no extra offer/answer round for the channel.
+    this.channel = this.pc.createDataChannel("control", { negotiated: true, id: 0 });
+    this.channel.onopen = () => this.sendControl({ type: "media", ...this.localMedia });
+    this.channel.onmessage = (event: MessageEvent) => this.receiveControl(event.data);
+    this.pc.onnegotiationneeded = () => void this.negotiate();
+    this.pc.onicecandidate = ({ candidate }) => this.queueCandidate(candidate);
+    this.pc.ontrack = (event) => this.addRemoteTrack(event);
+    this.pc.onconnectionstatechange = () => this.connectionChanged();
+  }
+
+  /** Caller side: attach local media now, which triggers the first offer. */
+  start(): void {
+    this.attachLocalMedia();
+  }
+
+  /** Applies a remote offer or answer, answering offers; glare is resolved by politeness. */
+  async handleDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    try {
+      const offerCollision =
+        description.type === "offer" && (this.makingOffer || this.pc.signalingState !== "stable");
+      this.ignoreOffer = !this.options.polite && offerCollision;
+      if (this.ignoreOffer) return;
+      await this.pc.setRemoteDescription(description); // a polite peer rolls back implicitly
+      await this.flushRemoteCandidates();
+      if (description.type === "offer") {
+        // Callee: attach media to the transceivers the offer created, so the answer sends it.
+        this.attachLocalMedia();
+        await this.pc.setLocalDescription(await this.pc.createAnswer());
+        const answer = this.pc.localDescription;
+        if (answer) await this.options.signaling.sendAnswer(answer.sdp);
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** Adds remote candidates, holding them until the remote description is set. */
+  async handleCandidates(candidates: RTCIceCandidateInit[], endOfCandidates: boolean): Promise<void> {
+    this.pendingRemote.push(...candidates);
+    if (endOfCandidates) this.pendingRemote.push({ candidate: "" });
+    if (this.pc.remoteDescription) await this.flushRemoteCandidates();
+  }
+
+  /** Enables or disables the local track of `kind` and tells the peer. */
+  setMediaEnabled(kind: "audio" | "video", enabled: boolean): void {
+    this.localMedia = { ...this.localMedia, [kind]: enabled };
+    for (const track of this.options.localStream?.getTracks() ?? []) {
+      if (track.kind === kind) track.enabled = enabled;
+    }
+    this.sendControl({ type: "media", ...this.localMedia });
+  }
+
+  /** Tells the peer we are leaving, over the data channel (works while signaling is down). */
+  sayBye(): void {
+    this.sendControl({ type: "bye" });
+  }
+
+  restartIce(): void {
+    if (!this.closed) this.pc.restartIce();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.flushTimer);
+    clearTimeout(this.restartTimer);
+    this.channel.close();
+    this.pc.close();
+  }
+
+  private attachLocalMedia(): void {
+    if (this.localMediaAttached) return;
+    this.localMediaAttached = true;
+    const stream = this.options.localStream;
+    const kinds = new Set(stream?.getTracks().map((t) => t.kind));
+    for (const track of stream?.getTracks() ?? []) this.pc.addTrack(track, stream as MediaStream);
+    // Without a camera or microphone we still want to see and hear the other side.
+    const transceivers = this.pc.getTransceivers();
+    for (const kind of ["audio", "video"] as const) {
+      if (kinds.has(kind)) continue;
+      const existing = transceivers.find((t) => t.receiver.track.kind === kind);
+      if (existing) existing.direction = "recvonly";
+      else this.pc.addTransceiver(kind, { direction: "recvonly" });
+    }
+  }
+
+  private async negotiate(): Promise<void> {
+    try {
+      this.makingOffer = true;
+      const offer = await this.pc.createOffer();
+      if (this.pc.signalingState !== "stable") return; // a remote offer arrived meanwhile
+      await this.pc.setLocalDescription(offer);
+      const local = this.pc.localDescription;
+      if (local) await this.options.signaling.sendOffer(local.sdp);
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  private queueCandidate(candidate: RTCIceCandidate | null): void {
+    if (candidate === null || candidate.candidate === "") this.outgoingEnd = true;
+    else this.outgoing.push(candidate.toJSON());
+    if (this.outgoingEnd) {
+      this.flushCandidates();
+      return;
+    }
+    this.flushTimer ??= setTimeout(() => this.flushCandidates(), this.options.candidateBatchMs ?? 20);
+  }
+
+  private flushCandidates(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.closed || (this.outgoing.length === 0 && !this.outgoingEnd)) return;
+    const batch = this.outgoing;
+    const end = this.outgoingEnd;
+    this.outgoing = [];
+    this.outgoingEnd = false;
+    this.options.signaling.sendCandidates(batch, end).catch((error: unknown) => this.fail(error));
+  }
+
+  private async flushRemoteCandidates(): Promise<void> {
+    const batch = this.pendingRemote.splice(0);
+    for (const candidate of batch) {
+      try {
+        await this.pc.addIceCandidate(candidate);
+      } catch (error) {
+        // Candidates of an offer we ignored in glare are expected to fail.
+        if (!this.ignoreOffer) this.fail(error);
+      }
+    }
+  }
+
+  private addRemoteTrack(event: RTCTrackEvent): void {
+    const stream = event.streams[0];
+    if (stream && stream !== this.remote) {
+      this.remote = stream;
+    } else if (!stream) {
+      this.remote ??= new MediaStream();
+      this.remote.addTrack(event.track);
+    }
+    if (this.remote) this.emit("remoteStream", this.remote);
+  }
+
+  private connectionChanged(): void {
+    const state = this.pc.connectionState;
+    this.emit("connectionState", state);
+    clearTimeout(this.restartTimer);
+    // Exactly one side restarts ICE, so both do not offer at once.
+    if (this.options.polite || this.closed) return;
+    if (state === "failed") this.restartIce();
+    if (state === "disconnected") {
+      this.restartTimer = setTimeout(() => this.restartIce(), this.options.disconnectedRestartMs ?? 2000);
+    }
+  }
+
+  private sendControl(message: ControlMessage): void {
+    if (this.channel.readyState === "open") this.channel.send(JSON.stringify(message));
+  }
+
+  private receiveControl(data: unknown): void {
+    if (typeof data !== "string") return;
+    try {
+      const message = JSON.parse(data) as ControlMessage;
+      if (message.type === "media" || message.type === "bye") this.emit("control", message);
+    } catch {
+      // A malformed message from the peer is ignored; it cannot affect our state.
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (!this.closed) this.emit("error", error instanceof Error ? error : new Error(String(error)));
+  }
+}

@@ -1,0 +1,348 @@
+import { EndReason, ErrorReason } from "@peertobeer/protocol";
+import { SignalingError } from "./errors.js";
+import { PeerCall, type CallSignaling, type ControlMessage } from "./peer-call.js";
+import type { ConnectionState, SignalingClient } from "./signaling-client.js";
+
+export type CallDirection = "outgoing" | "incoming";
+/** outgoing: ringing the callee · incoming: we are being rung · connecting: media starting · connected: media flowing */
+export type CallPhase = "outgoing" | "incoming" | "connecting" | "connected";
+
+export interface CallView {
+  id: string | undefined;
+  peer: string;
+  direction: CallDirection;
+  phase: CallPhase;
+  remoteStream: MediaStream | undefined;
+  /** What the peer says it sends (over the data channel). */
+  peerMedia: { audio: boolean; video: boolean };
+  /** The peer connection's state; `disconnected` while ICE recovers from a network change. */
+  media: RTCPeerConnectionState;
+}
+
+/** Why the last call ended, or why it never started; the UI turns it into words. */
+export type CallOutcome =
+  | { kind: "ended"; peer: string; reason: EndReason; by: "me" | "peer" | "server"; direction: CallDirection; connected: boolean }
+  | { kind: "failed"; peer: string; error: SignalingError };
+
+export interface PhoneSnapshot {
+  connection: ConnectionState;
+  userId: string;
+  onlineUsers: readonly string[];
+  call: CallView | undefined;
+  lastOutcome: CallOutcome | undefined;
+  localMedia: { audio: boolean; video: boolean };
+}
+
+export interface PhoneOptions {
+  signaling: SignalingClient;
+  RTCPeerConnection: typeof RTCPeerConnection;
+  localStream?: MediaStream | undefined;
+}
+
+interface ActiveCall {
+  view: CallView;
+  peerCall: PeerCall | undefined;
+  /** Resolves with the call id once the server minted it (outgoing) or at once (incoming). */
+  callId: Promise<string>;
+  setCallId: (id: string) => void;
+  offerSdp: string | undefined;
+  earlyCandidates: { candidates: RTCIceCandidateInit[]; end: boolean }[];
+  /** Accept the incoming call as soon as it arrives (both sides called each other). */
+  autoAccept: boolean;
+}
+
+/**
+ * One user's phone: joins signaling to PeerCall for one call at a time and exposes an
+ * immutable snapshot that any UI can subscribe to (React does via useSyncExternalStore).
+ */
+export class Phone {
+  private readonly listeners = new Set<() => void>();
+  private snapshot: PhoneSnapshot;
+  private active: ActiveCall | undefined;
+  private localStream: MediaStream | undefined;
+  private readonly online = new Set<string>();
+  private readonly unsubscribe: (() => void)[];
+
+  constructor(private readonly options: PhoneOptions) {
+    this.localStream = options.localStream;
+    const s = options.signaling;
+    this.snapshot = {
+      connection: s.state,
+      userId: s.user,
+      onlineUsers: [],
+      call: undefined,
+      lastOutcome: undefined,
+      localMedia: { audio: true, video: true },
+    };
+    this.unsubscribe = [
+      s.on("state", () => this.update({})),
+      s.on("joined", (info) => {
+        this.online.clear();
+        for (const id of info.onlineUserIds) this.online.add(id);
+        this.update({});
+      }),
+      s.on("presence", ({ userId, online }) => {
+        if (online) this.online.add(userId);
+        else this.online.delete(userId);
+        this.update({});
+      }),
+      s.on("offer", (e) => this.onOffer(e)),
+      s.on("answer", (e) => {
+        const call = this.callFor(e.callId, e.from);
+        if (!call?.peerCall) return;
+        if (call.view.phase === "outgoing") this.patchCall({ phase: "connecting" });
+        void call.peerCall.handleDescription({ type: "answer", sdp: e.sdp });
+      }),
+      s.on("candidates", (e) => {
+        const call = this.callFor(e.callId, e.from);
+        if (!call) return;
+        if (call.peerCall) void call.peerCall.handleCandidates(e.candidates, e.endOfCandidates);
+        else call.earlyCandidates.push({ candidates: e.candidates, end: e.endOfCandidates });
+      }),
+      s.on("callEnded", (e) => {
+        if (this.callFor(e.callId, e.from)) this.finish({ reason: e.reason, by: e.from ? "peer" : "server" });
+      }),
+      s.on("sessionReset", () => {
+        // The server forgot our calls. Media that already flows is peer-to-peer and goes on;
+        // a call still being set up cannot finish without signaling.
+        if (this.active && this.active.view.phase !== "connected") {
+          this.finish({ reason: EndReason.ERROR, by: "server" });
+        }
+      }),
+    ];
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  getSnapshot = (): PhoneSnapshot => this.snapshot;
+
+  /** Camera and microphone (or none, when the user denied them). */
+  setLocalStream(stream: MediaStream | undefined): void {
+    this.localStream = stream;
+    const { audio, video } = this.snapshot.localMedia;
+    for (const track of stream?.getTracks() ?? []) track.enabled = track.kind === "audio" ? audio : video;
+  }
+
+  /** Rings `peer`. Failures (offline, busy…) land in `lastOutcome`. */
+  call(peer: string): void {
+    if (this.active) throw new Error("already in a call");
+    const active = this.newCall(peer, "outgoing", undefined);
+    active.peerCall = this.createPeerCall(active, false);
+    active.peerCall.start();
+  }
+
+  /** Accepts the ringing incoming call. */
+  accept(): void {
+    const active = this.active;
+    if (!active || active.view.phase !== "incoming" || active.offerSdp === undefined) return;
+    this.patchCall({ phase: "connecting" });
+    const peerCall = this.createPeerCall(active, true);
+    active.peerCall = peerCall;
+    for (const early of active.earlyCandidates.splice(0)) void peerCall.handleCandidates(early.candidates, early.end);
+    void peerCall.handleDescription({ type: "offer", sdp: active.offerSdp });
+  }
+
+  /** Declines, cancels or hangs up, whichever fits the call's phase. */
+  hangUp(): void {
+    const active = this.active;
+    if (!active) return;
+    active.peerCall?.sayBye();
+    const reason =
+      active.view.phase === "incoming" ? EndReason.DECLINED
+      : active.view.phase === "outgoing" ? EndReason.CANCELED
+      : EndReason.HANGUP;
+    void active.callId.then((id) => this.options.signaling.endCall(id, reason)).catch(() => {
+      // Already ended on the server (or it is unreachable, and the data channel said bye).
+    });
+    this.finish({ reason, by: "me" });
+  }
+
+  setMicrophoneEnabled(enabled: boolean): void {
+    this.setMedia("audio", enabled);
+  }
+
+  setCameraEnabled(enabled: boolean): void {
+    this.setMedia("video", enabled);
+  }
+
+  dismissOutcome(): void {
+    this.update({ lastOutcome: undefined });
+  }
+
+  dispose(): void {
+    if (this.active) this.hangUp();
+    for (const off of this.unsubscribe) off();
+    this.listeners.clear();
+  }
+
+  private setMedia(kind: "audio" | "video", enabled: boolean): void {
+    for (const track of this.localStream?.getTracks() ?? []) if (track.kind === kind) track.enabled = enabled;
+    this.active?.peerCall?.setMediaEnabled(kind, enabled);
+    this.update({ localMedia: { ...this.snapshot.localMedia, [kind]: enabled } });
+  }
+
+  private onOffer(e: { callId: string; from: string; sdp: string; renegotiation: boolean }): void {
+    const active = this.active;
+    if (active && active.view.peer === e.from) {
+      if (active.view.id === e.callId && active.peerCall) {
+        void active.peerCall.handleDescription({ type: "offer", sdp: e.sdp });
+        return;
+      }
+      const ourOfferPending = active.view.direction === "outgoing" && active.view.id === undefined;
+      if (ourOfferPending || (active.autoAccept && active.view.id === e.callId)) {
+        // We both called each other: the server kept their call; take it instead of ours.
+        this.replaceWithIncoming(e.callId, e.sdp);
+        return;
+      }
+    }
+    if (active || e.renegotiation) {
+      // Busy (a race the server could not see) or a stale renegotiation: refuse it.
+      void this.options.signaling.endCall(e.callId, EndReason.BUSY).catch(() => undefined);
+      return;
+    }
+    const incoming = this.newCall(e.from, "incoming", e.callId);
+    incoming.offerSdp = e.sdp;
+  }
+
+  private replaceWithIncoming(callId: string, sdp: string): void {
+    const peer = this.active?.view.peer ?? "";
+    this.active?.peerCall?.close();
+    this.active = undefined;
+    const incoming = this.newCall(peer, "incoming", callId);
+    incoming.offerSdp = sdp;
+    this.accept();
+  }
+
+  private newCall(peer: string, direction: CallDirection, id: string | undefined): ActiveCall {
+    let setCallId: (id: string) => void = () => undefined;
+    const callId = id !== undefined ? Promise.resolve(id) : new Promise<string>((resolve) => (setCallId = resolve));
+    callId.catch(() => undefined);
+    const active: ActiveCall = {
+      view: { id, peer, direction, phase: direction, remoteStream: undefined, peerMedia: { audio: true, video: true }, media: "new" },
+      peerCall: undefined,
+      callId,
+      setCallId: (value) => {
+        if (this.active === active) this.patchCall({ id: value });
+        setCallId(value);
+      },
+      offerSdp: undefined,
+      earlyCandidates: [],
+      autoAccept: false,
+    };
+    this.active = active;
+    this.update({ call: active.view, lastOutcome: undefined });
+    return active;
+  }
+
+  private createPeerCall(active: ActiveCall, polite: boolean): PeerCall {
+    const signaling = this.options.signaling;
+    const peer = active.view.peer;
+    const callSignaling: CallSignaling = {
+      sendOffer: async (sdp) => {
+        if (active.view.id !== undefined || active.view.direction === "incoming") {
+          await signaling.sendOffer(peer, sdp, await active.callId);
+          return;
+        }
+        try {
+          active.setCallId(await signaling.sendOffer(peer, sdp));
+        } catch (error) {
+          this.offerFailed(active, SignalingError.from(error));
+        }
+      },
+      sendAnswer: async (sdp) => signaling.sendAnswer(await active.callId, sdp),
+      sendCandidates: async (candidates, end) => signaling.sendIceCandidates(await active.callId, candidates, end),
+    };
+    const peerCall = new PeerCall({
+      RTCPeerConnection: this.options.RTCPeerConnection,
+      iceServers: signaling.iceServers,
+      signaling: callSignaling,
+      polite,
+      localStream: this.localStream,
+    });
+    peerCall.setMediaEnabled("audio", this.snapshot.localMedia.audio);
+    peerCall.setMediaEnabled("video", this.snapshot.localMedia.video);
+    peerCall.on("remoteStream", (stream) => this.whenCurrent(active, () => this.patchCall({ remoteStream: stream })));
+    peerCall.on("connectionState", (state) =>
+      this.whenCurrent(active, () => this.patchCall(state === "connected" ? { media: state, phase: "connected" } : { media: state })),
+    );
+    peerCall.on("control", (message) => this.whenCurrent(active, () => this.onControl(message)));
+    peerCall.on("error", () =>
+      this.whenCurrent(active, () => this.finish({ reason: EndReason.ERROR, by: "me", notify: true })),
+    );
+    return peerCall;
+  }
+
+  private offerFailed(active: ActiveCall, error: SignalingError): void {
+    if (this.active !== active) return;
+    if (error.reason === ErrorReason.CALL_GLARE && error.callId) {
+      // Their call reached the server first; its offer is on our stream: accept it on arrival.
+      active.peerCall?.close();
+      active.peerCall = undefined;
+      active.autoAccept = true;
+      active.setCallId(error.callId);
+      this.patchCall({ phase: "connecting" });
+      return;
+    }
+    active.peerCall?.close();
+    this.active = undefined;
+    this.update({ call: undefined, lastOutcome: { kind: "failed", peer: active.view.peer, error } });
+  }
+
+  private onControl(message: ControlMessage): void {
+    if (message.type === "bye") this.finish({ reason: EndReason.HANGUP, by: "peer" });
+    else this.patchCall({ peerMedia: { audio: message.audio, video: message.video } });
+  }
+
+  /** Finds the active call an event belongs to (by id, or by peer while our id is pending). */
+  private callFor(callId: string, from: string): ActiveCall | undefined {
+    const active = this.active;
+    if (!active) return undefined;
+    if (active.view.id === callId) return active;
+    if (active.view.id === undefined && active.view.peer === from) {
+      active.setCallId(callId);
+      return active;
+    }
+    return undefined;
+  }
+
+  private finish(end: { reason: EndReason; by: "me" | "peer" | "server"; notify?: boolean }): void {
+    const active = this.active;
+    if (!active) return;
+    if (end.notify) {
+      void active.callId.then((id) => this.options.signaling.endCall(id, end.reason)).catch(() => undefined);
+    }
+    active.peerCall?.close();
+    this.active = undefined;
+    this.update({
+      call: undefined,
+      lastOutcome: {
+        kind: "ended",
+        peer: active.view.peer,
+        reason: end.reason,
+        by: end.by,
+        direction: active.view.direction,
+        connected: active.view.phase === "connected",
+      },
+    });
+  }
+
+  private whenCurrent(active: ActiveCall, apply: () => void): void {
+    if (this.active === active) apply();
+  }
+
+  private patchCall(patch: Partial<CallView>): void {
+    const active = this.active;
+    if (!active) return;
+    active.view = { ...active.view, ...patch };
+    this.update({ call: active.view });
+  }
+
+  private update(patch: Partial<PhoneSnapshot>): void {
+    const s = this.options.signaling;
+    this.snapshot = { ...this.snapshot, connection: s.state, userId: s.user, onlineUsers: [...this.online].sort(), ...patch };
+    for (const listener of this.listeners) listener();
+  }
+}
