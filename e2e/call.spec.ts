@@ -1,0 +1,107 @@
+import { expect, test } from "./fixtures.js";
+import { call, connect, expectMediaFlowing, inboundStats, incomingDialog, join, localTrackEnabled } from "./helpers.js";
+
+test("alice calls bob from the online list; both see and hear each other; hang-up reaches alice", async ({ openUser }) => {
+  const alice = await openUser();
+  const bob = await openUser();
+  await join(alice, "alice");
+  await join(bob, "bob");
+
+  // Presence is live: bob shows up in alice's list without a reload.
+  await alice.getByRole("button", { name: "Call bob" }).click();
+  await expect(alice.getByRole("status").filter({ hasText: "Calling bob…" })).toBeVisible();
+  await expect(alice.getByRole("button", { name: "Cancel" })).toBeVisible();
+
+  const dialog = incomingDialog(bob, "alice");
+  await expect(dialog).toBeVisible();
+  await dialog.getByRole("button", { name: "Accept" }).click();
+
+  await expect(alice.getByRole("button", { name: "Hang up" })).toBeVisible();
+  await expect(alice.getByLabel("Remote video")).toBeVisible();
+  await expect(bob.getByLabel("Local video")).toBeVisible();
+  await expectMediaFlowing(alice);
+  await expectMediaFlowing(bob);
+
+  // Mute and camera toggles really disable the tracks, and the peer is told.
+  await alice.getByRole("button", { name: "Mute microphone" }).click();
+  await expect(alice.getByRole("button", { name: "Unmute microphone" })).toBeVisible();
+  expect(await localTrackEnabled(alice, "audio")).toBe(false);
+  await expect(bob.getByText("alice is muted")).toBeVisible();
+  await alice.getByRole("button", { name: "Turn camera off" }).click();
+  await expect(alice.getByRole("button", { name: "Turn camera on" })).toBeVisible();
+  expect(await localTrackEnabled(alice, "video")).toBe(false);
+  await expect(bob.getByText("Camera is off")).toBeVisible();
+  await alice.getByRole("button", { name: "Unmute microphone" }).click();
+  await alice.getByRole("button", { name: "Turn camera on" }).click();
+  expect(await localTrackEnabled(alice, "audio")).toBe(true);
+  expect(await localTrackEnabled(alice, "video")).toBe(true);
+  await expect(bob.getByText("alice is muted")).toBeHidden();
+
+  await bob.getByRole("button", { name: "Hang up" }).click();
+  await expect(alice.getByRole("status").filter({ hasText: "bob hung up." })).toBeVisible();
+  await expect(alice.getByRole("textbox", { name: "Recipient ID" })).toBeVisible();
+  await expect(bob.getByText("Call with alice ended.")).toBeVisible();
+});
+
+test("a declined call is shown to the caller", async ({ openUser }) => {
+  const alice = await openUser();
+  const bob = await openUser();
+  await join(alice, "alice");
+  await join(bob, "bob");
+  await call(alice, "bob");
+  await incomingDialog(bob, "alice").getByRole("button", { name: "Decline" }).click();
+  await expect(alice.getByRole("alert").filter({ hasText: "bob declined your call." })).toBeVisible();
+  await expect(incomingDialog(bob, "alice")).toBeHidden();
+});
+
+test("bad IDs, a taken ID and an offline recipient get visible messages", async ({ openUser }) => {
+  const alice = await openUser();
+  const intruder = await openUser();
+  await join(alice, "alice");
+
+  const yourId = intruder.getByRole("textbox", { name: "Your ID" });
+  await yourId.fill("alice");
+  await intruder.getByRole("button", { name: "Join" }).click();
+  await expect(intruder.getByRole("alert")).toHaveText('The ID "alice" is already taken. Choose another one.');
+
+  await yourId.fill("a".repeat(65));
+  await intruder.getByRole("button", { name: "Join" }).click();
+  await expect(intruder.getByRole("alert")).toContainText("at most 64 characters");
+
+  await yourId.fill("bad id!");
+  await intruder.getByRole("button", { name: "Join" }).click();
+  await expect(intruder.getByRole("alert")).toContainText("may only use letters, digits");
+
+  await yourId.fill("");
+  await intruder.getByRole("button", { name: "Join" }).click();
+  await expect(intruder.getByRole("alert")).toContainText("An ID is required.");
+
+  await call(alice, "nobody");
+  await expect(alice.getByRole("alert").filter({ hasText: "nobody is not online." })).toBeVisible();
+  // Nothing else changed: alice can still be called.
+  await join(intruder, "carol");
+  await call(intruder, "alice");
+  await expect(incomingDialog(alice, "carol")).toBeVisible();
+});
+
+test("with camera and microphone blocked the user is told, can join, and still sees the caller", async ({ openUser }) => {
+  const blocked = await openUser({ denyMedia: true });
+  const alice = await openUser();
+  await join(blocked, "dave");
+  await expect(blocked.getByRole("alert").filter({ hasText: "Camera and microphone access was denied" })).toBeVisible();
+  await join(alice, "alice");
+  await call(alice, "dave");
+  await incomingDialog(blocked, "alice").getByRole("button", { name: "Accept" }).click();
+  await expectMediaFlowing(blocked);
+  expect((await inboundStats(alice)).framesDecoded).toBe(0);
+});
+
+test("accepted call: connect helper proves media both ways", async ({ openUser }) => {
+  const alice = await openUser();
+  const bob = await openUser();
+  await join(alice, "alice");
+  await join(bob, "bob");
+  await connect(alice, "alice", bob, "bob");
+  await alice.getByRole("button", { name: "Hang up" }).click();
+  await expect(bob.getByText("alice hung up.")).toBeVisible();
+});

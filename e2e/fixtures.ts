@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { test as base, expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
+
+export interface TestServer {
+  url: string;
+  grpcPort: number;
+  process: ChildProcess;
+}
+
+/** Starts `server/src/main.ts` on free loopback ports; resolves once it logs that it is up. */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const child = spawn(process.execPath, ["--import", "tsx", "server/src/main.ts"], {
+    env: { ...process.env, HOST: "127.0.0.1", PORT: "0", GRPC_PORT: "0", ICE_SERVERS: "", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`server exited with ${code} before it was up`)));
+    lines.on("line", (line) => {
+      if (!line.includes("Peer-to-Beer is up")) return;
+      const { web, grpc } = JSON.parse(line) as { web: number; grpc: number };
+      resolve({ url: `http://127.0.0.1:${web}`, grpcPort: grpc, process: child });
+    });
+  });
+}
+
+export async function stopServer(server: TestServer): Promise<void> {
+  if (server.process.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.process.once("exit", resolve));
+  server.process.kill("SIGTERM");
+  await exited;
+}
+
+/** Records every RTCPeerConnection the page makes, so tests can read its getStats(). */
+function trackPeerConnections() {
+  const Native = window.RTCPeerConnection;
+  const seen: RTCPeerConnection[] = [];
+  (window as unknown as { __peerConnections: RTCPeerConnection[] }).__peerConnections = seen;
+  window.RTCPeerConnection = class extends Native {
+    constructor(config?: RTCConfiguration) {
+      super(config);
+      seen.push(this);
+    }
+  };
+}
+
+interface Fixtures {
+  openUser: (options?: { denyMedia?: boolean }) => Promise<Page>;
+}
+
+interface WorkerFixtures {
+  serverEnv: Record<string, string>;
+  server: TestServer;
+}
+
+export const test = base.extend<Fixtures, WorkerFixtures>({
+  serverEnv: [{}, { scope: "worker", option: true }],
+  server: [
+    async ({ serverEnv }, use) => {
+      const server = await startServer(serverEnv);
+      await use(server);
+      await stopServer(server);
+    },
+    { scope: "worker" },
+  ],
+  openUser: async ({ browser, playwright, launchOptions, server }, use) => {
+    const contexts: BrowserContext[] = [];
+    let blockingBrowser: Browser | undefined;
+    await use(async (options = {}) => {
+      if (options.denyMedia) {
+        // A browser whose permission prompts are answered "Block", as a user who refuses would.
+        blockingBrowser ??= await playwright.chromium.launch({
+          ...launchOptions,
+          args: [...(launchOptions.args ?? []).filter((a) => a !== "--use-fake-ui-for-media-stream"), "--deny-permission-prompts"],
+        });
+      }
+      const context = await (options.denyMedia && blockingBrowser ? blockingBrowser : browser).newContext();
+      contexts.push(context);
+      await context.addInitScript(trackPeerConnections);
+      const page = await context.newPage();
+      await page.goto(server.url);
+      return page;
+    });
+    for (const context of contexts) await context.close();
+    await blockingBrowser?.close();
+  },
+});
+
+export { expect };

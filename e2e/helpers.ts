@@ -1,0 +1,66 @@
+import { expect, type Page } from "@playwright/test";
+
+export async function join(page: Page, userId: string): Promise<void> {
+  await page.getByRole("textbox", { name: "Your ID" }).fill(userId);
+  await page.getByRole("button", { name: "Join" }).click();
+  await expect(page.getByRole("textbox", { name: "Recipient ID" })).toBeVisible();
+}
+
+export async function call(page: Page, userId: string): Promise<void> {
+  await page.getByRole("textbox", { name: "Recipient ID" }).fill(userId);
+  await page.getByRole("button", { name: "Call", exact: true }).click();
+}
+
+export function incomingDialog(page: Page, caller: string) {
+  return page.getByRole("dialog", { name: `Incoming call from ${caller}` });
+}
+
+/** Joins both, calls, accepts; returns once media flows both ways. */
+export async function connect(caller: Page, callerId: string, callee: Page, calleeId: string): Promise<void> {
+  await call(caller, calleeId);
+  await expect(caller.getByText(`Calling ${calleeId}…`)).toBeVisible();
+  await incomingDialog(callee, callerId).getByRole("button", { name: "Accept" }).click();
+  await expectMediaFlowing(caller);
+  await expectMediaFlowing(callee);
+}
+
+export interface InboundStats {
+  framesDecoded: number;
+  audioPackets: number;
+}
+
+/** Sums inbound video frames decoded and audio packets received over the page's live peer connections. */
+export function inboundStats(page: Page): Promise<InboundStats> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __peerConnections: RTCPeerConnection[] }).__peerConnections;
+    let framesDecoded = 0;
+    let audioPackets = 0;
+    for (const pc of pcs) {
+      if (pc.connectionState === "closed") continue;
+      const report = await pc.getStats();
+      report.forEach((entry: { type: string; kind?: string; framesDecoded?: number; packetsReceived?: number }) => {
+        if (entry.type !== "inbound-rtp") return;
+        if (entry.kind === "video") framesDecoded += entry.framesDecoded ?? 0;
+        if (entry.kind === "audio") audioPackets += entry.packetsReceived ?? 0;
+      });
+    }
+    return { framesDecoded, audioPackets };
+  });
+}
+
+/** Media flows when decoded frames and received audio packets keep rising. */
+export async function expectMediaFlowing(page: Page): Promise<void> {
+  await expect.poll(async () => (await inboundStats(page)).framesDecoded).toBeGreaterThan(0);
+  const before = await inboundStats(page);
+  await expect.poll(async () => (await inboundStats(page)).framesDecoded).toBeGreaterThan(before.framesDecoded + 5);
+  await expect.poll(async () => (await inboundStats(page)).audioPackets).toBeGreaterThan(before.audioPackets);
+}
+
+/** The first local track of `kind`, as the page's "Local video" element shows it. */
+export function localTrackEnabled(page: Page, kind: "audio" | "video"): Promise<boolean | undefined> {
+  return page.evaluate((k) => {
+    const video = document.querySelector<HTMLVideoElement>('video[aria-label="Local video"]');
+    const stream = video?.srcObject as MediaStream | null | undefined;
+    return stream?.getTracks().find((t) => t.kind === k)?.enabled;
+  }, kind);
+}

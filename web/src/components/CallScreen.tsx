@@ -1,0 +1,75 @@
+import type { CallView } from "@peertobeer/client";
+import { Button } from "./Button.js";
+import { Video } from "./Video.js";
+
+interface CallScreenProps {
+  call: CallView;
+  localStream: MediaStream | undefined;
+  localMedia: { audio: boolean; video: boolean };
+  onHangUp: () => void;
+  onToggleMicrophone: () => void;
+  onToggleCamera: () => void;
+}
+
+/** Outgoing ringing, media starting, and the call itself. */
+export function CallScreen({ call, localStream, localMedia, onHangUp, onToggleMicrophone, onToggleCamera }: CallScreenProps) {
+  const ringing = call.phase === "outgoing";
+  const status =
+    ringing ? `Calling ${call.peer}…`
+    : call.phase === "connected" ? (call.media === "disconnected" ? `Reconnecting to ${call.peer}…` : undefined)
+    : `Connecting to ${call.peer}…`;
+  return (
+    <section aria-label={`Call with ${call.peer}`} className="relative flex min-h-0 flex-1 flex-col gap-4">
+      <div className="relative flex-1 overflow-hidden rounded-2xl border border-slate-800 bg-slate-900">
+        <Video stream={call.remoteStream} label="Remote video" className={ringing ? "hidden" : undefined} />
+        {(ringing || !call.peerMedia.video) && (
+          <div className="absolute inset-0 flex flex-col items-center justify-center gap-3">
+            <div className="flex h-24 w-24 items-center justify-center rounded-full bg-slate-800 text-4xl font-semibold uppercase">
+              {call.peer.slice(0, 1)}
+            </div>
+            <div className="text-xl font-medium">{call.peer}</div>
+            {!ringing && !call.peerMedia.video && <div className="text-sm text-slate-400">Camera is off</div>}
+          </div>
+        )}
+        {status && (
+          <p role="status" className="absolute top-4 left-1/2 -translate-x-1/2 rounded-full bg-slate-950/80 px-4 py-1.5 text-sm">
+            {status}
+          </p>
+        )}
+        {!call.peerMedia.audio && !ringing && (
+          <p className="absolute top-4 left-4 rounded-full bg-slate-950/80 px-3 py-1 text-xs">🔇 {call.peer} is muted</p>
+        )}
+        <div className="absolute right-4 bottom-4 aspect-video w-32 overflow-hidden rounded-xl border border-slate-700 shadow-lg sm:w-48">
+          <Video stream={localStream} label="Local video" muted mirrored />
+        </div>
+      </div>
+      <div className="flex items-center justify-center gap-3 pb-2">
+        {!ringing && (
+          <>
+            <Button
+              size="icon"
+              variant={localMedia.audio ? "ghost" : "toggledOff"}
+              aria-label={localMedia.audio ? "Mute microphone" : "Unmute microphone"}
+              title={localMedia.audio ? "Mute microphone" : "Unmute microphone"}
+              onClick={onToggleMicrophone}
+            >
+              {localMedia.audio ? "🎙️" : "🔇"}
+            </Button>
+            <Button
+              size="icon"
+              variant={localMedia.video ? "ghost" : "toggledOff"}
+              aria-label={localMedia.video ? "Turn camera off" : "Turn camera on"}
+              title={localMedia.video ? "Turn camera off" : "Turn camera on"}
+              onClick={onToggleCamera}
+            >
+              {localMedia.video ? "📹" : "🚫"}
+            </Button>
+          </>
+        )}
+        <Button size="lg" variant="danger" onClick={onHangUp}>
+          {ringing ? "Cancel" : "Hang up"}
+        </Button>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,45 @@
+import { useEffect, useRef } from "react";
+import { Button } from "./Button.js";
+
+interface IncomingCallDialogProps {
+  caller: string;
+  onAccept: () => void;
+  onDecline: () => void;
+}
+
+/** A modal <dialog>: focus moves into it and Escape declines. */
+export function IncomingCallDialog({ caller, onAccept, onDecline }: IncomingCallDialogProps) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const dialog = ref.current;
+    if (dialog && !dialog.open) dialog.showModal();
+    return () => dialog?.close();
+  }, []);
+  return (
+    <dialog
+      ref={ref}
+      aria-label={`Incoming call from ${caller}`}
+      onCancel={(e) => {
+        e.preventDefault();
+        onDecline();
+      }}
+      className="m-auto w-full max-w-sm rounded-2xl border border-slate-700 bg-slate-900 p-6 text-slate-100 shadow-2xl backdrop:bg-slate-950/70 backdrop:backdrop-blur-sm"
+    >
+      <div className="text-center">
+        <div className="mx-auto flex h-16 w-16 animate-pulse items-center justify-center rounded-full bg-brand-500/20 text-3xl" aria-hidden>
+          📞
+        </div>
+        <p className="mt-4 text-sm text-slate-400">Incoming video call</p>
+        <h2 className="mt-1 text-2xl font-semibold">{caller}</h2>
+      </div>
+      <div className="mt-6 grid grid-cols-2 gap-3">
+        <Button variant="danger" size="lg" onClick={onDecline}>
+          Decline
+        </Button>
+        <Button variant="accept" size="lg" onClick={onAccept} autoFocus>
+          Accept
+        </Button>
+      </div>
+    </dialog>
+  );
+}

@@ -1,0 +1,29 @@
+import { useEffect, useRef } from "react";
+import { cn } from "../lib/cn.js";
+
+interface VideoProps {
+  stream: MediaStream | undefined;
+  label: string;
+  muted?: boolean;
+  mirrored?: boolean;
+  className?: string;
+}
+
+/** A <video> bound to a MediaStream, labelled for screen readers and tests. */
+export function Video({ stream, label, muted = false, mirrored = false, className }: VideoProps) {
+  const ref = useRef<HTMLVideoElement>(null);
+  useEffect(() => {
+    const video = ref.current;
+    if (video && video.srcObject !== (stream ?? null)) video.srcObject = stream ?? null;
+  }, [stream]);
+  return (
+    <video
+      ref={ref}
+      aria-label={label}
+      autoPlay
+      playsInline
+      muted={muted}
+      className={cn("h-full w-full bg-slate-900 object-cover", mirrored && "mirror", className)}
+    />
+  );
+}

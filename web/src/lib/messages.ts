@@ -1,0 +1,68 @@
+import { Code, type CallOutcome, type SignalingError } from "@peertobeer/client";
+import { EndReason, ErrorReason } from "@peertobeer/protocol";
+
+export interface Notice {
+  text: string;
+  /** alert: something went wrong the user should act on; status: plain information. */
+  tone: "alert" | "status";
+}
+
+/** Why joining failed, in words. */
+export function joinErrorText(error: SignalingError, userId: string): string {
+  switch (error.reason) {
+    case ErrorReason.ID_TAKEN:
+      return `The ID "${userId}" is already taken. Choose another one.`;
+    case ErrorReason.INVALID_ID:
+      return error.message.replace(/^user_id: /, "");
+    case ErrorReason.SERVER_FULL:
+      return "The server is full right now. Try again in a minute.";
+    default:
+      return error.code === Code.Unavailable || error.code === Code.Unknown
+        ? "Can't reach the server. Check your connection and try again."
+        : error.message;
+  }
+}
+
+/** What the user is told when a call ends or cannot start. */
+export function outcomeNotice(outcome: CallOutcome): Notice {
+  const peer = outcome.peer;
+  if (outcome.kind === "failed") {
+    switch (outcome.error.reason) {
+      case ErrorReason.USER_OFFLINE:
+        return { tone: "alert", text: `${peer} is not online.` };
+      case ErrorReason.USER_BUSY:
+        return { tone: "alert", text: `${peer} is busy in another call.` };
+      case ErrorReason.INVALID_ID:
+        return { tone: "alert", text: outcome.error.message.replace(/^to_user_id: /, "") };
+      case ErrorReason.INVALID_REQUEST:
+        return { tone: "alert", text: outcome.error.message };
+      default:
+        return { tone: "alert", text: `Could not call ${peer}: ${outcome.error.message}` };
+    }
+  }
+  const { reason, by, direction, connected } = outcome;
+  if (by === "me") {
+    if (reason === EndReason.DECLINED) return { tone: "status", text: `You declined the call from ${peer}.` };
+    if (reason === EndReason.CANCELED) return { tone: "status", text: `Call to ${peer} canceled.` };
+    if (reason === EndReason.ERROR) return { tone: "alert", text: `The call with ${peer} failed.` };
+    return { tone: "status", text: `Call with ${peer} ended.` };
+  }
+  switch (reason) {
+    case EndReason.HANGUP:
+      return { tone: "status", text: `${peer} hung up.` };
+    case EndReason.DECLINED:
+      return { tone: "alert", text: `${peer} declined your call.` };
+    case EndReason.BUSY:
+      return { tone: "alert", text: `${peer} is busy.` };
+    case EndReason.CANCELED:
+      return { tone: "alert", text: `Missed call from ${peer}.` };
+    case EndReason.NO_ANSWER:
+      return direction === "incoming"
+        ? { tone: "alert", text: `Missed call from ${peer}.` }
+        : { tone: "alert", text: `${peer} didn't answer.` };
+    case EndReason.PEER_GONE:
+      return { tone: "alert", text: `Connection lost with ${peer}.` };
+    default:
+      return { tone: "alert", text: connected ? `Connection lost with ${peer}.` : `The call with ${peer} failed.` };
+  }
+}
