@@ -1,4 +1,5 @@
 import type { SignalingError } from "@peertobeer/client";
+import { Beer } from "lucide-react";
 import { useCallback, useEffect, useState } from "react";
 import { CallScreen } from "./components/CallScreen.js";
 import { IncomingCallDialog } from "./components/IncomingCallDialog.js";
@@ -54,7 +55,7 @@ export function App() {
     <div className="mx-auto flex min-h-dvh max-w-6xl flex-col gap-4 p-4 sm:p-6">
       <header className="flex items-center justify-between">
         <span className="flex items-center gap-2 text-lg font-semibold">
-          <span aria-hidden>🍺</span> Peer-to-Beer
+          <Beer className="h-5 w-5 text-brand-400" aria-hidden /> Peer-to-Beer
         </span>
         <span className="flex items-center gap-2 text-sm text-slate-400">
           <span

@@ -1,4 +1,5 @@
 import type { CallView } from "@peertobeer/client";
+import { Mic, MicOff, PhoneOff, Video as VideoIcon, VideoOff } from "lucide-react";
 import { Button } from "./Button.js";
 import { Video } from "./Video.js";
 
@@ -37,7 +38,12 @@ export function CallScreen({ call, localStream, localMedia, onHangUp, onToggleMi
           </p>
         )}
         {!call.peerMedia.audio && !ringing && (
-          <p className="absolute top-4 left-4 rounded-full bg-slate-950/80 px-3 py-1 text-xs">🔇 {call.peer} is muted</p>
+          <p className="absolute top-4 left-4 flex items-center gap-1.5 rounded-full bg-slate-950/80 px-3 py-1 text-xs">
+            <MicOff className="h-3.5 w-3.5" aria-hidden /> {call.peer} is muted
+          </p>
+        )}
+        {!ringing && (
+          <p className="absolute bottom-4 left-4 rounded-full bg-slate-950/80 px-3 py-1 text-sm font-medium">{call.peer}</p>
         )}
         <div className="absolute right-4 bottom-4 aspect-video w-32 overflow-hidden rounded-xl border border-slate-700 shadow-lg sm:w-48">
           <Video stream={localStream} label="Local video" muted mirrored />
@@ -53,7 +59,7 @@ export function CallScreen({ call, localStream, localMedia, onHangUp, onToggleMi
               title={localMedia.audio ? "Mute microphone" : "Unmute microphone"}
               onClick={onToggleMicrophone}
             >
-              {localMedia.audio ? "🎙️" : "🔇"}
+              {localMedia.audio ? <Mic aria-hidden /> : <MicOff aria-hidden />}
             </Button>
             <Button
               size="icon"
@@ -62,11 +68,12 @@ export function CallScreen({ call, localStream, localMedia, onHangUp, onToggleMi
               title={localMedia.video ? "Turn camera off" : "Turn camera on"}
               onClick={onToggleCamera}
             >
-              {localMedia.video ? "📹" : "🚫"}
+              {localMedia.video ? <VideoIcon aria-hidden /> : <VideoOff aria-hidden />}
             </Button>
           </>
         )}
         <Button size="lg" variant="danger" onClick={onHangUp}>
+          <PhoneOff className="h-5 w-5" aria-hidden />
           {ringing ? "Cancel" : "Hang up"}
         </Button>
       </div>

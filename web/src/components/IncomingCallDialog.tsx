@@ -1,4 +1,5 @@
 import { useEffect, useRef } from "react";
+import { Phone, PhoneOff } from "lucide-react";
 import { Button } from "./Button.js";
 
 interface IncomingCallDialogProps {
@@ -26,17 +27,19 @@ export function IncomingCallDialog({ caller, onAccept, onDecline }: IncomingCall
       className="m-auto w-full max-w-sm rounded-2xl border border-slate-700 bg-slate-900 p-6 text-slate-100 shadow-2xl backdrop:bg-slate-950/70 backdrop:backdrop-blur-sm"
     >
       <div className="text-center">
-        <div className="mx-auto flex h-16 w-16 animate-pulse items-center justify-center rounded-full bg-brand-500/20 text-3xl" aria-hidden>
-          📞
+        <div className="mx-auto flex h-16 w-16 animate-pulse items-center justify-center rounded-full bg-brand-500/20 text-brand-400" aria-hidden>
+          <Phone className="h-7 w-7" />
         </div>
         <p className="mt-4 text-sm text-slate-400">Incoming video call</p>
         <h2 className="mt-1 text-2xl font-semibold">{caller}</h2>
       </div>
       <div className="mt-6 grid grid-cols-2 gap-3">
         <Button variant="danger" size="lg" onClick={onDecline}>
+          <PhoneOff className="h-5 w-5" aria-hidden />
           Decline
         </Button>
         <Button variant="accept" size="lg" onClick={onAccept} autoFocus>
+          <Phone className="h-5 w-5" aria-hidden />
           Accept
         </Button>
       </div>

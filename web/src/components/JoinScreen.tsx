@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from "react";
+import { Beer } from "lucide-react";
 import { Button } from "./Button.js";
 import { NoticeBanner } from "./NoticeBanner.js";
 import type { Notice } from "../lib/messages.js";
@@ -19,8 +20,8 @@ export function JoinScreen({ busy, notice, onJoin }: JoinScreenProps) {
     <main className="flex min-h-dvh items-center justify-center p-6">
       <div className="w-full max-w-md">
         <div className="mb-8 text-center">
-          <div className="text-5xl" aria-hidden>
-            🍺
+          <div className="mx-auto flex h-16 w-16 items-center justify-center rounded-2xl bg-brand-500 text-slate-950" aria-hidden>
+            <Beer className="h-9 w-9" />
           </div>
           <h1 className="mt-3 text-3xl font-semibold tracking-tight">Peer-to-Beer</h1>
           <p className="mt-2 text-slate-400">Face-to-face video calls, straight from browser to browser.</p>

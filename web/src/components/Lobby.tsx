@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from "react";
+import { Phone } from "lucide-react";
 import { Button } from "./Button.js";
 
 interface LobbyProps {
@@ -46,7 +47,7 @@ export function Lobby({ userId, onlineUsers, onCall }: LobbyProps) {
                   <span className="truncate">{id}</span>
                 </span>
                 <Button variant="ghost" aria-label={`Call ${id}`} onClick={() => onCall(id)}>
-                  📞 Call
+                  <Phone className="h-4 w-4" aria-hidden /> Call
                 </Button>
               </li>
             ))}
