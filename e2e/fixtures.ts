@@ -64,8 +64,9 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
     },
     { scope: "worker" },
   ],
-  openUser: async ({ browser, playwright, launchOptions, server }, use) => {
+  openUser: async ({ browser, playwright, launchOptions, server }, use, testInfo) => {
     const contexts: BrowserContext[] = [];
+    const consoleLines: string[] = [];
     let blockingBrowser: Browser | undefined;
     await use(async (options = {}) => {
       if (options.denyMedia) {
@@ -79,9 +80,15 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
       contexts.push(context);
       await context.addInitScript(trackPeerConnections);
       const page = await context.newPage();
+      const index = contexts.length;
+      page.on("console", (message) => consoleLines.push(`[user ${index}] ${message.type()}: ${message.text()}`));
+      page.on("pageerror", (error) => consoleLines.push(`[user ${index}] pageerror: ${error.message}`));
       await page.goto(server.url);
       return page;
     });
+    if (testInfo.status !== testInfo.expectedStatus && consoleLines.length > 0) {
+      await testInfo.attach("browser console", { body: consoleLines.join("\n"), contentType: "text/plain" });
+    }
     for (const context of contexts) await context.close();
     await blockingBrowser?.close();
   },

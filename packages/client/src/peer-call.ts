@@ -16,6 +16,8 @@ export interface PeerCallEvents extends Record<string, unknown> {
   remoteStream: MediaStream;
   connectionState: RTCPeerConnectionState;
   control: ControlMessage;
+  /** The data channel closed without a goodbye: the other side's page or network is gone. */
+  peerGone: undefined;
   /** A signaling step failed; the call cannot go on. */
   error: Error;
 }
@@ -61,6 +63,10 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     this.channel = this.pc.createDataChannel("control", { negotiated: true, id: 0 });
     this.channel.onopen = () => this.sendControl({ type: "media", ...this.localMedia });
     this.channel.onmessage = (event: MessageEvent) => this.receiveControl(event.data);
+    // SCTP closes the channel only on a real shutdown (tab closed, peer left), not on a blip.
+    this.channel.onclose = () => {
+      if (!this.closed) this.emit("peerGone", undefined);
+    };
     this.pc.onnegotiationneeded = () => void this.negotiate();
     this.pc.onicecandidate = ({ candidate }) => this.queueCandidate(candidate);
     this.pc.ontrack = (event) => this.addRemoteTrack(event);
@@ -184,9 +190,9 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     for (const candidate of batch) {
       try {
         await this.pc.addIceCandidate(candidate);
-      } catch (error) {
-        // Candidates of an offer we ignored in glare are expected to fail.
-        if (!this.ignoreOffer) this.fail(error);
+      } catch {
+        // One unusable candidate (or one of an offer ignored in glare) must not end the call;
+        // ICE works with the candidates that do apply.
       }
     }
   }

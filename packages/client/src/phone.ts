@@ -240,10 +240,13 @@ export class Phone {
   private createPeerCall(active: ActiveCall, polite: boolean): PeerCall {
     const signaling = this.options.signaling;
     const peer = active.view.peer;
+    // A PeerCall that was replaced (glare) or closed must not signal into the call any more.
+    const live = () => this.active === active && active.peerCall === peerCall;
     const callSignaling: CallSignaling = {
       sendOffer: async (sdp) => {
         if (active.view.id !== undefined || active.view.direction === "incoming") {
-          await signaling.sendOffer(peer, sdp, await active.callId);
+          const callId = await active.callId;
+          if (live()) await signaling.sendOffer(peer, sdp, callId);
           return;
         }
         try {
@@ -252,8 +255,14 @@ export class Phone {
           this.offerFailed(active, SignalingError.from(error));
         }
       },
-      sendAnswer: async (sdp) => signaling.sendAnswer(await active.callId, sdp),
-      sendCandidates: async (candidates, end) => signaling.sendIceCandidates(await active.callId, candidates, end),
+      sendAnswer: async (sdp) => {
+        const callId = await active.callId;
+        if (live()) await signaling.sendAnswer(callId, sdp);
+      },
+      sendCandidates: async (candidates, end) => {
+        const callId = await active.callId;
+        if (live()) await signaling.sendIceCandidates(callId, candidates, end);
+      },
     };
     const peerCall = new PeerCall({
       RTCPeerConnection: this.options.RTCPeerConnection,
@@ -269,6 +278,9 @@ export class Phone {
       this.whenCurrent(active, () => this.patchCall(state === "connected" ? { media: state, phase: "connected" } : { media: state })),
     );
     peerCall.on("control", (message) => this.whenCurrent(active, () => this.onControl(message)));
+    peerCall.on("peerGone", () =>
+      this.whenCurrent(active, () => this.finish({ reason: EndReason.PEER_GONE, by: "peer", notify: true })),
+    );
     peerCall.on("error", () =>
       this.whenCurrent(active, () => this.finish({ reason: EndReason.ERROR, by: "me", notify: true })),
     );

@@ -25,12 +25,19 @@ const tabStore: SessionStore = {
 
 // gRPC-Web on the page's own origin: the server serves the app and the API together.
 export const signaling = new SignalingClient({
-  transport: createGrpcWebTransport({ baseUrl: window.location.origin }),
+  transport: createGrpcWebTransport({
+    baseUrl: window.location.origin,
+    // EndCall may be sent while the page unloads; keepalive lets that request outlive the page.
+    fetch: (input, init) => fetch(input, { ...init, keepalive: String(input).endsWith("/EndCall") }),
+  }),
   store: tabStore,
   watchPresence: true,
 });
 
 export const phone = new Phone({ signaling, RTCPeerConnection: window.RTCPeerConnection });
+
+// Closing or reloading the tab hangs up: the peer hears it over the data channel at once.
+window.addEventListener("pagehide", () => phone.hangUp());
 
 export function usePhone(): PhoneSnapshot {
   return useSyncExternalStore(phone.subscribe, phone.getSnapshot);
