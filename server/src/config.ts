@@ -16,6 +16,8 @@ export interface Config {
   drainTimeoutMs: number;
   maxSessions: number;
   streamQueueLimit: number;
+  rateLimitPerSec: number;
+  rateLimitBurst: number;
   webRoot: string;
   logLevel: string;
 }
@@ -37,6 +39,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     drainTimeoutMs: positiveInt(env, "DRAIN_TIMEOUT_MS", 5_000),
     maxSessions: positiveInt(env, "MAX_SESSIONS", 20_000),
     streamQueueLimit: positiveInt(env, "STREAM_QUEUE_LIMIT", 256),
+    rateLimitPerSec: positiveInt(env, "RATE_LIMIT_PER_SEC", 20),
+    rateLimitBurst: positiveInt(env, "RATE_LIMIT_BURST", 60),
     webRoot: env.WEB_ROOT ?? new URL("../../web/dist", import.meta.url).pathname,
     logLevel: env.LOG_LEVEL ?? "info",
   };

@@ -10,12 +10,13 @@ import type { Config } from "../config.js";
 import type { Hub, Session, Sink } from "../hub/index.js";
 import { rpcError, toRpcError, withRpcErrors } from "./errors.js";
 import { StreamQueue } from "./stream-queue.js";
+import { TokenBucket } from "./token-bucket.js";
 import { checkCallId, checkCandidates, checkEndReason, checkSdp, checkUserId } from "./validate.js";
 
 export interface HandlerDeps {
   hub: Hub;
   tokens: TokenSigner;
-  config: Pick<Config, "iceServers" | "heartbeatMs" | "maxSessions" | "streamQueueLimit">;
+  config: Pick<Config, "iceServers" | "heartbeatMs" | "maxSessions" | "streamQueueLimit" | "rateLimitPerSec" | "rateLimitBurst">;
   /** True once the node is draining: new joins are refused so clients go elsewhere. */
   isDraining: () => boolean;
 }
@@ -26,6 +27,8 @@ export interface HandlerDeps {
  */
 export function createSignalingHandlers(deps: HandlerDeps): ServiceImpl<typeof SignalingService> {
   const { hub, tokens } = deps;
+  // Per session, so one noisy client cannot starve the others; dropped with the session.
+  const buckets = new WeakMap<Session, TokenBucket>();
 
   /** The session named by the request's bearer token; the only source of the sender's identity. */
   function authenticate(context: HandlerContext, fromUserId: string): Session {
@@ -41,6 +44,14 @@ export function createSignalingHandlers(deps: HandlerDeps): ServiceImpl<typeof S
     }
     if (fromUserId !== "" && fromUserId !== session.userId) {
       throw rpcError(Code.PermissionDenied, ErrorReason.IMPERSONATION, `You are ${session.userId}; you cannot send as ${fromUserId}.`);
+    }
+    let bucket = buckets.get(session);
+    if (!bucket) {
+      bucket = new TokenBucket(deps.config.rateLimitBurst, deps.config.rateLimitPerSec);
+      buckets.set(session, bucket);
+    }
+    if (!bucket.take()) {
+      throw rpcError(Code.ResourceExhausted, ErrorReason.RATE_LIMITED, "Too many requests; slow down and retry shortly.");
     }
     return session;
   }
