@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, type AddressInfo, type Server } from "node:net";
 import { createInterface } from "node:readline";
 import { test as base, expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
 
@@ -25,6 +26,19 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   });
 }
 
+/** Free loopback ports, for a server that must come back on the same address. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => {
+      const server = createServer();
+      return new Promise<Server>((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+    }),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
 export async function stopServer(server: TestServer): Promise<void> {
   if (server.process.exitCode !== null) return;
   const exited = new Promise((resolve) => server.process.once("exit", resolve));
@@ -46,7 +60,8 @@ function trackPeerConnections() {
 }
 
 interface Fixtures {
-  openUser: (options?: { denyMedia?: boolean }) => Promise<Page>;
+  /** A new browser context on the app; `url` points it at a server other than the worker's. */
+  openUser: (options?: { denyMedia?: boolean; url?: string }) => Promise<Page>;
 }
 
 interface WorkerFixtures {
@@ -83,7 +98,7 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
       const index = contexts.length;
       page.on("console", (message) => consoleLines.push(`[user ${index}] ${message.type()}: ${message.text()}`));
       page.on("pageerror", (error) => consoleLines.push(`[user ${index}] pageerror: ${error.message}`));
-      await page.goto(server.url);
+      await page.goto(options.url ?? server.url);
       return page;
     });
     if (testInfo.status !== testInfo.expectedStatus && consoleLines.length > 0) {

@@ -70,7 +70,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await Promise.all([
       new Promise<void>((resolve) => native.tryShutdown(() => resolve())),
       new Promise<void>((resolve) => {
-        web.close(() => resolve());
+        // Ended streams leave keep-alive sockets behind; close each as soon as it goes idle.
+        const sweep = setInterval(() => web.closeIdleConnections(), 25);
+        web.close(() => {
+          clearInterval(sweep);
+          resolve();
+        });
         web.closeIdleConnections();
       }),
     ]);

@@ -16,7 +16,7 @@ export interface PeerCallEvents extends Record<string, unknown> {
   remoteStream: MediaStream;
   connectionState: RTCPeerConnectionState;
   control: ControlMessage;
-  /** The data channel closed without a goodbye: the other side's page or network is gone. */
+  /** The data channel closed without a goodbye, or ICE stayed failed: the other side is gone. */
   peerGone: undefined;
   /** A signaling step failed; the call cannot go on. */
   error: Error;
@@ -34,6 +34,8 @@ export interface PeerCallOptions {
   candidateBatchMs?: number;
   /** How long `disconnected` may last before the impolite side restarts ICE. */
   disconnectedRestartMs?: number;
+  /** How long the connection may stay `failed` (restarts included) before the peer counts as gone. */
+  failedGiveUpMs?: number;
 }
 
 /**
@@ -52,6 +54,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private outgoingEnd = false;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
+  private giveUpTimer: ReturnType<typeof setTimeout> | undefined;
   private remote: MediaStream | undefined;
   private localMedia = { audio: true, video: true };
   private closed = false;
@@ -129,6 +132,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     this.closed = true;
     clearTimeout(this.flushTimer);
     clearTimeout(this.restartTimer);
+    clearTimeout(this.giveUpTimer);
     this.channel.close();
     this.pc.close();
   }
@@ -212,6 +216,12 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     const state = this.pc.connectionState;
     this.emit("connectionState", state);
     clearTimeout(this.restartTimer);
+    if (state === "connected" || state === "closed") {
+      clearTimeout(this.giveUpTimer);
+      this.giveUpTimer = undefined;
+    } else if (state === "failed" && !this.closed) {
+      this.giveUpTimer ??= setTimeout(() => this.emit("peerGone", undefined), this.options.failedGiveUpMs ?? 20_000);
+    }
     // Exactly one side restarts ICE, so both do not offer at once.
     if (this.options.polite || this.closed) return;
     if (state === "failed") this.restartIce();

@@ -282,7 +282,11 @@ export class Phone {
       this.whenCurrent(active, () => this.finish({ reason: EndReason.PEER_GONE, by: "peer", notify: true })),
     );
     peerCall.on("error", () =>
-      this.whenCurrent(active, () => this.finish({ reason: EndReason.ERROR, by: "me", notify: true })),
+      this.whenCurrent(active, () => {
+        // Once media flows it is peer-to-peer: a failed renegotiation (say, the server forgot
+        // the call after a restart) does not end it. ICE failure and the data channel do.
+        if (active.view.phase !== "connected") this.finish({ reason: EndReason.ERROR, by: "me", notify: true });
+      }),
     );
     return peerCall;
   }

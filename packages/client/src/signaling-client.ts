@@ -31,6 +31,8 @@ export interface SignalingEvents extends Record<string, unknown> {
   presence: { userId: string; online: boolean };
   /** Reconnecting stopped for good (e.g. the ID was taken meanwhile). */
   failed: SignalingError;
+  /** Every numbered event, once, in order (for diagnostics and tests of resume). */
+  sequenced: { seq: bigint; kind: string };
 }
 
 /** Where a session survives a page reload (sessionStorage in browsers). */
@@ -147,13 +149,23 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     return { headers: { authorization: `Bearer ${this.token}` } };
   }
 
-  /** Runs an RPC once the session is online (waiting out a reconnect), as a SignalingError. */
+  /**
+   * Runs an RPC once the session is online, waiting out a reconnect. A request that could not
+   * reach the server (node restarting) is sent again once the stream is back.
+   */
   private async unary<T>(send: () => Promise<T>): Promise<T> {
-    if (this.current === "reconnecting" || this.current === "connecting") await this.onlineAgain();
-    try {
-      return await send();
-    } catch (error) {
-      throw SignalingError.from(error);
+    for (let attempt = 0; ; attempt++) {
+      if (this.current === "reconnecting" || this.current === "connecting") await this.onlineAgain();
+      try {
+        return await send();
+      } catch (caught) {
+        const error = SignalingError.from(caught);
+        // No reason trailer: the request never reached a handler (connection refused or cut).
+        const unreachable = error.code === Code.Unavailable && error.reason === undefined;
+        if (!unreachable || attempt >= 2 || this.isClosed()) throw error;
+        if (this.current === "online") this.setState("reconnecting");
+        this.streamAbort?.abort();
+      }
     }
   }
 
@@ -270,6 +282,7 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     if (message.seq <= this.lastSeq) return undefined; // already processed before a resume
     this.lastSeq = message.seq;
     this.persist();
+    this.emit("sequenced", { seq: message.seq, kind: event.case });
     const from = message.fromUserId;
     const callId = message.callId;
     switch (event.case) {

@@ -36,6 +36,9 @@ export const signaling = new SignalingClient({
 
 export const phone = new Phone({ signaling, RTCPeerConnection: window.RTCPeerConnection });
 
+// For the browser console and end-to-end tests: the live SDK objects.
+Object.assign(window, { peertobeer: { signaling, phone } });
+
 // Closing or reloading the tab hangs up: the peer hears it over the data channel at once.
 window.addEventListener("pagehide", () => phone.hangUp());
 
