@@ -1,0 +1,137 @@
+/**
+ * Captures the signaling payload of one real Chromium call (audio + video from the fake
+ * camera/microphone, no ICE servers, max-bundle) into bench/fixtures/chromium-call.json, so both
+ * benchmarked systems relay exactly the SDP and candidate sizes a browser produces.
+ *
+ * Run by hand when Chromium changes enough to matter: `node --import tsx bench/capture-fixture.ts`.
+ * The bench only reads the committed fixture.
+ */
+import { writeFile } from "node:fs/promises";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { chromium } from "playwright-core";
+import { FIXTURE_PATH, type CallFixture, type FixtureCandidate } from "./lib/fixture.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/** getUserMedia needs a secure context; http://127.0.0.1 is one. */
+async function startBlankPage(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end("<!doctype html><title>capture</title>");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+interface PageCapture {
+  userAgent: string;
+  offer: string;
+  answer: string;
+  callerCandidates: FixtureCandidate[];
+  calleeCandidates: FixtureCandidate[];
+}
+
+/** Runs in the page: a loopback call between two RTCPeerConnections, recording what signaling would carry. */
+async function captureInPage(): Promise<PageCapture> {
+  const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+  const config: RTCConfiguration = { iceServers: [], bundlePolicy: "max-bundle" };
+  const caller = new RTCPeerConnection(config);
+  const callee = new RTCPeerConnection(config);
+  const record = (pc: RTCPeerConnection, peer: RTCPeerConnection, into: FixtureCandidate[]) =>
+    new Promise<void>((resolve) => {
+      pc.addEventListener("icecandidate", (event) => {
+        if (!event.candidate) {
+          resolve();
+          return;
+        }
+        const c = event.candidate.toJSON();
+        into.push({
+          candidate: c.candidate ?? "",
+          sdpMid: c.sdpMid ?? null,
+          sdpMLineIndex: c.sdpMLineIndex ?? null,
+          usernameFragment: c.usernameFragment ?? null,
+        });
+        void peer.addIceCandidate(event.candidate);
+      });
+    });
+  const callerCandidates: FixtureCandidate[] = [];
+  const calleeCandidates: FixtureCandidate[] = [];
+  const callerDone = record(caller, callee, callerCandidates);
+  const calleeDone = record(callee, caller, calleeCandidates);
+  for (const track of media.getTracks()) caller.addTrack(track, media);
+
+  const offer = await caller.createOffer();
+  await caller.setLocalDescription(offer);
+  await callee.setRemoteDescription(offer);
+  const answerMedia = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+  for (const track of answerMedia.getTracks()) callee.addTrack(track, answerMedia);
+  const answer = await callee.createAnswer();
+  await callee.setLocalDescription(answer);
+  await caller.setRemoteDescription(answer);
+  await Promise.all([callerDone, calleeDone]);
+  const connected = (pc: RTCPeerConnection) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (pc.connectionState === "connected") resolve();
+        else if (pc.connectionState === "failed") reject(new Error("the loopback call failed to connect"));
+      };
+      pc.addEventListener("connectionstatechange", check);
+      check();
+    });
+  await Promise.all([connected(caller), connected(callee)]);
+  caller.close();
+  callee.close();
+  for (const track of [...media.getTracks(), ...answerMedia.getTracks()]) track.stop();
+  return {
+    userAgent: navigator.userAgent,
+    offer: offer.sdp ?? "",
+    answer: answer.sdp ?? "",
+    callerCandidates,
+    calleeCandidates,
+  };
+}
+
+async function main(): Promise<void> {
+  const page = await startBlankPage();
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--use-fake-device-for-media-stream",
+      "--use-fake-ui-for-media-stream",
+      "--disable-background-networking",
+    ],
+  });
+  try {
+    const tab = await browser.newPage();
+    // tsx (esbuild keepNames) wraps named functions in __name(); the page has no such helper.
+    await tab.addInitScript("globalThis.__name = (fn) => fn;");
+    await tab.goto(page.url);
+    const captured = await tab.evaluate(captureInPage);
+    const fixture: CallFixture = {
+      capturedAt: new Date().toISOString(),
+      browser: `Chromium ${browser.version()}`,
+      userAgent: captured.userAgent,
+      setup: "two RTCPeerConnections in one page, fake camera + microphone (audio + video), no ICE servers, bundlePolicy max-bundle",
+      offer: { type: "offer", sdp: captured.offer },
+      answer: { type: "answer", sdp: captured.answer },
+      callerCandidates: captured.callerCandidates,
+      calleeCandidates: captured.calleeCandidates,
+    };
+    await writeFile(FIXTURE_PATH, `${JSON.stringify(fixture, null, 2)}\n`);
+    console.log(
+      `wrote ${FIXTURE_PATH}: offer ${fixture.offer.sdp.length} B, answer ${fixture.answer.sdp.length} B, ` +
+        `${fixture.callerCandidates.length} caller / ${fixture.calleeCandidates.length} callee candidates`,
+    );
+  } finally {
+    await browser.close();
+    await page.close();
+  }
+}
+
+await main();

@@ -1,0 +1,266 @@
+/**
+ * The workloads, each against a fresh server process: call setups (B1, B2, B5) and idle
+ * sessions at growing counts (B3 and the scaling rows).
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import type { SetupRun, SystemId } from "../load/types.js";
+import type { ProcessStats } from "../targets/introspect.js";
+import { cpuUs, startLoad, startTarget, type Load, type Target } from "./processes.js";
+
+export interface Sizes {
+  /** B1/B5: concurrent pairs, warm-up setups (not measured), measured setups. */
+  cpuPairs: number;
+  cpuWarmup: number;
+  cpuSetups: number;
+  /** B2: concurrent pairs, warm-up and measured duration. */
+  rushPairs: number;
+  rushWarmupMs: number;
+  rushMs: number;
+  /** Idle session counts measured in turn (the last is B3). */
+  levels: number[];
+  /** Idle sessions per load-generator process. */
+  sessionsPerLoad: number;
+  joinConcurrency: number;
+  /** Setups measured at each level (with scalePairs pairs), and the idle CPU window. */
+  scalePairs: number;
+  scaleWarmup: number;
+  scaleSetups: number;
+  idleWindowMs: number;
+  stepTimeoutMs: number;
+}
+
+export const FULL: Sizes = {
+  cpuPairs: 8,
+  cpuWarmup: 300,
+  cpuSetups: 2_000,
+  rushPairs: 64,
+  rushWarmupMs: 2_000,
+  rushMs: 10_000,
+  levels: [100, 1_000, 10_000],
+  sessionsPerLoad: 5_000,
+  joinConcurrency: 100,
+  scalePairs: 8,
+  scaleWarmup: 100,
+  scaleSetups: 1_000,
+  idleWindowMs: 5_000,
+  stepTimeoutMs: 15_000,
+};
+
+export const SMOKE: Sizes = {
+  cpuPairs: 4,
+  cpuWarmup: 4,
+  cpuSetups: 20,
+  rushPairs: 8,
+  rushWarmupMs: 200,
+  rushMs: 1_000,
+  levels: [20, 50],
+  sessionsPerLoad: 30,
+  joinConcurrency: 10,
+  scalePairs: 2,
+  scaleWarmup: 2,
+  scaleSetups: 10,
+  idleWindowMs: 300,
+  stepTimeoutMs: 10_000,
+};
+
+export interface RunOptions {
+  sizes: Sizes;
+  cpuProfileDir: string | undefined;
+  log: (line: string) => void;
+}
+
+export interface CpuResult {
+  warmup: SetupRun;
+  run: SetupRun;
+  serverCpuUs: number;
+  cpuPerSetupUs: number;
+}
+
+export interface RushResult {
+  warmup: SetupRun;
+  run: SetupRun;
+  serverCpuUs: number;
+  setupsPerSecond: number;
+  /** Server CPU time / wall time: near 1 means the server was the bottleneck. */
+  serverCpuShare: number;
+}
+
+export interface LevelResult {
+  sessions: number;
+  /** Sessions the server itself counted at this level (idle + pair users). */
+  serverSessions: number;
+  joinErrors: string[];
+  joinCpuPerSessionUs: number;
+  heapPerSessionBytes: number;
+  externalPerSessionBytes: number;
+  rssPerSessionBytes: number;
+  idleCpuUsPerSecond: number;
+  idleCpuPerSessionUsPerSecond: number;
+  setups: SetupRun;
+  cpuPerSetupUs: number;
+  /** cpuPerSetupUs less the idle CPU rate over the same time: what the calls themselves cost. */
+  netCpuPerSetupUs: number;
+}
+
+export interface SystemResult {
+  system: SystemId;
+  cpu: CpuResult;
+  rush: RushResult;
+  baseline: ProcessStats;
+  levels: LevelResult[];
+}
+
+/** Runs `body` with a fresh server and load generator(s), always stopping them afterwards. */
+async function withTarget<T>(
+  system: SystemId,
+  options: RunOptions,
+  loads: number,
+  body: (target: Target, loads: Load[]) => Promise<T>,
+): Promise<T> {
+  const maxSessions = Math.max(...options.sizes.levels) + 4 * Math.max(options.sizes.rushPairs, options.sizes.scalePairs);
+  const profiles = options.cpuProfileDir;
+  const target = await startTarget(system, { maxSessions, cpuProfileDir: profiles && `${profiles}/${system}-server` });
+  const started: Load[] = [];
+  try {
+    for (let i = 0; i < loads; i++) {
+      const name = `${system} load #${i + 1}`;
+      const profile = profiles && `${profiles}/${system}-load-${i + 1}`;
+      started.push(await startLoad(system, target, name, options.sizes.stepTimeoutMs, profile));
+    }
+    return await body(target, started);
+  } finally {
+    await Promise.all(started.map((load) => load.stop()));
+    await target.stop();
+  }
+}
+
+function first(loads: Load[]): Load {
+  const load = loads[0];
+  if (!load) throw new Error("no load generator");
+  return load;
+}
+
+async function measureSetups(target: Target, load: Load, params: { total?: number; durationMs?: number }) {
+  const before = await target.call("stats", { gc: false });
+  const run = await load.call("runSetups", params, 600_000);
+  const after = await target.call("stats", { gc: false });
+  return { run, serverCpuUs: cpuUs(before, after) };
+}
+
+/** B1 and B5 (sequential-ish setups), then B2 (many concurrent callers), on one server. */
+export function callSetups(system: SystemId, options: RunOptions): Promise<{ cpu: CpuResult; rush: RushResult }> {
+  const { sizes, log } = options;
+  return withTarget(system, options, 1, async (target, loads) => {
+    const load = first(loads);
+    await load.call("openPairs", { count: sizes.cpuPairs, prefix: "cpu-" });
+    const cpuWarmup = await load.call("runSetups", { total: sizes.cpuWarmup });
+    const cpu = await measureSetups(target, load, { total: sizes.cpuSetups });
+    const cpuPerSetupUs = cpu.serverCpuUs / cpu.run.completed;
+    log(`  ${system}: ${cpu.run.completed} setups, ${cpuPerSetupUs.toFixed(0)} µs server CPU each`);
+    await load.call("closePairs", {});
+
+    await load.call("openPairs", { count: sizes.rushPairs, prefix: "rush-" });
+    const rushWarmup = await load.call("runSetups", { durationMs: sizes.rushWarmupMs });
+    const rush = await measureSetups(target, load, { durationMs: sizes.rushMs });
+    const setupsPerSecond = rush.run.completed / (rush.run.wallMs / 1000);
+    log(
+      `  ${system}: ${setupsPerSecond.toFixed(0)} setups/s with ${sizes.rushPairs} callers, ` +
+        `p99 ${rush.run.latency.p99Ms.toFixed(1)} ms`,
+    );
+    await load.call("closePairs", {});
+    return {
+      cpu: { warmup: cpuWarmup, run: cpu.run, serverCpuUs: cpu.serverCpuUs, cpuPerSetupUs },
+      rush: {
+        warmup: rushWarmup,
+        run: rush.run,
+        serverCpuUs: rush.serverCpuUs,
+        setupsPerSecond,
+        serverCpuShare: rush.serverCpuUs / (rush.run.wallMs * 1000),
+      },
+    };
+  });
+}
+
+/** Opens idle sessions level by level; at each: join cost, heap, idle CPU, and call-setup CPU. */
+export function idleSessions(
+  system: SystemId,
+  options: RunOptions,
+): Promise<{ baseline: ProcessStats; levels: LevelResult[] }> {
+  const { sizes, log } = options;
+  const top = Math.max(...sizes.levels);
+  const idleLoads = Math.ceil(top / sizes.sessionsPerLoad);
+  return withTarget(system, options, 1 + idleLoads, async (target, loads) => {
+    const [callLoad, ...sessionLoads] = loads;
+    if (!callLoad) throw new Error("no load generator");
+    await callLoad.call("openPairs", { count: sizes.scalePairs, prefix: "scale-" });
+    await callLoad.call("runSetups", { total: sizes.scaleWarmup });
+    const baseline = await target.call("stats", { gc: true });
+    const perLoad = sessionLoads.map(() => 0);
+    const levels: LevelResult[] = [];
+    let opened = 0;
+    for (const level of sizes.levels) {
+      const beforeJoin = await target.call("stats", { gc: false });
+      // Spread the new sessions over the load generators, each up to sessionsPerLoad.
+      const batches: Promise<{ opened: number; errors: string[] }>[] = [];
+      let toOpen = level - opened;
+      for (const [i, load] of sessionLoads.entries()) {
+        const room = sizes.sessionsPerLoad - (perLoad[i] ?? 0);
+        const count = Math.min(room, toOpen);
+        if (count <= 0) continue;
+        batches.push(
+          load.call(
+            "openIdle",
+            { count, prefix: `idle-${i}-${perLoad[i] ?? 0}-`, concurrency: Math.ceil(sizes.joinConcurrency / sessionLoads.length) },
+            600_000,
+          ),
+        );
+        perLoad[i] = (perLoad[i] ?? 0) + count;
+        toOpen -= count;
+      }
+      const joined = await Promise.all(batches);
+      const afterJoin = await target.call("stats", { gc: false });
+      const added = level - opened;
+      opened = level;
+      const joinErrors = joined.flatMap((batch) => batch.errors);
+
+      const memory = await target.call("stats", { gc: true });
+      const idleStart = await target.call("stats", { gc: false });
+      // A measurement window, not a wait for a condition: what the server spends doing nothing.
+      await delay(sizes.idleWindowMs);
+      const idleEnd = await target.call("stats", { gc: false });
+      const idleCpuUsPerSecond = cpuUs(idleStart, idleEnd) / (sizes.idleWindowMs / 1000);
+
+      const calls = await measureSetups(target, callLoad, { total: sizes.scaleSetups });
+      const cpuPerSetupUs = calls.serverCpuUs / calls.run.completed;
+      const netCpuPerSetupUs =
+        (calls.serverCpuUs - idleCpuUsPerSecond * (calls.run.wallMs / 1000)) / calls.run.completed;
+      const result: LevelResult = {
+        sessions: level,
+        serverSessions: memory.sessions,
+        joinErrors,
+        joinCpuPerSessionUs: cpuUs(beforeJoin, afterJoin) / added,
+        heapPerSessionBytes: (memory.heapUsed - baseline.heapUsed) / level,
+        externalPerSessionBytes: (memory.external - baseline.external) / level,
+        rssPerSessionBytes: (memory.rss - baseline.rss) / level,
+        idleCpuUsPerSecond,
+        idleCpuPerSessionUsPerSecond: idleCpuUsPerSecond / level,
+        setups: calls.run,
+        cpuPerSetupUs,
+        netCpuPerSetupUs,
+      };
+      levels.push(result);
+      log(
+        `  ${system} @ ${level} sessions: ${(result.heapPerSessionBytes / 1024).toFixed(2)} KiB heap each, ` +
+          `${cpuPerSetupUs.toFixed(0)} µs CPU per setup, ${joinErrors.length} join errors`,
+      );
+    }
+    await Promise.all(loads.map((load) => load.call("closeAll", {}, 120_000)));
+    return { baseline, levels };
+  });
+}
+
+export async function runSystem(system: SystemId, options: RunOptions): Promise<SystemResult> {
+  const { cpu, rush } = await callSetups(system, options);
+  const { baseline, levels } = await idleSessions(system, options);
+  return { system, cpu, rush, baseline, levels };
+}

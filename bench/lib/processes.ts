@@ -1,0 +1,74 @@
+import type { LoadConfig, LoadMethods, SystemId } from "../load/types.js";
+import type { ProcessStats, TargetInfo, TargetMethods } from "../targets/introspect.js";
+import { Child } from "./child.js";
+
+export type Target = Child<TargetMethods, TargetInfo>;
+export type Load = Child<LoadMethods, { system: SystemId }>;
+
+const HOST = "127.0.0.1";
+const UNLIMITED_RATE = 1_000_000;
+
+export interface TargetOptions {
+  /** PeerJS only: its concurrent_limit (default 5,000) must admit every simulated session. */
+  maxSessions: number;
+  /** Directory for a V8 CPU profile of the server (written when it exits), or undefined. */
+  cpuProfileDir: string | undefined;
+}
+
+function profileFlags(dir: string | undefined): string[] {
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+}
+
+/** Starts the server under test for `system` in its own process; resolves once it listens. */
+export function startTarget(system: SystemId, options: TargetOptions): Promise<Target> {
+  const nodeFlags = profileFlags(options.cpuProfileDir);
+  if (system === "peerjs") {
+    return Child.start<TargetMethods, TargetInfo>({
+      name: "PeerJS server",
+      script: "peerjs-under-test.ts",
+      nodeFlags,
+      env: { BENCH_MAX_SESSIONS: String(options.maxSessions) },
+    });
+  }
+  return Child.start<TargetMethods, TargetInfo>({
+    name: "Peer-to-Beer server",
+    script: "server-under-test.ts",
+    nodeFlags,
+    // The production configuration, on loopback, without STUN (nothing here reaches it) and
+    // with logs limited to warnings. The per-session rate limit is lifted: one simulated user
+    // sets up calls hundreds of times faster than a person can (the limiter still runs on every
+    // RPC, so its cost is measured). Everything else keeps its default.
+    env: {
+      HOST,
+      PORT: "0",
+      GRPC_PORT: "0",
+      ICE_SERVERS: "",
+      LOG_LEVEL: "warn",
+      RATE_LIMIT_PER_SEC: String(UNLIMITED_RATE),
+      RATE_LIMIT_BURST: String(UNLIMITED_RATE),
+    },
+  });
+}
+
+export function startLoad(
+  system: SystemId,
+  target: Target,
+  name: string,
+  stepTimeoutMs: number,
+  cpuProfileDir: string | undefined,
+): Promise<Load> {
+  const port = system === "ours-grpc" ? target.info.grpcPort : target.info.webPort;
+  if (port === undefined) throw new Error(`${target.name} did not report a port for ${system}`);
+  const config: LoadConfig = { system, host: HOST, port, stepTimeoutMs };
+  return Child.start<LoadMethods, { system: SystemId }>({
+    name,
+    script: "load/worker.ts",
+    args: [JSON.stringify(config)],
+    nodeFlags: profileFlags(cpuProfileDir),
+  });
+}
+
+/** CPU microseconds (user + system) the server spent between two readings. */
+export function cpuUs(before: ProcessStats, after: ProcessStats): number {
+  return after.cpuUserUs + after.cpuSystemUs - (before.cpuUserUs + before.cpuSystemUs);
+}

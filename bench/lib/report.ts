@@ -1,0 +1,279 @@
+/**
+ * Turns measurements into figures (ours, PeerJS, ratio, target), prints them as Markdown tables
+ * and rewrites the generated section of docs/BENCHMARKS.md.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import type { SetupRun } from "../load/types.js";
+import type { LevelResult, SystemResult } from "./phases.js";
+
+export type Transport = "gRPC" | "gRPC-Web";
+
+export interface Figure {
+  table: "headline" | "scaling";
+  id: string;
+  name: string;
+  transport: Transport;
+  unit: string;
+  ours: number;
+  peerjs: number;
+  /** ours / PeerJS. */
+  ratio: number;
+  /** Human-readable target, or "" for a figure shown for context. */
+  target: string;
+  met: boolean | null;
+  /** Decimal places when printed. */
+  digits: number;
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  node: string;
+}
+
+export interface ReportContext {
+  machine: Machine;
+  command: string;
+  date: string;
+  durationS: number;
+  fixture: { browser: string; offerBytes: number; answerBytes: number; callerCandidates: number; calleeCandidates: number };
+}
+
+const TRANSPORTS: { transport: Transport; key: "ours-grpc" | "ours-web" }[] = [
+  { transport: "gRPC", key: "ours-grpc" },
+  { transport: "gRPC-Web", key: "ours-web" },
+];
+
+/** B3 limits, KiB per idle session. */
+const HEAP_LIMIT_KIB: Record<Transport, number> = { gRPC: 8, "gRPC-Web": 12 };
+const RPC_LIMIT = 6;
+const BYTES_LIMIT = 20_000;
+/** "Flat": the largest value across session counts is at most this many times the smallest. */
+const FLAT_SPREAD = 1.5;
+
+type Systems = Record<"ours-grpc" | "ours-web" | "peerjs", SystemResult>;
+
+function perSetup(run: SetupRun) {
+  const n = run.completed;
+  return {
+    callerSent: run.caller.sent / n,
+    calleeSent: run.callee.sent / n,
+    callerReceived: run.caller.received / n,
+    calleeReceived: run.callee.received / n,
+    callerBytes: (run.caller.bytesSent + run.caller.bytesReceived) / n,
+    calleeBytes: (run.callee.bytesSent + run.callee.bytesReceived) / n,
+  };
+}
+
+export function buildFigures(systems: Systems): Figure[] {
+  const peer = systems.peerjs;
+  const figures: Figure[] = [];
+  const add = (
+    f: Omit<Figure, "ratio" | "met" | "target" | "digits"> & {
+      target?: string;
+      met?: (ours: number, ratio: number) => boolean;
+      digits?: number;
+    },
+  ) => {
+    const ratio = f.ours / f.peerjs;
+    figures.push({
+      ...f,
+      ratio,
+      target: f.target ?? "",
+      met: f.met ? f.met(f.ours, ratio) : null,
+      digits: f.digits ?? 0,
+    });
+  };
+
+  for (const { transport, key } of TRANSPORTS) {
+    const ours = systems[key];
+    add({
+      table: "headline", id: "B1", name: "Server CPU per call setup", transport, unit: "µs",
+      ours: ours.cpu.cpuPerSetupUs, peerjs: peer.cpu.cpuPerSetupUs,
+      target: "≤ 1.0× PeerJS", met: (_, r) => r <= 1.0,
+    });
+  }
+  for (const { transport, key } of TRANSPORTS) {
+    const ours = systems[key];
+    add({
+      table: "headline", id: "B2", name: "Call setups per second (one node)", transport, unit: "setups/s",
+      ours: ours.rush.setupsPerSecond, peerjs: peer.rush.setupsPerSecond,
+      target: "≥ 1.0× PeerJS", met: (_, r) => r >= 1.0,
+    });
+    add({
+      table: "headline", id: "B2", name: "Setup latency p50", transport, unit: "ms",
+      ours: ours.rush.run.latency.p50Ms, peerjs: peer.rush.run.latency.p50Ms, digits: 1,
+    });
+    add({
+      table: "headline", id: "B2", name: "Setup latency p99", transport, unit: "ms",
+      ours: ours.rush.run.latency.p99Ms, peerjs: peer.rush.run.latency.p99Ms, digits: 1,
+    });
+    add({
+      table: "headline", id: "B2", name: "Server CPU share during B2", transport, unit: "%",
+      ours: ours.rush.serverCpuShare * 100, peerjs: peer.rush.serverCpuShare * 100,
+    });
+  }
+  for (const { transport, key } of TRANSPORTS) {
+    const ours = topLevel(systems[key]);
+    const theirs = topLevel(peer);
+    add({
+      table: "headline", id: "B3", name: `Heap per idle session @ ${ours.sessions.toLocaleString("en-US")}`, transport,
+      unit: "KiB", ours: ours.heapPerSessionBytes / 1024, peerjs: theirs.heapPerSessionBytes / 1024, digits: 2,
+      target: `≤ ${HEAP_LIMIT_KIB[transport]} KiB`, met: (value) => value <= HEAP_LIMIT_KIB[transport],
+    });
+  }
+  for (const { transport, key } of TRANSPORTS) {
+    const ours = perSetup(systems[key].cpu.run);
+    const theirs = perSetup(peer.cpu.run);
+    add({
+      table: "headline", id: "B5", name: "Caller: RPCs (ours) / messages (PeerJS) sent", transport, unit: "",
+      ours: ours.callerSent, peerjs: theirs.callerSent, digits: 1,
+      target: `≤ ${RPC_LIMIT}`, met: (value) => value <= RPC_LIMIT,
+    });
+    add({
+      table: "headline", id: "B5", name: "Callee: RPCs (ours) / messages (PeerJS) sent", transport, unit: "",
+      ours: ours.calleeSent, peerjs: theirs.calleeSent, digits: 1,
+      target: `≤ ${RPC_LIMIT}`, met: (value) => value <= RPC_LIMIT,
+    });
+    add({
+      table: "headline", id: "B5", name: "Caller: messages received", transport, unit: "",
+      ours: ours.callerReceived, peerjs: theirs.callerReceived, digits: 1,
+    });
+    add({
+      table: "headline", id: "B5", name: "Callee: messages received", transport, unit: "",
+      ours: ours.calleeReceived, peerjs: theirs.calleeReceived, digits: 1,
+    });
+    add({
+      table: "headline", id: "B5", name: "Caller: bytes on the wire (both ways)", transport, unit: "B",
+      ours: ours.callerBytes, peerjs: theirs.callerBytes,
+    });
+    add({
+      table: "headline", id: "B5", name: "Callee: bytes on the wire (both ways)", transport, unit: "B",
+      ours: ours.calleeBytes, peerjs: theirs.calleeBytes,
+    });
+    add({
+      table: "headline", id: "B5", name: "Total bytes on the wire per setup", transport, unit: "B",
+      ours: ours.callerBytes + ours.calleeBytes, peerjs: theirs.callerBytes + theirs.calleeBytes,
+      target: "≤ 20 KB", met: (value) => value <= BYTES_LIMIT,
+    });
+  }
+  figures.push(...scalingFigures(systems));
+  return figures;
+}
+
+function topLevel(result: SystemResult): LevelResult {
+  const level = result.levels.at(-1);
+  if (!level) throw new Error(`${result.system}: no session levels measured`);
+  return level;
+}
+
+/**
+ * `judged`: whether the metric must stay flat. Idle CPU per session is not: it is the whole
+ * background CPU divided by the sessions, so fixed timers dominate it at small counts.
+ */
+const SCALING_METRICS: { name: string; unit: string; digits: number; judged: boolean; value: (level: LevelResult) => number }[] = [
+  { name: "Heap per idle session", unit: "KiB", digits: 2, judged: true, value: (l) => l.heapPerSessionBytes / 1024 },
+  { name: "Server CPU per join", unit: "µs", digits: 0, judged: true, value: (l) => l.joinCpuPerSessionUs },
+  { name: "Server CPU per call setup (net of idle)", unit: "µs", digits: 0, judged: true, value: (l) => l.netCpuPerSetupUs },
+  { name: "Idle server CPU per session", unit: "µs/s", digits: 2, judged: false, value: (l) => l.idleCpuPerSessionUsPerSecond },
+];
+
+function scalingFigures(systems: Systems): Figure[] {
+  const figures: Figure[] = [];
+  for (const metric of SCALING_METRICS) {
+    for (const { transport, key } of TRANSPORTS) {
+      const ours = systems[key].levels;
+      const theirs = systems.peerjs.levels;
+      ours.forEach((level, i) => {
+        const peerLevel = theirs[i];
+        if (!peerLevel) return;
+        const o = metric.value(level);
+        const p = metric.value(peerLevel);
+        figures.push({
+          table: "scaling", id: "scale", name: `${metric.name} @ ${level.sessions.toLocaleString("en-US")}`, transport,
+          unit: metric.unit, ours: o, peerjs: p, ratio: o / p, target: "", met: null, digits: metric.digits,
+        });
+      });
+      if (!metric.judged) continue;
+      const spread = (levels: LevelResult[]) => {
+        const values = levels.map(metric.value);
+        return Math.max(...values) / Math.min(...values);
+      };
+      const o = spread(ours);
+      const p = spread(theirs);
+      figures.push({
+        table: "scaling", id: "scale", name: `${metric.name}: spread (max ÷ min over counts)`, transport,
+        unit: "×", ours: o, peerjs: p, ratio: o / p, target: `flat (≤ ${FLAT_SPREAD}×)`, met: o <= FLAT_SPREAD, digits: 2,
+      });
+    }
+  }
+  return figures;
+}
+
+function format(value: number, digits: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function row(cells: string[]): string {
+  return `| ${cells.join(" | ")} |`;
+}
+
+export function renderTable(figures: Figure[], table: Figure["table"]): string {
+  const lines = [
+    row(["", "Figure", "Transport", "Ours", "PeerJS", "Ours ÷ PeerJS", "Target", "Met?"]),
+    row(["---", "---", "---", "---:", "---:", "---:", "---", "---"]),
+  ];
+  for (const f of figures.filter((figure) => figure.table === table)) {
+    const unit = f.unit ? ` ${f.unit}` : "";
+    lines.push(
+      row([
+        f.id,
+        f.name,
+        f.transport,
+        `${format(f.ours, f.digits)}${unit}`,
+        `${format(f.peerjs, f.digits)}${unit}`,
+        `${format(f.ratio, 2)}×`,
+        f.target || "—",
+        f.met === null ? "" : f.met ? "yes" : "**no**",
+      ]),
+    );
+    if (table === "headline" && f.id === "B3" && f.transport === "gRPC-Web") {
+      lines.push(row(["B4", "Accept → first decoded remote frame, p50/p95 (real Chromium)", "—", "B4: pending UI", "—", "—", "≤ 1.25× in-page floor", ""]));
+    }
+  }
+  return lines.join("\n");
+}
+
+export function renderReport(figures: Figure[], context: ReportContext): string {
+  const { machine, fixture } = context;
+  return [
+    `- **Date:** ${context.date}`,
+    `- **Command:** \`${context.command}\` (${format(context.durationS, 0)} s)`,
+    `- **Machine:** ${machine.cpu}, ${machine.cores} cores, ${format(machine.memoryGiB, 1)} GiB RAM, ${machine.os}`,
+    `- **Node:** ${machine.node}`,
+    `- **Fixture:** ${fixture.browser}: offer ${fixture.offerBytes} B, answer ${fixture.answerBytes} B, ` +
+      `${fixture.callerCandidates} caller and ${fixture.calleeCandidates} callee candidates`,
+    "",
+    renderTable(figures, "headline"),
+    "",
+    "Cost per session and per call as idle sessions grow:",
+    "",
+    renderTable(figures, "scaling"),
+  ].join("\n");
+}
+
+export const START_MARKER = "<!-- bench:start -->";
+export const END_MARKER = "<!-- bench:end -->";
+
+/** Replaces what lies between the markers of `path` with `body`. */
+export async function updateDoc(path: string, body: string): Promise<void> {
+  const text = await readFile(path, "utf8");
+  const start = text.indexOf(START_MARKER);
+  const end = text.indexOf(END_MARKER);
+  if (start < 0 || end < start) throw new Error(`${path} has no ${START_MARKER} … ${END_MARKER} section`);
+  const updated = `${text.slice(0, start + START_MARKER.length)}\n${body}\n${text.slice(end)}`;
+  await writeFile(path, updated);
+}

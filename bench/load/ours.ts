@@ -1,0 +1,288 @@
+/**
+ * Simulated Peer-to-Beer clients: a JoinCall stream per user and unary RPCs with the session
+ * token, over native gRPC (HTTP/2) or gRPC-Web (HTTP/1.1, as a browser does), through
+ * connect-node. What they send is what the SDK sends for one call: one offer, one answer, one
+ * SendIceCandidate per side with the whole burst and end_of_candidates, one EndCall.
+ */
+import * as http from "node:http";
+import { createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
+import { createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import {
+  EndReason,
+  SignalingService,
+  type IceCandidate,
+  type SignalingMessage,
+} from "@peertobeer/protocol";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { IceCandidateSchema } from "@peertobeer/protocol";
+import type { CallFixture, FixtureCandidate } from "../lib/fixture.js";
+import { Inbox } from "./inbox.js";
+import type { CallPair, Driver, LoadConfig, SideMeter } from "./types.js";
+import { CountingAgent, WireCounter } from "./wire.js";
+
+type SignalingClient = Client<typeof SignalingService>;
+type EventCase = NonNullable<SignalingMessage["event"]["case"]>;
+
+/**
+ * Native gRPC clients (bots, or Envoy in front of browsers) multiplex streams on HTTP/2: the
+ * idle sessions share one connection per this many streams.
+ */
+const NATIVE_STREAMS_PER_CONNECTION = 100;
+
+/** Browsers cannot negotiate gRPC compression, so no simulated client does either. */
+function uncompressed(): { acceptCompression: never[] } {
+  // Sending is uncompressed by default; not accepting compression keeps responses plain too.
+  return { acceptCompression: [] };
+}
+
+interface Connection {
+  transport: Transport;
+  /** Closes the connection(s) behind the transport. */
+  close(): void;
+}
+
+/**
+ * Native gRPC: one HTTP/2 connection. gRPC-Web: an HTTP/1.1 keep-alive agent, which holds one
+ * socket for the JoinCall stream and reuses another for unary calls, as a browser does.
+ * With `wire`, every byte of those sockets is counted.
+ */
+function connect(config: LoadConfig, wire: WireCounter | undefined): Connection {
+  const baseUrl = `http://${config.host}:${config.port}`;
+  if (config.system === "ours-grpc") {
+    const sessionManager = new Http2SessionManager(
+      baseUrl,
+      {},
+      wire ? { createConnection: () => wire.connect(config.port, config.host) } : {},
+    );
+    return {
+      transport: createGrpcTransport({ baseUrl, sessionManager, ...uncompressed() }),
+      close: () => sessionManager.abort(),
+    };
+  }
+  const agent = wire ? new CountingAgent(wire, { keepAlive: true }) : new http.Agent({ keepAlive: true });
+  return {
+    transport: createGrpcWebTransport({ baseUrl, httpVersion: "1.1", nodeOptions: { agent }, ...uncompressed() }),
+    close: () => agent.destroy(),
+  };
+}
+
+function toCandidates(list: FixtureCandidate[]): MessageInitShape<typeof IceCandidateSchema>[] {
+  return list.map((c) => ({
+    candidate: c.candidate,
+    sdpMid: c.sdpMid ?? undefined,
+    sdpMlineIndex: c.sdpMLineIndex ?? undefined,
+    usernameFragment: c.usernameFragment ?? undefined,
+  }));
+}
+
+class OursUser implements SideMeter {
+  readonly inbox = new Inbox<SignalingMessage>();
+  sent = 0;
+  received = 0;
+  heartbeats = 0;
+  private token = "";
+  private readonly abort = new AbortController();
+  private closing = false;
+
+  constructor(
+    readonly id: string,
+    readonly client: SignalingClient,
+    readonly wire: WireCounter,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Opens the JoinCall stream and resolves once `joined` (with the session token) arrived. */
+  async join(): Promise<void> {
+    const stream = this.client.joinCall({ userId: this.id, watchPresence: false }, { signal: this.abort.signal });
+    const messages = stream[Symbol.asyncIterator]();
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const first = await Promise.race([
+      messages.next(),
+      new Promise<never>((_, reject) =>
+        timeout.addEventListener("abort", () => reject(new Error(`${this.id}: no joined within ${this.timeoutMs} ms`)), {
+          once: true,
+        }),
+      ),
+    ]);
+    if (first.done || first.value.event.case !== "joined") {
+      throw new Error(`${this.id}: the stream did not start with joined`);
+    }
+    this.token = first.value.event.value.sessionToken;
+    void this.pump(messages);
+  }
+
+  private async pump(messages: AsyncIterator<SignalingMessage>): Promise<void> {
+    try {
+      for (;;) {
+        const result = await messages.next();
+        if (result.done) break;
+        if (result.value.event.case === "heartbeat") {
+          this.heartbeats += 1;
+          continue;
+        }
+        this.received += 1;
+        this.inbox.push(result.value);
+      }
+      this.inbox.fail(new Error(`${this.id}: the server ended the stream`));
+    } catch (error) {
+      if (!this.closing) this.inbox.fail(new Error(`${this.id}: stream failed: ${String(error)}`));
+    }
+  }
+
+  options(): CallOptions {
+    this.sent += 1;
+    return { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(this.timeoutMs) };
+  }
+
+  async expect(kind: EventCase, callId: string | undefined): Promise<SignalingMessage> {
+    const message = await this.inbox.next(this.timeoutMs, `${kind} for ${this.id}`);
+    if (message.event.case !== kind) {
+      throw new Error(`${this.id} expected ${kind}, got ${message.event.case ?? "nothing"}`);
+    }
+    if (callId !== undefined && message.callId !== callId) {
+      throw new Error(`${this.id} got ${kind} for call ${message.callId}, expected ${callId}`);
+    }
+    return message;
+  }
+
+  close(): void {
+    this.closing = true;
+    this.abort.abort();
+  }
+}
+
+class OursPair implements CallPair {
+  private readonly callerCandidates: MessageInitShape<typeof IceCandidateSchema>[];
+  private readonly calleeCandidates: MessageInitShape<typeof IceCandidateSchema>[];
+
+  constructor(
+    readonly caller: OursUser,
+    readonly callee: OursUser,
+    private readonly fixture: CallFixture,
+  ) {
+    this.callerCandidates = toCandidates(fixture.callerCandidates);
+    this.calleeCandidates = toCandidates(fixture.calleeCandidates);
+  }
+
+  async setup(): Promise<number> {
+    const { caller, callee, fixture } = this;
+    const started = performance.now();
+    const { callId } = await caller.client.sendOffer({ toUserId: callee.id, sdp: fixture.offer.sdp }, caller.options());
+    await callee.expect("offer", callId);
+    await callee.client.sendAnswer({ callId, sdp: fixture.answer.sdp }, callee.options());
+    await callee.client.sendIceCandidate(
+      { callId, candidates: this.calleeCandidates, endOfCandidates: true },
+      callee.options(),
+    );
+    await caller.expect("answer", callId);
+    await caller.client.sendIceCandidate(
+      { callId, candidates: this.callerCandidates, endOfCandidates: true },
+      caller.options(),
+    );
+    const [atCaller, atCallee] = await Promise.all([
+      caller.expect("iceCandidates", callId),
+      callee.expect("iceCandidates", callId),
+    ]);
+    checkCandidates(atCaller, fixture.calleeCandidates.length);
+    checkCandidates(atCallee, fixture.callerCandidates.length);
+    const latency = performance.now() - started;
+    // Not part of the setup latency, but every call ends, and the pair is ready for the next.
+    await caller.client.endCall({ callId, reason: EndReason.HANGUP }, caller.options());
+    await callee.expect("callEnded", callId);
+    return latency;
+  }
+}
+
+function checkCandidates(message: SignalingMessage, expected: number): void {
+  if (message.event.case !== "iceCandidates") return;
+  const candidates: IceCandidate[] = message.event.value.candidates;
+  if (candidates.length !== expected || !message.event.value.endOfCandidates) {
+    throw new Error(`expected ${expected} candidates and end_of_candidates, got ${candidates.length}`);
+  }
+}
+
+export class OursDriver implements Driver {
+  private idle: OursUser[] = [];
+  private pairs: OursPair[] = [];
+  private idleConnections: Connection[] = [];
+  private pairConnections: Connection[] = [];
+  private idleClient: SignalingClient | undefined;
+  private idleOnClient = 0;
+  private readonly idleWire = new WireCounter();
+
+  constructor(
+    private readonly config: LoadConfig,
+    private readonly fixture: CallFixture,
+  ) {}
+
+  /**
+   * gRPC-Web: all idle sessions share one agent (a socket per stream, as browser tabs have).
+   * Native: NATIVE_STREAMS_PER_CONNECTION streams per HTTP/2 connection.
+   */
+  private clientForIdle(): SignalingClient {
+    const limit = this.config.system === "ours-web" ? Number.POSITIVE_INFINITY : NATIVE_STREAMS_PER_CONNECTION;
+    if (!this.idleClient || this.idleOnClient >= limit) {
+      const connection = connect(this.config, undefined);
+      this.idleConnections.push(connection);
+      this.idleClient = createClient(SignalingService, connection.transport);
+      this.idleOnClient = 0;
+    }
+    this.idleOnClient += 1;
+    return this.idleClient;
+  }
+
+  async openIdle(count: number, prefix: string, concurrency: number): Promise<string[]> {
+    const errors: string[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < count) {
+        const user = new OursUser(`${prefix}${next++}`, this.clientForIdle(), this.idleWire, this.config.stepTimeoutMs);
+        try {
+          await user.join();
+          this.idle.push(user);
+        } catch (error) {
+          user.close();
+          errors.push(String(error));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+    return errors;
+  }
+
+  async openPairs(count: number, prefix: string): Promise<CallPair[]> {
+    const user = (id: string) => {
+      // Each simulated user has its own connection(s), as each browser does.
+      const wire = new WireCounter();
+      const connection = connect(this.config, wire);
+      this.pairConnections.push(connection);
+      return new OursUser(id, createClient(SignalingService, connection.transport), wire, this.config.stepTimeoutMs);
+    };
+    const pairs = Array.from(
+      { length: count },
+      (_, i) => new OursPair(user(`${prefix}caller-${i}`), user(`${prefix}callee-${i}`), this.fixture),
+    );
+    await Promise.all(pairs.flatMap((pair) => [pair.caller.join(), pair.callee.join()]));
+    this.pairs.push(...pairs);
+    return pairs;
+  }
+
+  async closePairs(): Promise<void> {
+    for (const pair of this.pairs) {
+      pair.caller.close();
+      pair.callee.close();
+    }
+    for (const connection of this.pairConnections) connection.close();
+    this.pairs = [];
+    this.pairConnections = [];
+  }
+
+  async closeAll(): Promise<void> {
+    await this.closePairs();
+    for (const user of this.idle) user.close();
+    for (const connection of this.idleConnections) connection.close();
+    this.idle = [];
+    this.idleConnections = [];
+    this.idleClient = undefined;
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * Simulated PeerJS clients speaking the peerjs browser client's WebSocket protocol to the `peer`
+ * server: the URL it opens, OPEN on connect, a HEARTBEAT every 5 s, and a media call as
+ * the client's Negotiator sends it — OFFER and ANSWER with the session description in the
+ * payload, then one CANDIDATE message per ICE candidate (RTCIceCandidate.toJSON()).
+ */
+import { randomBytes } from "node:crypto";
+import * as http from "node:http";
+import WebSocket from "ws";
+import type { CallFixture, FixtureCandidate } from "../lib/fixture.js";
+import { Inbox } from "./inbox.js";
+import type { CallPair, Driver, LoadConfig, SideMeter } from "./types.js";
+import { CountingAgent, WireCounter } from "./wire.js";
+
+/** peerjs Socket defaults: key "peerjs", path "/", pingInterval 5000 ms; the version the client reports. */
+const KEY = "peerjs";
+const HEARTBEAT_MS = 5_000;
+const CLIENT_VERSION = "1.5.4";
+
+type ServerMessageType = "OPEN" | "OFFER" | "ANSWER" | "CANDIDATE" | "LEAVE" | "EXPIRE" | "HEARTBEAT" | "ID-TAKEN" | "ERROR";
+
+interface ServerMessage {
+  type: ServerMessageType;
+  src?: string;
+  dst?: string;
+  payload?: unknown;
+}
+
+interface MediaPayload {
+  type: "media";
+  connectionId: string;
+}
+
+function isServerMessage(value: unknown): value is ServerMessage {
+  return typeof value === "object" && value !== null && typeof (value as { type?: unknown }).type === "string";
+}
+
+function randomToken(): string {
+  // peerjs: Math.random().toString(36).slice(2)
+  return randomBytes(8).toString("base64url");
+}
+
+class PeerJsUser implements SideMeter {
+  readonly inbox = new Inbox<ServerMessage>();
+  sent = 0;
+  received = 0;
+  heartbeats = 0;
+  private socket: WebSocket | undefined;
+  private heartbeat: ReturnType<typeof setTimeout> | undefined;
+  private closing = false;
+
+  constructor(
+    readonly id: string,
+    readonly wire: WireCounter,
+    private readonly agent: http.Agent,
+    private readonly config: LoadConfig,
+  ) {}
+
+  /** Connects and resolves on the server's OPEN. */
+  join(): Promise<void> {
+    const url =
+      `ws://${this.config.host}:${this.config.port}/peerjs?key=${KEY}` +
+      `&id=${this.id}&token=${randomToken()}&version=${CLIENT_VERSION}`;
+    const socket = new WebSocket(url, { agent: this.agent, perMessageDeflate: false });
+    this.socket = socket;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`${this.id}: no OPEN within ${this.config.stepTimeoutMs} ms`)), this.config.stepTimeoutMs);
+      let opened = false;
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        if (!opened) reject(error);
+        else if (!this.closing) this.inbox.fail(error);
+      };
+      socket.on("message", (data: WebSocket.RawData) => {
+        let message: unknown;
+        try {
+          message = JSON.parse(data.toString());
+        } catch {
+          fail(new Error(`${this.id}: invalid server message`));
+          return;
+        }
+        if (!isServerMessage(message)) return;
+        if (!opened) {
+          if (message.type !== "OPEN") {
+            fail(new Error(`${this.id}: expected OPEN, got ${message.type}`));
+            return;
+          }
+          opened = true;
+          clearTimeout(timer);
+          this.scheduleHeartbeat();
+          resolve();
+          return;
+        }
+        this.received += 1;
+        this.inbox.push(message);
+      });
+      socket.on("error", (error) => fail(error));
+      socket.on("close", () => fail(new Error(`${this.id}: socket closed`)));
+    });
+  }
+
+  private scheduleHeartbeat(): void {
+    this.heartbeat = setTimeout(() => {
+      if (this.socket?.readyState !== WebSocket.OPEN) return;
+      this.socket.send(JSON.stringify({ type: "HEARTBEAT" }));
+      this.heartbeats += 1;
+      this.scheduleHeartbeat();
+    }, HEARTBEAT_MS);
+  }
+
+  send(type: "OFFER" | "ANSWER" | "CANDIDATE", dst: string, payload: object): void {
+    const socket = this.socket;
+    if (socket?.readyState !== WebSocket.OPEN) throw new Error(`${this.id}: socket is not open`);
+    socket.send(JSON.stringify({ type, payload, dst }));
+    this.sent += 1;
+  }
+
+  async expect(type: ServerMessageType, from: string, connectionId: string): Promise<ServerMessage> {
+    const message = await this.inbox.next(this.config.stepTimeoutMs, `${type} for ${this.id}`);
+    if (message.type !== type || message.src !== from) {
+      throw new Error(`${this.id} expected ${type} from ${from}, got ${message.type} from ${message.src ?? "nobody"}`);
+    }
+    const payload = message.payload as Partial<MediaPayload> | undefined;
+    if (payload?.connectionId !== connectionId) {
+      throw new Error(`${this.id} got ${type} for connection ${String(payload?.connectionId)}, expected ${connectionId}`);
+    }
+    return message;
+  }
+
+  close(): void {
+    this.closing = true;
+    clearTimeout(this.heartbeat);
+    this.socket?.terminate();
+  }
+}
+
+class PeerJsPair implements CallPair {
+  constructor(
+    readonly caller: PeerJsUser,
+    readonly callee: PeerJsUser,
+    private readonly fixture: CallFixture,
+  ) {}
+
+  async setup(): Promise<number> {
+    const { caller, callee, fixture } = this;
+    const connectionId = `mc_${randomToken()}`;
+    const candidate = (c: FixtureCandidate) => ({ candidate: c, type: "media", connectionId });
+    const started = performance.now();
+    caller.send("OFFER", callee.id, { sdp: fixture.offer, type: "media", connectionId, browser: "chrome" });
+    await callee.expect("OFFER", caller.id, connectionId);
+    callee.send("ANSWER", caller.id, { sdp: fixture.answer, type: "media", connectionId, browser: "chrome" });
+    for (const c of fixture.calleeCandidates) callee.send("CANDIDATE", caller.id, candidate(c));
+    await caller.expect("ANSWER", callee.id, connectionId);
+    for (const c of fixture.callerCandidates) caller.send("CANDIDATE", callee.id, candidate(c));
+    await Promise.all([
+      (async () => {
+        for (const _ of fixture.calleeCandidates) await caller.expect("CANDIDATE", callee.id, connectionId);
+      })(),
+      (async () => {
+        for (const _ of fixture.callerCandidates) await callee.expect("CANDIDATE", caller.id, connectionId);
+      })(),
+    ]);
+    // PeerJS needs nothing more: closing a MediaConnection sends nothing to the server.
+    return performance.now() - started;
+  }
+}
+
+export class PeerJsDriver implements Driver {
+  private idle: PeerJsUser[] = [];
+  private pairs: PeerJsPair[] = [];
+  private readonly idleAgent = new http.Agent();
+  private readonly idleWire = new WireCounter();
+
+  constructor(
+    private readonly config: LoadConfig,
+    private readonly fixture: CallFixture,
+  ) {}
+
+  async openIdle(count: number, prefix: string, concurrency: number): Promise<string[]> {
+    const errors: string[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < count) {
+        const user = new PeerJsUser(`${prefix}${next++}`, this.idleWire, this.idleAgent, this.config);
+        try {
+          await user.join();
+          this.idle.push(user);
+        } catch (error) {
+          user.close();
+          errors.push(String(error));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+    return errors;
+  }
+
+  async openPairs(count: number, prefix: string): Promise<CallPair[]> {
+    const user = (id: string) => {
+      const wire = new WireCounter();
+      return new PeerJsUser(id, wire, new CountingAgent(wire, {}), this.config);
+    };
+    const pairs = Array.from(
+      { length: count },
+      (_, i) => new PeerJsPair(user(`${prefix}caller-${i}`), user(`${prefix}callee-${i}`), this.fixture),
+    );
+    await Promise.all(pairs.flatMap((pair) => [pair.caller.join(), pair.callee.join()]));
+    this.pairs.push(...pairs);
+    return pairs;
+  }
+
+  async closePairs(): Promise<void> {
+    for (const pair of this.pairs) {
+      pair.caller.close();
+      pair.callee.close();
+    }
+    this.pairs = [];
+  }
+
+  async closeAll(): Promise<void> {
+    await this.closePairs();
+    for (const user of this.idle) user.close();
+    this.idle = [];
+  }
+}

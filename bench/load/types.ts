@@ -1,0 +1,72 @@
+import type { LatencySummary } from "../lib/stats.js";
+import type { WireCounter } from "./wire.js";
+
+/** The three systems the bench drives: ours over each transport, and the PeerJS baseline. */
+export type SystemId = "ours-grpc" | "ours-web" | "peerjs";
+
+export interface LoadConfig {
+  system: SystemId;
+  host: string;
+  /** ours-grpc: native gRPC port; ours-web: gRPC-Web port; peerjs: PeerJS port. */
+  port: number;
+  /** A setup step waiting longer than this fails that setup. */
+  stepTimeoutMs: number;
+}
+
+/** Counters of one simulated user; a workload reads their change over a run. */
+export interface SideMeter {
+  wire: WireCounter;
+  /** Signaling messages sent: unary RPCs for ours, WebSocket messages for PeerJS (heartbeats apart). */
+  sent: number;
+  /** Signaling messages received: stream messages for ours, WebSocket messages for PeerJS (heartbeats apart). */
+  received: number;
+  heartbeats: number;
+}
+
+/** A caller and a callee, both joined, that can set up a call again and again. */
+export interface CallPair {
+  caller: SideMeter;
+  callee: SideMeter;
+  /**
+   * One complete call setup: offer → answer → every candidate both ways, then whatever the
+   * system needs to be ready for the next call. Resolves with the setup latency in ms (offer
+   * sent → both sides have all the other's candidates).
+   */
+  setup(): Promise<number>;
+}
+
+export interface Driver {
+  /** Opens `count` idle joined sessions named `${prefix}${i}`, at most `concurrency` joining at once. */
+  openIdle(count: number, prefix: string, concurrency: number): Promise<string[]>;
+  openPairs(count: number, prefix: string): Promise<CallPair[]>;
+  closePairs(): Promise<void>;
+  closeAll(): Promise<void>;
+}
+
+export interface SideTally {
+  sent: number;
+  received: number;
+  heartbeats: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export interface SetupRun {
+  completed: number;
+  errors: number;
+  errorSamples: string[];
+  wallMs: number;
+  latency: LatencySummary;
+  /** Totals over the run, over all callers / all callees. */
+  caller: SideTally;
+  callee: SideTally;
+}
+
+export type LoadMethods = {
+  openIdle: { params: { count: number; prefix: string; concurrency: number }; result: { opened: number; errors: string[] } };
+  openPairs: { params: { count: number; prefix: string }; result: { pairs: number } };
+  /** Runs setups on every open pair at once until `total` completed or `durationMs` passed. */
+  runSetups: { params: { total?: number; durationMs?: number }; result: SetupRun };
+  closePairs: { params: Record<string, never>; result: null };
+  closeAll: { params: Record<string, never>; result: null };
+};

@@ -1,0 +1,127 @@
+/**
+ * `npm run bench`: Peer-to-Beer against PeerJS on the same workload, in one run.
+ *
+ *   npm run bench                 full run; writes bench/results/<time>.json and docs/BENCHMARKS.md
+ *   npm run bench -- --smoke      tiny sizes (also BENCH_SMOKE=1); leaves the docs alone
+ *
+ * BENCH_RESULTS_DIR overrides where the JSON goes; BENCH_CPU_PROF=<dir> writes a V8 CPU
+ * profile of every server under test into <dir>. See docs/BENCHMARKS.md for the method.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import * as os from "node:os";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { SystemId } from "./load/types.js";
+import { loadFixture } from "./lib/fixture.js";
+import { FULL, runSystem, SMOKE, type SystemResult } from "./lib/phases.js";
+import { buildFigures, renderReport, updateDoc, type Machine, type ReportContext } from "./lib/report.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SYSTEMS: SystemId[] = ["ours-grpc", "ours-web", "peerjs"];
+
+const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1";
+const sizes = smoke ? SMOKE : FULL;
+const resultsDir = resolve(process.env.BENCH_RESULTS_DIR ?? `${ROOT}bench/results`);
+const cpuProfileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
+
+function machine(): Machine {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model.trim() ?? "unknown CPU",
+    cores: cpus.length,
+    memoryGiB: os.totalmem() / 1024 ** 3,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+  };
+}
+
+function command(): string {
+  const flags = process.argv.slice(2);
+  if (process.env.npm_lifecycle_event === "bench") return ["npm run bench", ...(flags.length ? ["--", ...flags] : [])].join(" ");
+  return ["node --import tsx bench/run.ts", ...flags].join(" ");
+}
+
+/** Problems that make the figures untrustworthy: failed setups, failed joins, lost sessions. */
+function problems(result: SystemResult): string[] {
+  const found: string[] = [];
+  const runs = [
+    ["B1 warm-up", result.cpu.warmup],
+    ["B1", result.cpu.run],
+    ["B2 warm-up", result.rush.warmup],
+    ["B2", result.rush.run],
+    ...result.levels.map((level) => [`setups @ ${level.sessions}`, level.setups] as const),
+  ] as const;
+  for (const [name, run] of runs) {
+    if (run.errors > 0) found.push(`${result.system} ${name}: ${run.errors} failed setups, e.g. ${run.errorSamples[0] ?? "?"}`);
+  }
+  for (const level of result.levels) {
+    if (level.joinErrors.length > 0) {
+      found.push(`${result.system} @ ${level.sessions}: sessions failed to join, e.g. ${level.joinErrors[0]}`);
+    }
+    const expected = level.sessions + 2 * sizes.scalePairs;
+    if (level.serverSessions !== expected) {
+      found.push(`${result.system} @ ${level.sessions}: the server counts ${level.serverSessions} sessions, expected ${expected}`);
+    }
+  }
+  return found;
+}
+
+async function main(): Promise<number> {
+  const began = Date.now();
+  const fixture = loadFixture();
+  const log = (line: string) => console.log(line);
+  log(`Peer-to-Beer vs PeerJS (${smoke ? "smoke" : "full"} run, ${os.cpus().length} cores, Node ${process.version})`);
+
+  const systems = {} as Record<SystemId, SystemResult>;
+  for (const system of SYSTEMS) {
+    log(`${system}:`);
+    systems[system] = await runSystem(system, { sizes, cpuProfileDir, log });
+  }
+
+  const figures = buildFigures(systems);
+  const context: ReportContext = {
+    machine: machine(),
+    command: command(),
+    date: new Date(began).toISOString(),
+    durationS: (Date.now() - began) / 1000,
+    fixture: {
+      browser: fixture.browser,
+      offerBytes: Buffer.byteLength(fixture.offer.sdp),
+      answerBytes: Buffer.byteLength(fixture.answer.sdp),
+      callerCandidates: fixture.callerCandidates.length,
+      calleeCandidates: fixture.calleeCandidates.length,
+    },
+  };
+  const report = renderReport(figures, context);
+  const found = SYSTEMS.flatMap((system) => problems(systems[system]));
+
+  await mkdir(resultsDir, { recursive: true });
+  const file = `${resultsDir}/${new Date(began).toISOString().replace(/[:.]/g, "-")}${smoke ? "-smoke" : ""}.json`;
+  await writeFile(
+    file,
+    `${JSON.stringify({ mode: smoke ? "smoke" : "full", context, sizes, problems: found, figures, systems }, null, 2)}\n`,
+  );
+
+  log("");
+  log(report);
+  log("");
+  log(`results: ${file}`);
+  if (found.length > 0) {
+    log(`\n${found.length} problem(s); docs/BENCHMARKS.md left unchanged:`);
+    for (const problem of found) log(`  - ${problem}`);
+    return 1;
+  }
+  if (!smoke) {
+    await updateDoc(`${ROOT}docs/BENCHMARKS.md`, report);
+    log("docs/BENCHMARKS.md updated");
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

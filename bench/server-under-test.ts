@@ -1,0 +1,17 @@
+/**
+ * The Peer-to-Beer server exactly as production starts it (loadConfig + startServer, the same
+ * calls as server/src/main.ts), plus an IPC hook the orchestrator uses to read its CPU time and
+ * heap. Started by bench/run.ts with --expose-gc; never run by hand.
+ */
+import { pino } from "pino";
+import { loadConfig } from "../server/src/config.js";
+import { startServer } from "../server/src/server.js";
+import { serve } from "./lib/ipc.js";
+import { readStats, type TargetInfo, type TargetMethods } from "./targets/introspect.js";
+
+const config = loadConfig(process.env);
+const logger = pino({ level: config.logLevel });
+const server = await startServer(config, logger);
+
+const info: TargetInfo = { system: "ours", webPort: server.webPort, grpcPort: server.grpcPort };
+serve<TargetMethods>({ stats: ({ gc }) => readStats(gc, () => server.hub.sessionCount) }, info);

@@ -1,0 +1,97 @@
+/**
+ * Keeps the benchmark from rotting: runs `bench/run.ts --smoke` (every workload at tiny sizes)
+ * and checks that it produced a figure for everything and that both systems completed every
+ * call setup without an error. It asserts nothing about speed: figures come from `npm run bench`.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SetupRun } from "../load/types.js";
+import type { SystemResult } from "../lib/phases.js";
+import type { Figure } from "../lib/report.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+interface SmokeResults {
+  mode: string;
+  problems: string[];
+  figures: Figure[];
+  systems: Record<string, SystemResult>;
+}
+
+let dir = "";
+let results: SmokeResults;
+let output = "";
+let bench: ChildProcess | undefined;
+
+function runSmoke(resultsDir: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", "--smoke"], {
+      cwd: ROOT,
+      env: { ...process.env, BENCH_RESULTS_DIR: resultsDir, BENCH_CPU_PROF: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    bench = child;
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.once("error", reject);
+    child.once("exit", (code) => resolve(code));
+  });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "bench-smoke-"));
+  const code = await runSmoke(dir);
+  const files = (await readdir(dir)).filter((name) => name.endsWith(".json"));
+  if (files.length !== 1 || !files[0]) throw new Error(`expected one results file (exit ${code}):\n${output}`);
+  results = JSON.parse(await readFile(join(dir, files[0]), "utf8")) as SmokeResults;
+  if (code !== 0) throw new Error(`bench --smoke exited with ${code}:\n${output}`);
+}, 180_000);
+
+afterAll(async () => {
+  // Only if the run outlived the hook's timeout; bench/run.ts kills its own children on SIGTERM.
+  if (bench && bench.exitCode === null && bench.signalCode === null) bench.kill("SIGTERM");
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("npm run bench -- --smoke", () => {
+  it("reports no problem", () => {
+    expect(results.mode).toBe("smoke");
+    expect(results.problems).toEqual([]);
+  });
+
+  it("gives every figure as a finite positive number for ours and for PeerJS", () => {
+    expect(results.figures.length).toBeGreaterThan(0);
+    for (const figure of results.figures) {
+      const where = `${figure.id} ${figure.name} (${figure.transport})`;
+      for (const value of [figure.ours, figure.peerjs, figure.ratio]) {
+        expect(Number.isFinite(value), `${where}: ${value}`).toBe(true);
+        expect(value, where).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it("completes every call setup on both systems with zero errors", () => {
+    for (const system of ["ours-grpc", "ours-web", "peerjs"]) {
+      const result = results.systems[system];
+      expect(result, system).toBeDefined();
+      if (!result) continue;
+      const runs: SetupRun[] = [
+        result.cpu.warmup,
+        result.cpu.run,
+        result.rush.warmup,
+        result.rush.run,
+        ...result.levels.map((level) => level.setups),
+      ];
+      for (const run of runs) {
+        expect(run.errors, `${system}: ${run.errorSamples.join("\n")}`).toBe(0);
+        expect(run.completed, system).toBeGreaterThan(0);
+      }
+      expect(result.cpu.run.completed, system).toBe(20);
+      for (const level of result.levels) expect(level.joinErrors, system).toEqual([]);
+    }
+  });
+});
