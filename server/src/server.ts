@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
 import { SignalingService } from "@peertobeer/protocol";
 import * as grpc from "@grpc/grpc-js";
@@ -63,15 +64,25 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     hub.drain(0);
     // Streams end now (clients were told to reconnect); unary RPCs in flight finish normally.
     shutdownController.abort();
-    const deadline = setTimeout(() => {
-      native.forceShutdown();
-      web.closeAllConnections();
-    }, config.drainTimeoutMs);
+    const drained = new AbortController();
+    // Resolves at the drain deadline; never, once everything closed in time.
+    const deadlinePassed = delay(config.drainTimeoutMs, undefined, { signal: drained.signal }).catch(
+      () => new Promise<never>(() => undefined),
+    );
     await Promise.all([
-      new Promise<void>((resolve) => native.tryShutdown(() => resolve())),
+      new Promise<void>((resolve) => {
+        native.tryShutdown(() => resolve());
+        // At the deadline grpc-js may only half-close a session it already shut down
+        // gracefully, and then never calls back: stop waiting once it is forced.
+        void deadlinePassed.then(() => {
+          native.forceShutdown();
+          resolve();
+        });
+      }),
       new Promise<void>((resolve) => {
         // Ended streams leave keep-alive sockets behind; close each as soon as it goes idle.
         const sweep = setInterval(() => web.closeIdleConnections(), 25);
+        void deadlinePassed.then(() => web.closeAllConnections());
         web.close(() => {
           clearInterval(sweep);
           resolve();
@@ -79,7 +90,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         web.closeIdleConnections();
       }),
     ]);
-    clearTimeout(deadline);
+    drained.abort();
     hub.stop();
   }
 

@@ -42,6 +42,10 @@ export class CollectingSink implements Sink {
     this.messages.push(message);
   }
 
+  replay(messages: readonly SignalingMessage[]): void {
+    this.messages.push(...messages);
+  }
+
   end(): void {
     this.ended = true;
   }

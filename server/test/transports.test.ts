@@ -114,10 +114,9 @@ describe("a running server", () => {
     await expectStreamError(openStream(client, streams, "not valid!"), Code.InvalidArgument, ErrorReason.INVALID_ID);
   });
 
-  // BUG (packages/protocol/src/limits.ts LIMITS.messageMaxBytes = 128 KiB, the read limit of both
-  // transports): a batch within the documented limits (64 candidates of 2 KiB) encodes to more
-  // than 128 KiB and is refused as RESOURCE_EXHAUSTED with no reason. Flip to `it` once fixed.
-  it.fails.each(["grpcWeb", "grpc"] as const)("BUG: accepts a candidate batch at the documented limits over %s", async (name) => {
+  // Regression: the transports' read limit (128 KiB) used to refuse a batch within the documented
+  // field limits (64 candidates of 2 KiB) as RESOURCE_EXHAUSTED with no reason.
+  it.each(["grpcWeb", "grpc"] as const)("accepts a candidate batch at the documented limits over %s", async (name) => {
     const client = clients[name];
     const alice = await join(client, streams, `${name}-big-a`);
     const bob = await join(client, streams, `${name}-big-b`);
@@ -206,10 +205,9 @@ describe("shutdown", () => {
     expect(Date.now() - started, "shutdown only ended at the drain deadline").toBeLessThan(drainMs / 2);
   });
 
-  // BUG (server/src/server.ts shutdown): after tryShutdown() has closed a grpc-js session
-  // gracefully, forceShutdown() at the deadline only half-closes its socket, so the
-  // tryShutdown callback waits for the client forever. Flip to `it` once fixed.
-  it.fails("BUG: resolves by the drain deadline when a native gRPC client stops reading", async () => {
+  // Regression: after tryShutdown() had closed a grpc-js session gracefully, forceShutdown() at
+  // the deadline only half-closed its socket and the tryShutdown callback never came.
+  it("resolves by the drain deadline when a native gRPC client stops reading", async () => {
     const drainMs = 500;
     server = await startTestServer({ DRAIN_TIMEOUT_MS: String(drainMs) });
     const clients = clientsFor(server);
@@ -236,12 +234,10 @@ describe("connection hygiene", () => {
 
   afterAll(() => server.shutdown());
 
-  // BUG (server/src/transport/web.ts): when connect-node refuses a message over readMaxBytes it
-  // answers without reading the rest of the body; the socket stays paused, never sees the
-  // client leave, and `requestTimeout = 0` means nothing reaps it: one leaked connection (and
-  // file descriptor) per oversized request, and a shutdown held up to its deadline.
-  // Flip to `it` once fixed.
-  it.fails("BUG: closes the connection of a request refused as too large", async () => {
+  // Regression: connect-node answered an oversized request without reading the rest of its body,
+  // leaving the socket paused and unreaped (one leaked connection per request, and a shutdown
+  // held up to its deadline).
+  it("closes the connection of a request refused as too large", async () => {
     const socket = await rawConnection(server.webPort);
     sockets.push(socket);
     socket.write(grpcWebRequest(`/${SignalingService.typeName}/SendIceCandidate`, LIMITS.messageMaxBytes + 8 * 1024));

@@ -4,8 +4,12 @@ export const LIMITS = {
   sdpMaxBytes: 64 * 1024,
   candidateMaxBytes: 2 * 1024,
   candidatesPerBatch: 64,
-  /** Largest encoded message either transport accepts. */
-  messageMaxBytes: 128 * 1024,
+  /**
+   * Largest encoded message either transport accepts: room for the largest valid request
+   * (64 candidates of 2 KiB with their mid and ufrag, about 150 KiB), so the field limits,
+   * which give clear messages, are what a client meets first.
+   */
+  messageMaxBytes: 256 * 1024,
 } as const;
 
 export const USER_ID_ALPHABET = "A-Z a-z 0-9 . _ -";

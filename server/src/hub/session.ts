@@ -4,6 +4,8 @@ import { SignalingMessageSchema, type SignalingMessage } from "@peertobeer/proto
 /** Where a session's messages go while a stream is attached. */
 export interface Sink {
   push(message: SignalingMessage): void;
+  /** Events missed before a resume: bounded by the session's history, not by the stream's queue. */
+  replay(messages: readonly SignalingMessage[]): void;
   /** The session no longer uses this stream (a newer stream took over, or the session ended). */
   end(): void;
 }
@@ -76,9 +78,7 @@ export class Session {
 
   /** Delivers the events after `afterSeq` to the attached stream (call canReplayAfter first). */
   replayAfter(afterSeq: bigint): void {
-    for (const message of this.history) {
-      if (message.seq > afterSeq) this.sink?.push(message);
-    }
+    this.sink?.replay(this.history.filter((message) => message.seq > afterSeq));
   }
 
   /** Detaches `sink` if it is still the current one; a newer stream is left alone. */

@@ -102,6 +102,7 @@ export function createSignalingHandlers(deps: HandlerDeps): ServiceImpl<typeof S
             rpcError(Code.ResourceExhausted, ErrorReason.SLOW_READER, "Too many unread messages; stream closed."),
           );
         },
+        replay: (messages) => queue.pushAll(messages),
         end: () => queue.end(),
       };
       let session: Session;

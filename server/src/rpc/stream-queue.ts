@@ -9,19 +9,32 @@ export class StreamQueue<T> implements AsyncIterable<T> {
   private wake: (() => void) | undefined;
   private finished = false;
   private failure: unknown;
+  /** Extra room granted for a replay, used up as the reader catches up. */
+  private allowance = 0;
 
   constructor(private readonly limit: number) {}
 
   /** Returns false (and fails the stream with `overflow()`) when the reader is too far behind. */
   push(item: T, overflow: () => unknown): boolean {
     if (this.finished) return false;
-    if (this.items.length - this.head >= this.limit) {
+    if (this.items.length - this.head >= this.limit + this.allowance) {
       this.fail(overflow());
       return false;
     }
     this.items.push(item);
     this.wakeReader();
     return true;
+  }
+
+  /**
+   * Queues `items` beyond the limit (a resume's replay, already bounded by the history), so a
+   * reader is judged slow only by what arrives after it.
+   */
+  pushAll(items: readonly T[]): void {
+    if (this.finished) return;
+    this.items.push(...items);
+    this.allowance += items.length;
+    this.wakeReader();
   }
 
   /** Ends the stream after the queued items are read. */
@@ -36,6 +49,7 @@ export class StreamQueue<T> implements AsyncIterable<T> {
     this.failure = error;
     this.items.length = 0;
     this.head = 0;
+    this.allowance = 0;
     this.wakeReader();
   }
 
@@ -45,6 +59,7 @@ export class StreamQueue<T> implements AsyncIterable<T> {
       if (this.head < this.items.length) {
         const item = this.items[this.head] as T;
         this.head += 1;
+        if (this.allowance > 0) this.allowance -= 1;
         if (this.head === this.items.length) {
           this.items.length = 0;
           this.head = 0;

@@ -1,10 +1,13 @@
 import { existsSync } from "node:fs";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { LIMITS, SignalingService } from "@peertobeer/protocol";
 import sirv from "sirv";
+
+/** How long a refused request's connection may keep sending before it is closed. */
+const LINGER_MS = 2_000;
 
 export interface WebTransportOptions {
   handlers: ServiceImpl<typeof SignalingService>;
@@ -38,7 +41,11 @@ export function createWebServer(options: WebTransportOptions): http.Server {
   const rpcPrefix = `/${SignalingService.typeName}/`;
   const server = http.createServer((req, res) => {
     const path = req.url?.split("?")[0] ?? "/";
-    if (path.startsWith(rpcPrefix)) return rpc(req, res);
+    if (path.startsWith(rpcPrefix)) {
+      const socket = req.socket;
+      res.once("finish", () => lingerIfUnread(req, socket));
+      return rpc(req, res);
+    }
     if (path === "/healthz") return plain(res, 200, "ok\n");
     if (path === "/readyz") return options.isReady() ? plain(res, 200, "ready\n") : plain(res, 503, "draining\n");
     serveApp(req, res);
@@ -47,6 +54,20 @@ export function createWebServer(options: WebTransportOptions): http.Server {
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+/**
+ * connect-node answers a request it refuses (say, over the size limit) without reading the rest
+ * of its body, and the socket stays paused: it would never notice the client leave and would
+ * leak. Read and drop what the client still sends (a lingering close, so the client is not
+ * reset before it reads the answer), and close once the client is done or after a while.
+ */
+function lingerIfUnread(req: http.IncomingMessage, socket: Socket): void {
+  if (req.complete || socket.destroyed) return;
+  const close = () => socket.destroy();
+  socket.once("end", close);
+  setTimeout(close, LINGER_MS).unref();
+  socket.resume();
 }
 
 function plain(res: http.ServerResponse, status: number, body: string): void {
