@@ -1,12 +1,13 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
-import { SignalingService } from "@peertobeer/protocol";
-import * as grpc from "@grpc/grpc-js";
 import { TokenSigner } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import { Hub } from "./hub/index.js";
 import { createSignalingHandlers } from "./rpc/handlers.js";
+import { createSignaling } from "./rpc/signaling.js";
 import { createGrpcServer } from "./transport/grpc.js";
+import { createGrpcWebHandler } from "./transport/grpc-web.js";
+import { createRoutes } from "./transport/routes.js";
 import { createWebServer, listen } from "./transport/web.js";
 
 export interface RunningServer {
@@ -30,39 +31,32 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   hub.start();
   let draining = false;
   const shutdownController = new AbortController();
-  const handlers = createSignalingHandlers({
+  const deps = {
     hub,
     tokens: new TokenSigner(config.tokenSecret, config.tokenTtlMs),
     config,
     isDraining: () => draining,
-  });
+  };
+  const signaling = createSignaling(deps);
+  const routes = createRoutes(signaling);
+  const onInternalError = (error: unknown, path: string) => logger.error({ err: error, path }, "request failed");
 
   const web = createWebServer({
-    handlers,
+    grpcWeb: createGrpcWebHandler({ routes, streamQueueLimit: config.streamQueueLimit, onInternalError }),
+    handlers: createSignalingHandlers(deps, signaling),
     webRoot: config.webRoot,
     shutdownSignal: shutdownController.signal,
     isReady: () => !draining,
   });
   const webPort = await listen(web, config.port, config.host);
-
-  const native = createGrpcServer({
-    service: SignalingService,
-    handlers,
-    shutdownSignal: shutdownController.signal,
-    onInternalError: (error, method) => logger.error({ err: error, method }, "grpc handler failed"),
-  });
-  const grpcPort = await new Promise<number>((resolve, reject) => {
-    const address = config.host.includes(":") ? `[${config.host}]:${config.grpcPort}` : `${config.host}:${config.grpcPort}`;
-    native.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) =>
-      error ? reject(error) : resolve(port),
-    );
-  });
+  const native = createGrpcServer({ routes, streamQueueLimit: config.streamQueueLimit, onInternalError });
+  const grpcPort = await native.listen(config.grpcPort, config.host);
 
   async function shutdown(): Promise<void> {
     if (draining) return;
     draining = true;
+    // Every stream is told to reconnect and ended; unary RPCs in flight finish normally.
     hub.drain(0);
-    // Streams end now (clients were told to reconnect); unary RPCs in flight finish normally.
     shutdownController.abort();
     const drained = new AbortController();
     // Resolves at the drain deadline; never, once everything closed in time.
@@ -70,15 +64,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       () => new Promise<never>(() => undefined),
     );
     await Promise.all([
-      new Promise<void>((resolve) => {
-        native.tryShutdown(() => resolve());
-        // At the deadline grpc-js may only half-close a session it already shut down
-        // gracefully, and then never calls back: stop waiting once it is forced.
-        void deadlinePassed.then(() => {
-          native.forceShutdown();
-          resolve();
-        });
-      }),
+      native.close(deadlinePassed),
       new Promise<void>((resolve) => {
         // Ended streams leave keep-alive sockets behind; close each as soon as it goes idle.
         const sweep = setInterval(() => web.closeIdleConnections(), 25);

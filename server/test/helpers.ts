@@ -1,15 +1,17 @@
+import * as http from "node:http";
 import { pino, type Logger } from "pino";
 import { expect } from "vitest";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import {
   ERROR_REASON_KEY,
   IceCandidateSchema,
+  SignalingService,
   type ErrorReason,
   type IceCandidate,
   type Joined,
   type SignalingMessage,
-  type SignalingService,
 } from "@peertobeer/protocol";
 import { loadConfig, type Config } from "../src/config.js";
 import type { HubOptions, Sink } from "../src/hub/index.js";
@@ -235,4 +237,34 @@ export function iceCandidate(
   init: Omit<MessageInitShape<typeof IceCandidateSchema>, "candidate"> = { sdpMid: "0" },
 ): IceCandidate {
   return create(IceCandidateSchema, { candidate, ...init });
+}
+
+export interface Clients {
+  grpcWeb: SignalingClient;
+  grpc: SignalingClient;
+  /** Drops the clients' idle connections, which would otherwise hold up the server's shutdown. */
+  close(): void;
+}
+
+/**
+ * A gRPC-Web client (HTTP/1.1, its own keep-alive agent) and a native gRPC client (HTTP/2, its
+ * own session) for `server`. Each call returns clients on connections of their own.
+ */
+export function clientsFor(server: RunningServer): Clients {
+  const agent = new http.Agent({ keepAlive: true });
+  const connection = new Http2SessionManager(`http://127.0.0.1:${server.grpcPort}`);
+  return {
+    grpcWeb: createClient(
+      SignalingService,
+      createGrpcWebTransport({ baseUrl: `http://127.0.0.1:${server.webPort}`, httpVersion: "1.1", nodeOptions: { agent } }),
+    ),
+    grpc: createClient(
+      SignalingService,
+      createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.grpcPort}`, sessionManager: connection }),
+    ),
+    close: () => {
+      agent.destroy();
+      connection.abort();
+    },
+  };
 }

@@ -1,9 +1,10 @@
 import * as http from "node:http";
+import * as http2 from "node:http2";
 import type { Socket } from "node:net";
 import { once } from "node:events";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Code, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { EndReason, ErrorReason, LIMITS, SignalingService } from "@peertobeer/protocol";
 import type { RunningServer } from "../src/server.js";
 import { get, grpcWebRequest, rawConnection, readResponse, settlesWithin } from "./raw-http.js";
@@ -25,6 +26,8 @@ import {
 interface Clients {
   grpcWeb: SignalingClient;
   grpc: SignalingClient;
+  /** The Connect protocol on the web port (served by connect-node). */
+  connect: SignalingClient;
   /** Drops the clients' idle connections, which would otherwise hold up the server's shutdown. */
   close(): void;
 }
@@ -40,6 +43,10 @@ function clientsFor(server: RunningServer): Clients {
     grpc: createClient(
       SignalingService,
       createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.grpcPort}`, sessionManager: connection }),
+    ),
+    connect: createClient(
+      SignalingService,
+      createConnectTransport({ baseUrl: `http://127.0.0.1:${server.webPort}`, httpVersion: "1.1", nodeOptions: { agent } }),
     ),
     close: () => {
       agent.destroy();
@@ -97,7 +104,24 @@ describe("a running server", () => {
     expect(server.hub.callCount).toBe(0);
   });
 
-  it.each(["grpcWeb", "grpc"] as const)("keeps the status code and reason over %s", async (name) => {
+  it("relays between the Connect protocol and the other two", async () => {
+    const alice = await join(clients.connect, streams, "connect-alice");
+    const bob = await join(clients.grpc, streams, "connect-bob");
+    const carol = await join(clients.grpcWeb, streams, "connect-carol");
+    const { callId } = await clients.connect.sendOffer({ toUserId: bob.userId, sdp: SAMPLE_OFFER }, alice.auth);
+    expect((await nextEvent(bob.reader, "offer")).event.value.sdp).toBe(SAMPLE_OFFER);
+    await clients.grpc.sendAnswer({ callId, sdp: SAMPLE_ANSWER }, bob.auth);
+    expect((await nextEvent(alice.reader, "answer")).event.value.sdp).toBe(SAMPLE_ANSWER);
+    await expectRpcError(
+      clients.grpcWeb.sendAnswer({ callId, sdp: SAMPLE_ANSWER }, carol.auth),
+      Code.PermissionDenied,
+      ErrorReason.NOT_IN_CALL,
+    );
+    await clients.connect.endCall({ callId, reason: EndReason.HANGUP }, alice.auth);
+    expect((await nextEvent(bob.reader, "callEnded")).event.value.reason).toBe(EndReason.HANGUP);
+  });
+
+  it.each(["grpcWeb", "grpc", "connect"] as const)("keeps the status code and reason over %s", async (name) => {
     const client = clients[name];
     const user = await join(client, streams, `${name}-user`);
     await expectRpcError(
@@ -132,6 +156,74 @@ describe("a running server", () => {
   it("answers /healthz and /readyz", async () => {
     expect(await get(server.webPort, "/healthz")).toEqual({ status: 200, body: "ok\n" });
     expect(await get(server.webPort, "/readyz")).toEqual({ status: 200, body: "ready\n" });
+  });
+});
+
+describe("wire edge cases of the lean transports", () => {
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({ DRAIN_TIMEOUT_MS: "500" });
+  });
+
+  afterAll(() => server.shutdown());
+
+  /** One raw HTTP/2 request to the native port: the response headers, body and trailers. */
+  async function h2(path: string, contentType: string, body: Buffer) {
+    const session = http2.connect(`http://127.0.0.1:${server.grpcPort}`);
+    try {
+      const request = session.request({ ":method": "POST", ":path": path, "content-type": contentType, te: "trailers" });
+      request.end(body);
+      const [headers] = (await once(request, "response")) as [http2.IncomingHttpHeaders];
+      let trailers: http2.IncomingHttpHeaders = {};
+      request.once("trailers", (t: http2.IncomingHttpHeaders) => (trailers = t));
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      return { headers, body: Buffer.concat(chunks), trailers };
+    } finally {
+      session.close();
+    }
+  }
+
+  const frame = (size: number, flags = 0) => {
+    const bytes = Buffer.alloc(5 + size);
+    bytes.writeUInt8(flags, 0);
+    bytes.writeUInt32BE(size, 1);
+    return bytes;
+  };
+  const method = (name: string) => `/${SignalingService.typeName}/${name}`;
+
+  it("answers an unknown method with UNIMPLEMENTED on both ports", async () => {
+    const native = await h2(method("Nope"), "application/grpc", frame(0));
+    expect(native.headers["grpc-status"]).toBe(String(Code.Unimplemented));
+    const socket = await rawConnection(server.webPort);
+    socket.write(grpcWebRequest(method("Nope"), 0));
+    expect((await readResponse(socket)).body).toContain(`grpc-status: ${Code.Unimplemented}`);
+    socket.destroy();
+  });
+
+  it("refuses compressed, truncated and oversized requests with a clear status", async () => {
+    const compressed = await h2(method("SendOffer"), "application/grpc", frame(3, 1));
+    expect(compressed.headers["grpc-status"]).toBe(String(Code.Unimplemented));
+    const truncated = await h2(method("SendOffer"), "application/grpc", frame(10).subarray(0, 8));
+    expect(truncated.headers["grpc-status"]).toBe(String(Code.InvalidArgument));
+    const empty = await h2(method("SendOffer"), "application/grpc", Buffer.alloc(0));
+    expect(empty.headers["grpc-status"]).toBe(String(Code.InvalidArgument));
+    const oversized = await h2(method("SendOffer"), "application/grpc", frame(LIMITS.messageMaxBytes + 1));
+    expect(oversized.headers["grpc-status"]).toBe(String(Code.ResourceExhausted));
+    expect(decodeURIComponent(String(oversized.headers["grpc-message"]))).toContain(`the limit is ${LIMITS.messageMaxBytes}`);
+  });
+
+  it("refuses a request body that is not a protobuf message as INVALID_ARGUMENT", async () => {
+    const garbage = frame(4);
+    garbage.set([0xff, 0xff, 0xff, 0xff], 5);
+    const native = await h2(method("SendOffer"), "application/grpc", garbage);
+    expect(native.headers["grpc-status"]).toBe(String(Code.InvalidArgument));
+  });
+
+  it("answers a non-gRPC request on the native port with HTTP 415", async () => {
+    const plainText = await h2(method("SendOffer"), "text/plain", Buffer.from("hi"));
+    expect(plainText.headers[":status"]).toBe(415);
   });
 });
 

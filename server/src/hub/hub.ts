@@ -193,10 +193,14 @@ export class Hub {
     return reason;
   }
 
-  /** Tells every stream the node is going away, so clients reconnect elsewhere now. */
+  /**
+   * Tells every stream the node is going away and ends it, so clients reconnect elsewhere now.
+   * Sessions stay, waiting out their grace period, for a resume.
+   */
   drain(reconnectAfterMs: number): void {
     for (const session of this.sessionsById.values()) {
       session.control({ event: { case: "draining", value: { reconnectAfterMs } } });
+      session.endStream();
     }
   }
 

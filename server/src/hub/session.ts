@@ -88,6 +88,11 @@ export class Session {
     return true;
   }
 
+  /** Ends the attached stream (it stays attached until its transport says it closed). */
+  endStream(): void {
+    this.sink?.end();
+  }
+
   /** The session is over: its stream, if any, ends. */
   end(): void {
     clearTimeout(this.graceTimer);

@@ -1,4 +1,4 @@
-import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ERROR_REASON_KEY, type ErrorReason } from "@peertobeer/protocol";
 import { HubError, type HubErrorKind } from "../hub/index.js";
 
@@ -24,17 +24,4 @@ export function rpcError(code: Code, reason: ErrorReason, message: string, callI
 export function toRpcError(error: unknown): unknown {
   if (error instanceof HubError) return rpcError(CODE_OF_KIND[error.kind], error.reason, error.message, error.callId);
   return error;
-}
-
-/** Wraps a handler so domain errors leave it as their gRPC status. */
-export function withRpcErrors<Req, Res>(
-  handler: (request: Req, context: HandlerContext) => Res,
-): (request: Req, context: HandlerContext) => Res {
-  return (request, context) => {
-    try {
-      return handler(request, context);
-    } catch (error) {
-      throw toRpcError(error);
-    }
-  };
 }

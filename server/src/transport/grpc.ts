@@ -1,128 +1,155 @@
-import { once } from "node:events";
-import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { LIMITS } from "@peertobeer/protocol";
+import * as http2 from "node:http2";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { AddressInfo } from "node:net";
+import { callUnary, OK_TRAILERS, readRequest, startStream, statusOf, type FrameOutput, type Route } from "./routes.js";
 
-export interface GrpcTransportOptions<S extends DescService> {
-  service: S;
-  handlers: ServiceImpl<S>;
-  shutdownSignal: AbortSignal;
-  onInternalError: (error: unknown, method: string) => void;
+export interface GrpcTransportOptions {
+  routes: Map<string, Route>;
+  /** Messages a stream may hold unsent before its reader counts as stalled. */
+  streamQueueLimit: number;
+  onInternalError: (error: unknown, path: string) => void;
 }
+
+export interface GrpcServer {
+  listen(port: number, host: string): Promise<number>;
+  /**
+   * Stops taking connections and asks every client to go away once its calls finish; at
+   * `deadline` whatever is left is cut.
+   */
+  close(deadline: Promise<void>): Promise<void>;
+}
+
+const RESPONSE_HEADERS = {
+  ":status": 200,
+  "content-type": "application/grpc+proto",
+  "grpc-accept-encoding": "identity",
+} as const;
+
+/** Idle connections are pinged this often; one unanswered until the next ping is dead. */
+const KEEPALIVE_MS = 30_000;
+/** How long an ended stream may take to flush to a client that stopped reading. */
+const END_FLUSH_MS = 5_000;
 
 /**
- * Native gRPC (HTTP/2) for Envoy, bots and stock grpc-js clients. It mounts the same Connect
- * handlers as the web port: only framing and status mapping live here.
+ * Native gRPC (HTTP/2) for Envoy, bots and stock gRPC clients, on node:http2. It calls the same
+ * handlers as the web port through `routes`; only framing and HTTP/2 live here.
  */
-export function createGrpcServer<S extends DescService>(options: GrpcTransportOptions<S>): grpc.Server {
-  const server = new grpc.Server({
-    "grpc.max_receive_message_length": LIMITS.messageMaxBytes,
-    // Keep idle signaling streams alive through NATs and proxies, and notice dead peers.
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_timeout_ms": 10_000,
-    "grpc.keepalive_permit_without_calls": 1,
+export function createGrpcServer(options: GrpcTransportOptions): GrpcServer {
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const unanswered = new WeakSet<http2.ServerHttp2Session>();
+  const server = http2.createServer();
+
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    session.on("error", () => undefined); // a reset connection; "close" follows
   });
-  const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-  for (const method of options.service.methods) {
-    definition[method.name] = {
-      path: `/${options.service.typeName}/${method.name}`,
-      requestStream: false,
-      responseStream: method.methodKind === "server_streaming",
-      requestSerialize: (value: unknown) => encode(method.input, value),
-      requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
-      responseSerialize: (value: unknown) => encode(method.output, value),
-      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
-    };
-  }
-  server.addService(definition, implementation(options));
-  return server;
-}
+  server.on("stream", (stream, headers) => serve(stream, headers, options));
 
-function encode(schema: DescMessage, value: unknown): Buffer {
-  const message = create(schema, value as Parameters<typeof create>[1]);
-  return Buffer.from(toBinary(schema, message));
-}
-
-function implementation<S extends DescService>(options: GrpcTransportOptions<S>): grpc.UntypedServiceImplementation {
-  const impl: grpc.UntypedServiceImplementation = {};
-  const handlers = options.handlers as Record<string, (request: unknown, context: HandlerContext) => unknown>;
-  for (const method of options.service.methods) {
-    const handler = handlers[method.localName];
-    if (!handler) throw new Error(`no handler for ${method.name}`);
-    const toStatus = (error: unknown) => statusOf(error, method, options.onInternalError);
-    if (method.methodKind === "unary") {
-      const unary: grpc.handleUnaryCall<unknown, unknown> = (call, callback) => {
-        const context = contextFor(options.service, method, call, options.shutdownSignal);
-        Promise.resolve()
-          .then(() => handler(call.request, context))
-          .then(
-            (response) => callback(null, response),
-            (error: unknown) => callback(toStatus(error)),
-          )
-          .finally(() => context.abort());
-      };
-      impl[method.name] = unary;
-    } else if (method.methodKind === "server_streaming") {
-      const streaming: grpc.handleServerStreamingCall<unknown, unknown> = (call) => {
-        const context = contextFor(options.service, method, call, options.shutdownSignal);
-        void (async () => {
-          try {
-            for await (const message of handler(call.request, context) as AsyncIterable<unknown>) {
-              if (call.cancelled) break;
-              // Respect backpressure: a slow reader stops the generator, so the hub's bounded
-              // queue (not this socket) decides when it is cut off.
-              if (!call.write(message)) await once(call, "drain", { signal: context.signal });
-            }
-            if (!call.cancelled) call.end();
-          } catch (error) {
-            if (!call.cancelled) call.emit("error", toStatus(error));
-          } finally {
-            context.abort();
-          }
-        })();
-      };
-      impl[method.name] = streaming;
+  // One timer for every connection: notices dead peers behind NATs and proxies.
+  const keepalive = setInterval(() => {
+    for (const session of sessions) {
+      if (unanswered.has(session)) {
+        session.destroy();
+        continue;
+      }
+      unanswered.add(session);
+      session.ping(() => unanswered.delete(session));
     }
-  }
-  return impl;
+  }, KEEPALIVE_MS);
+  keepalive.unref();
+
+  return {
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      }),
+    async close(deadline) {
+      clearInterval(keepalive);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) session.close();
+      await Promise.race([
+        closed,
+        deadline.then(() => {
+          for (const session of sessions) session.destroy();
+        }),
+      ]);
+    },
+  };
 }
 
-function contextFor(
-  service: DescService,
-  method: DescMethod,
-  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-  shutdownSignal: AbortSignal,
-) {
-  const requestHeader = new Headers();
-  for (const [key, value] of Object.entries(call.metadata.getMap())) {
-    if (typeof value === "string") requestHeader.set(key, value);
+function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, options: GrpcTransportOptions): void {
+  const path = headers[":path"] ?? "";
+  stream.on("error", () => undefined); // the client reset the stream; "close" follows
+  if (headers[":method"] !== "POST" || !headers["content-type"]?.startsWith("application/grpc")) {
+    stream.respond({ ":status": 415 }, { endStream: true });
+    return;
   }
-  const requestAbort = new AbortController();
-  call.once("cancelled", () => requestAbort.abort());
-  return createHandlerContext({
-    service,
-    method,
-    protocolName: "grpc",
-    requestMethod: "POST",
-    url: call.getPath(),
-    requestHeader,
-    requestSignal: requestAbort.signal,
-    shutdownSignal,
-  });
+  const fail = (error: unknown) => {
+    if (stream.destroyed || stream.closed) return;
+    const { trailers } = statusOf(error, (e) => options.onInternalError(e, path));
+    if (stream.headersSent) {
+      stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+      stream.end();
+    } else {
+      // Trailers-only: the status rides on the response headers.
+      stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
+    }
+  };
+  const route = options.routes.get(path);
+  if (!route) {
+    fail(unimplemented(path));
+    return;
+  }
+  readRequest(
+    stream,
+    (message) => {
+      if (route.kind === "unary") unary(stream, route, message, headers.authorization, fail);
+      else startStream(route, message, stream, streamOutput(stream), options.streamQueueLimit, fail);
+    },
+    fail,
+  );
 }
 
-/** Connect errors keep their code and reason trailers; anything else is INTERNAL, logged. */
-function statusOf(
-  error: unknown,
-  method: DescMethod,
-  onInternalError: (error: unknown, method: string) => void,
-): Partial<grpc.StatusObject> {
-  const connectError = ConnectError.from(error);
-  if (connectError.code === Code.Internal || connectError.code === Code.Unknown) {
-    onInternalError(error, method.name);
-  }
-  const metadata = new grpc.Metadata();
-  connectError.metadata.forEach((value, key) => metadata.set(key, value));
-  return { code: connectError.code as number as grpc.status, details: connectError.rawMessage, metadata };
+function unary(
+  stream: http2.ServerHttp2Stream,
+  route: Extract<Route, { kind: "unary" }>,
+  message: Uint8Array,
+  authorization: string | undefined,
+  fail: (error: unknown) => void,
+): void {
+  const response = callUnary(route, message, authorization, fail);
+  if (!response || stream.destroyed) return;
+  stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+  stream.once("wantTrailers", () => stream.sendTrailers(OK_TRAILERS));
+  stream.end(response);
+}
+
+function streamOutput(stream: http2.ServerHttp2Stream): FrameOutput {
+  const respond = () => {
+    if (!stream.headersSent) stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+  };
+  return {
+    write: (frame) => {
+      respond();
+      return stream.write(frame);
+    },
+    end: (trailers) => {
+      if (stream.destroyed) return;
+      respond();
+      stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+      stream.end();
+      const cut = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), END_FLUSH_MS);
+      cut.unref();
+      stream.once("close", () => clearTimeout(cut));
+    },
+  };
+}
+
+function unimplemented(path: string): ConnectError {
+  return new ConnectError(`There is no method ${path}.`, Code.Unimplemented);
 }

@@ -1,15 +1,17 @@
 import { existsSync } from "node:fs";
 import * as http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo } from "node:net";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { LIMITS, SignalingService } from "@peertobeer/protocol";
 import sirv from "sirv";
-
-/** How long a refused request's connection may keep sending before it is closed. */
-const LINGER_MS = 2_000;
+import { isBinaryGrpcWeb } from "./grpc-web.js";
+import { lingerAfterRefusal } from "./linger.js";
 
 export interface WebTransportOptions {
+  /** Binary gRPC-Web, what browsers send: the lean path of transport/grpc-web.ts. */
+  grpcWeb: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /** The Connect protocol and gRPC-Web text, through connect-node. */
   handlers: ServiceImpl<typeof SignalingService>;
   /** Folder of the built React app; served with an SPA fallback to index.html. */
   webRoot: string;
@@ -32,7 +34,7 @@ export function createWebServer(options: WebTransportOptions): http.Server {
 
   const rpc = connectNodeAdapter({
     routes: (router) => router.service(SignalingService, options.handlers),
-    grpc: false, // native gRPC is served by grpc-js on GRPC_PORT
+    grpc: false, // native gRPC is served on GRPC_PORT (transport/grpc.ts)
     grpcWeb: true,
     connect: true,
     readMaxBytes: LIMITS.messageMaxBytes,
@@ -42,8 +44,8 @@ export function createWebServer(options: WebTransportOptions): http.Server {
   const server = http.createServer((req, res) => {
     const path = req.url?.split("?")[0] ?? "/";
     if (path.startsWith(rpcPrefix)) {
-      const socket = req.socket;
-      res.once("finish", () => lingerIfUnread(req, socket));
+      if (isBinaryGrpcWeb(req)) return options.grpcWeb(req, res);
+      lingerAfterRefusal(req, res);
       return rpc(req, res);
     }
     if (path === "/healthz") return plain(res, 200, "ok\n");
@@ -54,20 +56,6 @@ export function createWebServer(options: WebTransportOptions): http.Server {
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
   return server;
-}
-
-/**
- * connect-node answers a request it refuses (say, over the size limit) without reading the rest
- * of its body, and the socket stays paused: it would never notice the client leave and would
- * leak. Read and drop what the client still sends (a lingering close, so the client is not
- * reset before it reads the answer), and close once the client is done or after a while.
- */
-function lingerIfUnread(req: http.IncomingMessage, socket: Socket): void {
-  if (req.complete || socket.destroyed) return;
-  const close = () => socket.destroy();
-  socket.once("end", close);
-  setTimeout(close, LINGER_MS).unref();
-  socket.resume();
 }
 
 function plain(res: http.ServerResponse, status: number, body: string): void {

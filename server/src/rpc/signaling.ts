@@ -1,0 +1,201 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import {
+  ErrorReason,
+  type AnswerRequest,
+  type EndCallRequest,
+  type IceCandidateRequest,
+  type OfferRequest,
+  type SuccessResponseSchema,
+  type UserRequest,
+} from "@peertobeer/protocol";
+import type { TokenSigner } from "../auth/tokens.js";
+import type { Config } from "../config.js";
+import type { Hub, Session, Sink } from "../hub/index.js";
+import { rpcError, toRpcError } from "./errors.js";
+import { TokenBucket } from "./token-bucket.js";
+import { checkCallId, checkCandidates, checkEndReason, checkSdp, checkUserId } from "./validate.js";
+
+export interface SignalingDeps {
+  hub: Hub;
+  tokens: TokenSigner;
+  config: Pick<Config, "iceServers" | "heartbeatMs" | "maxSessions" | "rateLimitPerSec" | "rateLimitBurst">;
+  /** True once the node is draining: new joins are refused so clients go elsewhere. */
+  isDraining: () => boolean;
+}
+
+export type SuccessResponseInit = MessageInitShape<typeof SuccessResponseSchema>;
+
+/** A unary RPC: the request and the `authorization` header it came with. */
+export type UnaryHandler<Req> = (request: Req, authorization: string | undefined) => SuccessResponseInit;
+
+/**
+ * The SignalingService, written once against the hub and free of any transport: the transports
+ * (transport/grpc.ts, transport/grpc-web.ts, and the Connect adapter in rpc/handlers.ts) decode
+ * requests, call these, and frame what comes back. Every failure is thrown as a ConnectError
+ * carrying its gRPC code and machine-readable reason.
+ */
+export interface Signaling {
+  /**
+   * Opens (or resumes) the caller's session and attaches `sink` to it; the `joined` message
+   * and any replay have been pushed to `sink` when this returns.
+   */
+  joinCall(request: UserRequest, sink: Sink): Session;
+  /** The stream behind `sink` ended; the session waits out its grace period. */
+  streamEnded(session: Session, sink: Sink): void;
+  sendOffer: UnaryHandler<OfferRequest>;
+  sendAnswer: UnaryHandler<AnswerRequest>;
+  sendIceCandidate: UnaryHandler<IceCandidateRequest>;
+  endCall: UnaryHandler<EndCallRequest>;
+}
+
+export function createSignaling(deps: SignalingDeps): Signaling {
+  const { hub, tokens } = deps;
+  // Per session, so one noisy client cannot starve the others; dropped with the session.
+  const buckets = new WeakMap<Session, TokenBucket>();
+  // Tokens this node issued, so the common case skips the HMAC (any node can still verify one).
+  const issued = new WeakMap<Session, string>();
+
+  /** The session named by the bearer token; the only source of the sender's identity. */
+  function authenticate(authorization: string | undefined, fromUserId: string): Session {
+    if (!authorization) {
+      throw rpcError(Code.Unauthenticated, ErrorReason.NO_TOKEN, "Missing authorization: Bearer <session token>.");
+    }
+    const token = authorization.startsWith("Bearer ") ? authorization.slice(7) : "";
+    if (token === "" || /\s/.test(token)) {
+      throw rpcError(Code.Unauthenticated, ErrorReason.BAD_TOKEN, "Authorization must be 'Bearer <session token>'.");
+    }
+    const session = sessionOf(token);
+    if (fromUserId !== "" && fromUserId !== session.userId) {
+      throw rpcError(Code.PermissionDenied, ErrorReason.IMPERSONATION, `You are ${session.userId}; you cannot send as ${fromUserId}.`);
+    }
+    let bucket = buckets.get(session);
+    if (!bucket) {
+      bucket = new TokenBucket(deps.config.rateLimitBurst, deps.config.rateLimitPerSec);
+      buckets.set(session, bucket);
+    }
+    if (!bucket.take()) {
+      throw rpcError(Code.ResourceExhausted, ErrorReason.RATE_LIMITED, "Too many requests; slow down and retry shortly.");
+    }
+    return session;
+  }
+
+  function sessionOf(token: string): Session {
+    const claims = tokens.unverifiedClaims(token);
+    const known = claims && hub.sessionById(claims.sessionId);
+    if (known && issued.get(known) === token && claims.expiresAt > Date.now()) return known;
+    const check = tokens.verify(token);
+    if (!check.ok) throw rpcError(Code.Unauthenticated, ErrorReason.BAD_TOKEN, `Invalid session token: ${check.problem}.`);
+    const session = hub.sessionById(check.claims.sessionId);
+    if (!session || session.userId !== check.claims.userId) {
+      throw rpcError(Code.Unauthenticated, ErrorReason.SESSION_ENDED, "This session has ended; join again.");
+    }
+    return session;
+  }
+
+  /** The session the request's token names, when it can replay everything the client missed. */
+  function resume(request: UserRequest): Session | undefined {
+    if (request.resumeToken === "") return undefined;
+    const check = tokens.verify(request.resumeToken);
+    if (!check.ok || check.claims.userId !== request.userId) return undefined;
+    const resumable = hub.resumable(check.claims.sessionId, request.lastSeq);
+    if (resumable) return resumable;
+    // Too much was missed to replay: the old session cannot continue, so the user starts afresh.
+    const stale = hub.sessionById(check.claims.sessionId);
+    if (stale) hub.close(stale);
+    return undefined;
+  }
+
+  function open(request: UserRequest): Session {
+    if (deps.isDraining()) throw rpcError(Code.Unavailable, ErrorReason.DRAINING, "This server is restarting; try again.");
+    if (hub.sessionCount >= deps.config.maxSessions) {
+      throw rpcError(Code.ResourceExhausted, ErrorReason.SERVER_FULL, "The server is full; try again later.");
+    }
+    return hub.open(request.userId, request.watchPresence);
+  }
+
+  function joined(session: Session, resumed: boolean) {
+    const sessionToken = tokens.sign(session.userId, session.id);
+    issued.set(session, sessionToken);
+    return {
+      case: "joined" as const,
+      value: {
+        sessionId: session.id,
+        sessionToken,
+        iceServers: deps.config.iceServers,
+        heartbeatIntervalMs: deps.config.heartbeatMs,
+        serverTimeMs: BigInt(Date.now()),
+        resumed,
+        onlineUserIds: session.watchPresence ? hub.onlineUserIds().filter((id) => id !== session.userId) : [],
+      },
+    };
+  }
+
+  /** Turns domain errors into their gRPC status; validation errors already are ConnectErrors. */
+  function unary<Req>(handler: UnaryHandler<Req>): UnaryHandler<Req> {
+    return (request, authorization) => {
+      try {
+        return handler(request, authorization);
+      } catch (error) {
+        throw toRpcError(error);
+      }
+    };
+  }
+
+  return {
+    joinCall(request, sink) {
+      try {
+        checkUserId(request.userId, "user_id");
+        const resumed = resume(request);
+        const session = resumed ?? open(request);
+        hub.attach(session, sink);
+        if (resumed) {
+          session.control({ event: joined(session, true) });
+          session.replayAfter(request.lastSeq);
+        } else {
+          session.send({ event: joined(session, false) });
+        }
+        return session;
+      } catch (error) {
+        throw toRpcError(error);
+      }
+    },
+
+    streamEnded(session, sink) {
+      hub.detach(session, sink);
+    },
+
+    sendOffer: unary((request, authorization) => {
+      const session = authenticate(authorization, request.fromUserId);
+      checkCallId(request.callId, false);
+      if (request.callId === "" || request.toUserId !== "") checkUserId(request.toUserId, "to_user_id");
+      checkSdp(request.sdp);
+      const callId = hub.offer(session, { toUserId: request.toUserId, callId: request.callId, sdp: request.sdp });
+      return { success: true, callId };
+    }),
+
+    sendAnswer: unary((request, authorization) => {
+      const session = authenticate(authorization, request.fromUserId);
+      checkCallId(request.callId, true);
+      checkSdp(request.sdp);
+      hub.answer(session, request.callId, request.sdp);
+      return { success: true, callId: request.callId };
+    }),
+
+    sendIceCandidate: unary((request, authorization) => {
+      const session = authenticate(authorization, request.fromUserId);
+      checkCallId(request.callId, true);
+      checkCandidates(request.candidates, request.endOfCandidates);
+      hub.candidates(session, request.callId, request.candidates, request.endOfCandidates);
+      return { success: true, callId: request.callId };
+    }),
+
+    endCall: unary((request, authorization) => {
+      const session = authenticate(authorization, request.fromUserId);
+      checkCallId(request.callId, true);
+      checkEndReason(request.reason);
+      hub.hangUp(session, request.callId, request.reason);
+      return { success: true, callId: request.callId };
+    }),
+  };
+}

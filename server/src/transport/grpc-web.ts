@@ -1,0 +1,103 @@
+import type * as http from "node:http";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
+import { trailerFlag } from "@connectrpc/connect/protocol-grpc-web";
+import { LIMITS } from "@peertobeer/protocol";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { lingerAfterRefusal } from "./linger.js";
+import { callUnary, OK_TRAILERS, readRequest, startStream, statusOf, type FrameOutput, type Route } from "./routes.js";
+
+export interface GrpcWebOptions {
+  routes: Map<string, Route>;
+  streamQueueLimit: number;
+  onInternalError: (error: unknown, path: string) => void;
+}
+
+/** How long an ended stream may take to flush to a client that stopped reading. */
+const END_FLUSH_MS = 5_000;
+
+const CONTENT_TYPE = "application/grpc-web+proto";
+
+/** Binary gRPC-Web, what browsers send (connect-web); gRPC-Web text goes to connect-node. */
+export function isBinaryGrpcWeb(req: http.IncomingMessage): boolean {
+  const type = req.headers["content-type"];
+  return req.method === "POST" && (type === "application/grpc-web" || type?.startsWith(CONTENT_TYPE) === true);
+}
+
+function trailerFrame(trailers: Readonly<Record<string, string>>): Uint8Array {
+  const text = Object.entries(trailers)
+    .map(([key, value]) => `${key}: ${value}\r\n`)
+    .join("");
+  return encodeEnvelope(trailerFlag, Buffer.from(text, "latin1"));
+}
+
+const OK_TRAILER_FRAME = trailerFrame(OK_TRAILERS);
+
+/**
+ * gRPC-Web over HTTP/1.1 for browsers, on the web port: one request per RPC, the JoinCall
+ * stream as a chunked response, the status in a trailer frame at the end of the body.
+ */
+export function createGrpcWebHandler(options: GrpcWebOptions): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  return (req, res) => {
+    const path = req.url ?? "";
+    const fail = (error: unknown) => {
+      if (res.writableEnded || res.destroyed) return;
+      const frame = trailerFrame(statusOf(error, (e) => options.onInternalError(e, path)).trailers);
+      if (!res.headersSent) res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": frame.length });
+      res.end(frame);
+    };
+    const route = options.routes.get(path);
+    if (!route) {
+      req.resume();
+      fail(new ConnectError(`There is no method ${path}.`, Code.Unimplemented));
+      return;
+    }
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > LIMITS.messageMaxBytes + 5) {
+      lingerAfterRefusal(req, res);
+      fail(new ConnectError(`The request is ${declared} bytes; the limit is ${LIMITS.messageMaxBytes}.`, Code.ResourceExhausted));
+      return;
+    }
+    readRequest(
+      req,
+      (message) => {
+        if (route.kind === "unary") unary(res, route, message, req.headers.authorization, fail);
+        else startStream(route, message, res, responseOutput(res), options.streamQueueLimit, fail);
+      },
+      fail,
+    );
+  };
+}
+
+function unary(
+  res: http.ServerResponse,
+  route: Extract<Route, { kind: "unary" }>,
+  message: Uint8Array,
+  authorization: string | undefined,
+  fail: (error: unknown) => void,
+): void {
+  const response = callUnary(route, message, authorization, fail);
+  if (!response || res.destroyed) return;
+  res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": response.length + OK_TRAILER_FRAME.length });
+  res.write(response);
+  res.end(OK_TRAILER_FRAME);
+}
+
+function responseOutput(res: http.ServerResponse): FrameOutput {
+  const respond = () => {
+    if (!res.headersSent) res.writeHead(200, { "content-type": CONTENT_TYPE });
+  };
+  return {
+    write: (frame) => {
+      respond();
+      return res.write(frame);
+    },
+    end: (trailers) => {
+      if (res.destroyed) return;
+      respond();
+      res.end(trailerFrame(trailers));
+      const cut = setTimeout(() => res.destroy(), END_FLUSH_MS);
+      cut.unref();
+      res.once("close", () => clearTimeout(cut));
+    },
+  };
+}

@@ -1,0 +1,22 @@
+import type * as http from "node:http";
+
+/** How long a refused request's connection may keep sending before it is closed. */
+const LINGER_MS = 2_000;
+
+/**
+ * A request refused before its body was read (say, over the size limit) leaves the socket
+ * mid-request; connect-node even leaves it paused, so it would never notice the client leave
+ * and would leak. Once the answer is out, read and drop what the client still sends (a
+ * lingering close, so the client is not reset before it reads the answer), and close once the
+ * client is done or after a while.
+ */
+export function lingerAfterRefusal(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const socket = req.socket;
+  res.once("finish", () => {
+    if (req.complete || socket.destroyed) return;
+    const close = () => socket.destroy();
+    socket.once("end", close);
+    setTimeout(close, LINGER_MS).unref();
+    socket.resume();
+  });
+}

@@ -1,0 +1,261 @@
+import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import {
+  AnswerRequestSchema,
+  EndCallRequestSchema,
+  ErrorReason,
+  IceCandidateRequestSchema,
+  LIMITS,
+  OfferRequestSchema,
+  SignalingMessageSchema,
+  SignalingService,
+  SuccessResponseSchema,
+  UserRequestSchema,
+  type SignalingMessage,
+} from "@peertobeer/protocol";
+import type { Session, Sink } from "../hub/index.js";
+import { rpcError } from "../rpc/errors.js";
+import type { Signaling, UnaryHandler } from "../rpc/signaling.js";
+
+/*
+ * What the two lean transports (native gRPC over node:http2, gRPC-Web over node:http) share:
+ * the method table, length-prefixed framing, and the mapping of errors to a gRPC status. They
+ * exist because grpc-js and connect-node cost several times more CPU and heap per call than
+ * this path (see docs/BENCHMARKS.md); the Connect protocol still goes through connect-node.
+ */
+
+export type Route =
+  | { kind: "unary"; call(body: Uint8Array, authorization: string | undefined): Uint8Array }
+  | { kind: "stream"; open(body: Uint8Array, sink: Sink): Session; ended(session: Session, sink: Sink): void };
+
+/** Routes by request path, e.g. `/peertobeer.signaling.v1.SignalingService/SendOffer`. */
+export function createRoutes(signaling: Signaling): Map<string, Route> {
+  const unary = <S extends DescMessage>(schema: S, handler: UnaryHandler<MessageShape<S>>): Route => ({
+    kind: "unary",
+    call: (body, authorization) =>
+      encodeEnvelope(0, toBinary(SuccessResponseSchema, create(SuccessResponseSchema, handler(decode(schema, body), authorization)))),
+  });
+  const path = (name: string) => `/${SignalingService.typeName}/${name}`;
+  return new Map<string, Route>([
+    [
+      path(SignalingService.method.joinCall.name),
+      {
+        kind: "stream",
+        open: (body, sink) => signaling.joinCall(decode(UserRequestSchema, body), sink),
+        ended: (session, sink) => signaling.streamEnded(session, sink),
+      },
+    ],
+    [path(SignalingService.method.sendOffer.name), unary(OfferRequestSchema, signaling.sendOffer)],
+    [path(SignalingService.method.sendAnswer.name), unary(AnswerRequestSchema, signaling.sendAnswer)],
+    [path(SignalingService.method.sendIceCandidate.name), unary(IceCandidateRequestSchema, signaling.sendIceCandidate)],
+    [path(SignalingService.method.endCall.name), unary(EndCallRequestSchema, signaling.endCall)],
+  ]);
+}
+
+function decode<S extends DescMessage>(schema: S, body: Uint8Array): MessageShape<S> {
+  try {
+    return fromBinary(schema, body);
+  } catch (error) {
+    throw rpcError(Code.InvalidArgument, ErrorReason.INVALID_REQUEST, `Malformed ${schema.name}: ${(error as Error).message}`);
+  }
+}
+
+export function encodeMessage(message: SignalingMessage): Uint8Array {
+  return encodeEnvelope(0, toBinary(SignalingMessageSchema, message));
+}
+
+/**
+ * Collects the one length-prefixed message of a request body, refusing it as soon as its
+ * declared size is over the limit (before buffering it).
+ */
+export class RequestBody {
+  private readonly chunks: Buffer[] = [];
+  private received = 0;
+  private declared = -1;
+
+  /** Adds a chunk; returns the message once it is complete. Throws a ConnectError when it is invalid. */
+  push(chunk: Buffer): Uint8Array | undefined {
+    this.chunks.push(chunk);
+    this.received += chunk.length;
+    if (this.declared < 0 && this.received >= 5) {
+      const head = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks);
+      if ((head[0] ?? 0) !== 0) {
+        throw new ConnectError("Compressed requests are not supported; send uncompressed messages.", Code.Unimplemented);
+      }
+      this.declared = head.readUInt32BE(1);
+      if (this.declared > LIMITS.messageMaxBytes) {
+        throw new ConnectError(
+          `The request is ${this.declared} bytes; the limit is ${LIMITS.messageMaxBytes}.`,
+          Code.ResourceExhausted,
+        );
+      }
+    }
+    if (this.declared < 0 || this.received < this.declared + 5) return undefined;
+    const all = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks);
+    return all.subarray(5, 5 + this.declared);
+  }
+
+  /** The error for a body that ended before its message was whole. */
+  incomplete(): ConnectError {
+    return new ConnectError(
+      this.received === 0 ? "The request has no message." : "The request body ended before its message did.",
+      Code.InvalidArgument,
+    );
+  }
+}
+
+/**
+ * Reads the one request message of `body` (an HTTP/2 stream or an HTTP/1.1 request) and hands
+ * it to `onMessage`; a body that is too large, compressed or incomplete goes to `fail`.
+ */
+export function readRequest(body: NodeJS.ReadableStream, onMessage: (message: Uint8Array) => void, fail: (error: unknown) => void): void {
+  const collector = new RequestBody();
+  let started = false;
+  body.on("data", (chunk: Buffer) => {
+    if (started) return; // anything after the one request message is ignored
+    let message: Uint8Array | undefined;
+    try {
+      message = collector.push(chunk);
+    } catch (error) {
+      started = true;
+      fail(error);
+      return;
+    }
+    if (!message) return;
+    started = true;
+    onMessage(message);
+  });
+  body.once("end", () => {
+    if (!started) fail(collector.incomplete());
+  });
+}
+
+/** Runs a unary route; undefined when it failed (and `fail` was told). */
+export function callUnary(
+  route: Extract<Route, { kind: "unary" }>,
+  message: Uint8Array,
+  authorization: string | undefined,
+  fail: (error: unknown) => void,
+): Uint8Array | undefined {
+  try {
+    return route.call(message, authorization);
+  } catch (error) {
+    fail(error);
+    return undefined;
+  }
+}
+
+/**
+ * Opens a session's stream on `stream` (whose "drain" and "close" events the transport's
+ * stream or response emits), writing through `output`.
+ */
+export function startStream(
+  route: Extract<Route, { kind: "stream" }>,
+  message: Uint8Array,
+  stream: NodeJS.EventEmitter,
+  output: FrameOutput,
+  limit: number,
+  fail: (error: unknown) => void,
+): void {
+  const sink = new WireSink(output, limit);
+  let session: Session;
+  try {
+    session = route.open(message, sink);
+  } catch (error) {
+    sink.closed();
+    fail(error);
+    return;
+  }
+  stream.on("drain", () => sink.drained());
+  stream.once("close", () => {
+    sink.closed();
+    route.ended(session, sink);
+  });
+}
+
+export interface Status {
+  code: Code;
+  /** grpc-status, grpc-message and the error's metadata (reason, call id), as trailers. */
+  trailers: Record<string, string>;
+}
+
+export const OK_TRAILERS: Readonly<Record<string, string>> = { "grpc-status": "0" };
+
+/** A failure as a gRPC status; anything but a ConnectError is INTERNAL and reported. */
+export function statusOf(error: unknown, onInternalError: (error: unknown) => void): Status {
+  let connectError: ConnectError;
+  if (error instanceof ConnectError) {
+    connectError = error;
+  } else {
+    onInternalError(error);
+    connectError = new ConnectError("Internal server error.", Code.Internal);
+  }
+  const trailers: Record<string, string> = {};
+  setTrailerStatus(new Headers(), connectError).forEach((value, key) => (trailers[key] = value));
+  return { code: connectError.code, trailers };
+}
+
+/** Stream output a transport gives a WireSink. */
+export interface FrameOutput {
+  /** Writes one frame; false once the transport is buffering rather than sending. */
+  write(frame: Uint8Array): boolean;
+  /** Ends the stream with `trailers` after what was written. */
+  end(trailers: Readonly<Record<string, string>>): void;
+}
+
+/**
+ * A session's stream on the wire. Messages are framed and written at once; when the client
+ * stops reading, at most `limit` messages wait in the transport's buffer before the stream is
+ * ended with RESOURCE_EXHAUSTED, so a stalled reader never grows the heap.
+ */
+export class WireSink implements Sink {
+  private backlog = 0;
+  private blocked = false;
+  private finished = false;
+
+  constructor(
+    private readonly output: FrameOutput,
+    private readonly limit: number,
+  ) {}
+
+  push(message: SignalingMessage): void {
+    if (this.finished) return;
+    if (this.blocked && ++this.backlog > this.limit) {
+      this.finish(statusOf(rpcError(Code.ResourceExhausted, ErrorReason.SLOW_READER, "Too many unread messages; stream closed."), noop).trailers);
+      return;
+    }
+    if (!this.output.write(encodeMessage(message))) this.blocked = true;
+  }
+
+  replay(messages: readonly SignalingMessage[]): void {
+    // A replay is bounded by the session's history, not by the stream's limit.
+    for (const message of messages) {
+      if (!this.finished && !this.output.write(encodeMessage(message))) this.blocked = true;
+    }
+  }
+
+  /** The transport flushed its buffer. */
+  drained(): void {
+    this.blocked = false;
+    this.backlog = 0;
+  }
+
+  end(): void {
+    this.finish(OK_TRAILERS);
+  }
+
+  /** The stream is gone (client left or cut): nothing more is written. */
+  closed(): void {
+    this.finished = true;
+  }
+
+  private finish(trailers: Readonly<Record<string, string>>): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.output.end(trailers);
+  }
+}
+
+function noop(): void {}
