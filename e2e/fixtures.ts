@@ -46,6 +46,11 @@ export async function stopServer(server: TestServer): Promise<void> {
   await exited;
 }
 
+declare global {
+  /** In pages opened by `openUser`: the newest peer connection that is not closed (throws if none). */
+  function livePeerConnection(): RTCPeerConnection;
+}
+
 /** Records every RTCPeerConnection the page makes, so tests can read its getStats(). */
 function trackPeerConnections() {
   const Native = window.RTCPeerConnection;
@@ -56,6 +61,11 @@ function trackPeerConnections() {
       super(config);
       seen.push(this);
     }
+  };
+  window.livePeerConnection = () => {
+    const live = seen.filter((pc) => pc.connectionState !== "closed").at(-1);
+    if (!live) throw new Error("no live peer connection");
+    return live;
   };
 }
 

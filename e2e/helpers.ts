@@ -64,3 +64,8 @@ export function localTrackEnabled(page: Page, kind: "audio" | "video"): Promise<
     return stream?.getTracks().find((t) => t.kind === k)?.enabled;
   }, kind);
 }
+
+/** The ICE username fragment of the page's live peer connection's remote description. */
+export function remoteUfrag(page: Page): Promise<string | undefined> {
+  return page.evaluate(() => /a=ice-ufrag:(\S+)/.exec(livePeerConnection().remoteDescription?.sdp ?? "")?.[1]);
+}

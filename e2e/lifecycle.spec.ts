@@ -1,5 +1,5 @@
 import { expect, test } from "./fixtures.js";
-import { call, connect, expectMediaFlowing, incomingDialog, join } from "./helpers.js";
+import { call, connect, expectMediaFlowing, incomingDialog, join, remoteUfrag } from "./helpers.js";
 
 test("the caller cancels while it rings: the callee's dialog goes and says who called", async ({ openUser }) => {
   const alice = await openUser();
@@ -66,4 +66,23 @@ test("when both call each other at the same moment, exactly one call results and
     );
   expect(await live(alice)).toBe(1);
   expect(await live(bob)).toBe(1);
+});
+
+test("both sides renegotiate at the same moment (ICE restart glare): perfect negotiation keeps the call", async ({ openUser }) => {
+  const alice = await openUser();
+  const bob = await openUser();
+  await join(alice, "alice");
+  await join(bob, "bob");
+  await connect(alice, "alice", bob, "bob");
+  const before = await Promise.all([remoteUfrag(alice), remoteUfrag(bob)]);
+  // Both offer at once: the offers cross in flight and the polite side (the callee) yields.
+  await Promise.all([alice.evaluate(() => livePeerConnection().restartIce()), bob.evaluate(() => livePeerConnection().restartIce())]);
+  await expect.poll(() => remoteUfrag(alice)).not.toBe(before[0]);
+  await expect.poll(() => remoteUfrag(bob)).not.toBe(before[1]);
+  await expect.poll(() => alice.evaluate(() => livePeerConnection().signalingState)).toBe("stable");
+  await expect.poll(() => bob.evaluate(() => livePeerConnection().signalingState)).toBe("stable");
+  await expectMediaFlowing(alice);
+  await expectMediaFlowing(bob);
+  await expect(alice.getByRole("button", { name: "Hang up" })).toBeVisible();
+  await expect(bob.getByRole("button", { name: "Hang up" })).toBeVisible();
 });

@@ -1,6 +1,7 @@
 import type { Page } from "@playwright/test";
 import { expect, freePorts, startServer, stopServer, test, type TestServer } from "./fixtures.js";
-import { connect, expectMediaFlowing, join } from "./helpers.js";
+import { TcpProxy } from "../test/support/tcp-proxy.js";
+import { connect, expectMediaFlowing, join, remoteUfrag } from "./helpers.js";
 
 /** A server on fixed ports, so a "supervisor" (the test) can bring it back on the same address. */
 async function restartableServer(env: Record<string, string> = {}) {
@@ -164,4 +165,39 @@ test("reloading the tab in the lobby keeps the same ID without an 'ID taken' err
   await expect(alice.getByRole("button", { name: "Call bob" })).toBeVisible();
   await bob.getByRole("button", { name: "Call alice" }).click();
   await expect(alice.getByRole("dialog", { name: "Incoming call from bob" })).toBeVisible();
+});
+
+test("the signaling stream cut by a proxy mid-call: resume replays the gap (a renegotiation) in order, once", async ({ openUser, server }) => {
+  const proxy = new TcpProxy(Number(new URL(server.url).port));
+  await proxy.listen();
+  try {
+    const alice = await openUser();
+    const bob = await openUser({ url: `http://127.0.0.1:${proxy.port}` });
+    await join(alice, "alice");
+    await join(bob, "bob");
+    await recordSequence(bob);
+    await connect(alice, "alice", bob, "bob");
+    const ufragBefore = await remoteUfrag(bob);
+
+    proxy.cutAndHold();
+    await expect(bob.getByRole("status").filter({ hasText: "Reconnecting…" })).toBeVisible();
+    // While bob's stream is down, alice restarts ICE: her offer and candidates wait in bob's
+    // session, and carol comes online.
+    await alice.evaluate(() => livePeerConnection().restartIce());
+    const carol = await openUser();
+    await join(carol, "carol");
+    proxy.release();
+
+    await expect.poll(async () => (await connection(bob)).online).toContain("carol");
+    await expect(bob.getByText("Reconnecting…")).toBeHidden();
+    await expect.poll(() => remoteUfrag(bob)).not.toBe(ufragBefore);
+    await expectMediaFlowing(bob);
+    await expectMediaFlowing(alice);
+    const seqs = await bob.evaluate(() => (window as unknown as { __seqs: number[] }).__seqs);
+    seqs.forEach((seq, i) => {
+      if (i > 0) expect(seq).toBe((seqs[i - 1] ?? 0) + 1);
+    });
+  } finally {
+    await proxy.close();
+  }
 });

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../server/src/config.js";
 import { startServer, type RunningServer } from "../../../server/src/server.js";
 import { SignalingClient, type SignalingEvents } from "../src/index.js";
-import { TcpProxy } from "./tcp-proxy.js";
+import { TcpProxy } from "../../../test/support/tcp-proxy.js";
 
 function client(port: number, watchPresence = true): SignalingClient {
   return new SignalingClient({
@@ -43,7 +43,10 @@ describe("resume through a cut connection", () => {
     await server.shutdown();
   });
 
-  it("replays every event sent during the gap, in order, once", async () => {
+  it.each([
+    { mode: "refused", cut: () => proxy.cutAndBlock(), restore: () => proxy.unblock() },
+    { mode: "held", cut: () => proxy.cutAndHold(), restore: () => proxy.release() },
+  ])("replays every event sent during the gap, in order, once (reconnects $mode meanwhile)", async ({ cut, restore }) => {
     const bob = client(proxy.port);
     const alice = client(server.webPort);
     const carol = client(server.webPort);
@@ -61,7 +64,7 @@ describe("resume through a cut connection", () => {
     await alice.join("alice");
     await when(bob, "presence", () => presence.includes("alice:true"));
 
-    proxy.cutAndBlock();
+    cut();
     const bobSession = () => server.hub.snapshot().sessions.find((s) => s.userId === "bob");
     await expect.poll(() => bobSession()?.attached).toBe(false);
     expect(bobSession()?.id).toBe(bobJoined.sessionId);
@@ -74,7 +77,7 @@ describe("resume through a cut connection", () => {
     await carol.join("carol");
     expect(offers).toEqual([]);
 
-    proxy.unblock();
+    restore();
     await when(bob, "presence", () => presence.includes("carol:true"));
     expect(bob.state).toBe("online");
     expect(offers).toEqual(["v=0 offer-during-gap"]);
