@@ -3,7 +3,7 @@ import { pino, type Logger } from "pino";
 import { expect } from "vitest";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import {
   ERROR_REASON_KEY,
   IceCandidateSchema,
@@ -242,13 +242,16 @@ export function iceCandidate(
 export interface Clients {
   grpcWeb: SignalingClient;
   grpc: SignalingClient;
+  /** The Connect protocol on the web port (served by connect-node). */
+  connect: SignalingClient;
   /** Drops the clients' idle connections, which would otherwise hold up the server's shutdown. */
   close(): void;
 }
 
 /**
- * A gRPC-Web client (HTTP/1.1, its own keep-alive agent) and a native gRPC client (HTTP/2, its
- * own session) for `server`. Each call returns clients on connections of their own.
+ * A gRPC-Web and a Connect client (HTTP/1.1, their own keep-alive agent) and a native gRPC
+ * client (HTTP/2, its own session) for `server`. Each call returns clients on connections of
+ * their own.
  */
 export function clientsFor(server: RunningServer): Clients {
   const agent = new http.Agent({ keepAlive: true });
@@ -261,6 +264,10 @@ export function clientsFor(server: RunningServer): Clients {
     grpc: createClient(
       SignalingService,
       createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.grpcPort}`, sessionManager: connection }),
+    ),
+    connect: createClient(
+      SignalingService,
+      createConnectTransport({ baseUrl: `http://127.0.0.1:${server.webPort}`, httpVersion: "1.1", nodeOptions: { agent } }),
     ),
     close: () => {
       agent.destroy();

@@ -4,11 +4,12 @@ import type { Socket } from "node:net";
 import { once } from "node:events";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { EndReason, ErrorReason, LIMITS, SignalingService } from "@peertobeer/protocol";
 import type { RunningServer } from "../src/server.js";
 import { get, grpcWebRequest, rawConnection, readResponse, settlesWithin } from "./raw-http.js";
 import {
+  clientsFor,
   expectRpcError,
   expectStreamError,
   iceCandidate,
@@ -20,40 +21,9 @@ import {
   SAMPLE_OFFER,
   startTestServer,
   Streams,
+  type Clients,
   type SignalingClient,
 } from "./helpers.js";
-
-interface Clients {
-  grpcWeb: SignalingClient;
-  grpc: SignalingClient;
-  /** The Connect protocol on the web port (served by connect-node). */
-  connect: SignalingClient;
-  /** Drops the clients' idle connections, which would otherwise hold up the server's shutdown. */
-  close(): void;
-}
-
-function clientsFor(server: RunningServer): Clients {
-  const agent = new http.Agent({ keepAlive: true });
-  const connection = new Http2SessionManager(`http://127.0.0.1:${server.grpcPort}`);
-  return {
-    grpcWeb: createClient(
-      SignalingService,
-      createGrpcWebTransport({ baseUrl: `http://127.0.0.1:${server.webPort}`, httpVersion: "1.1", nodeOptions: { agent } }),
-    ),
-    grpc: createClient(
-      SignalingService,
-      createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.grpcPort}`, sessionManager: connection }),
-    ),
-    connect: createClient(
-      SignalingService,
-      createConnectTransport({ baseUrl: `http://127.0.0.1:${server.webPort}`, httpVersion: "1.1", nodeOptions: { agent } }),
-    ),
-    close: () => {
-      agent.destroy();
-      connection.abort();
-    },
-  };
-}
 
 describe("a running server", () => {
   let server: RunningServer;

@@ -21,6 +21,9 @@ export const ErrorReason = {
   SERVER_FULL: "SERVER_FULL",
   SLOW_READER: "SLOW_READER",
   DRAINING: "DRAINING",
+  MESSAGE_TOO_LARGE: "MESSAGE_TOO_LARGE",
+  UNKNOWN_METHOD: "UNKNOWN_METHOD",
+  COMPRESSION_UNSUPPORTED: "COMPRESSION_UNSUPPORTED",
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ERROR_REASON_KEY, type ErrorReason } from "@peertobeer/protocol";
-import { HubError, type HubErrorKind } from "../hub/index.js";
+import { HubError, withoutStackTrace, type HubErrorKind } from "../hub/index.js";
 
 const CODE_OF_KIND: Record<HubErrorKind, Code> = {
   invalid_argument: Code.InvalidArgument,
@@ -14,10 +14,11 @@ const CODE_OF_KIND: Record<HubErrorKind, Code> = {
 };
 
 /** A gRPC error with its machine-readable reason in the `p2b-error-reason` trailer. */
-export function rpcError(code: Code, reason: ErrorReason, message: string, callId?: string): ConnectError {
-  const metadata = new Headers({ [ERROR_REASON_KEY]: reason });
+export function rpcError(code: Code, reason: ErrorReason | undefined, message: string, callId?: string): ConnectError {
+  const metadata = new Headers();
+  if (reason) metadata.set(ERROR_REASON_KEY, reason);
   if (callId) metadata.set("p2b-call-id", callId);
-  return new ConnectError(message, code, metadata);
+  return withoutStackTrace(() => new ConnectError(message, code, metadata));
 }
 
 /** Domain errors become their gRPC status; anything else is left for the transport (INTERNAL). */

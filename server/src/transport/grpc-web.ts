@@ -1,8 +1,9 @@
 import type * as http from "node:http";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { trailerFlag } from "@connectrpc/connect/protocol-grpc-web";
-import { LIMITS } from "@peertobeer/protocol";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
+import { ErrorReason, LIMITS } from "@peertobeer/protocol";
+import { rpcError } from "../rpc/errors.js";
 import { lingerAfterRefusal } from "./linger.js";
 import { callUnary, OK_TRAILERS, readRequest, startStream, statusOf, type FrameOutput, type Route } from "./routes.js";
 
@@ -48,13 +49,13 @@ export function createGrpcWebHandler(options: GrpcWebOptions): (req: http.Incomi
     const route = options.routes.get(path);
     if (!route) {
       req.resume();
-      fail(new ConnectError(`There is no method ${path}.`, Code.Unimplemented));
+      fail(rpcError(Code.Unimplemented, ErrorReason.UNKNOWN_METHOD, `There is no method ${path}.`));
       return;
     }
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > LIMITS.messageMaxBytes + 5) {
       lingerAfterRefusal(req, res);
-      fail(new ConnectError(`The request is ${declared} bytes; the limit is ${LIMITS.messageMaxBytes}.`, Code.ResourceExhausted));
+      fail(rpcError(Code.ResourceExhausted, ErrorReason.MESSAGE_TOO_LARGE, `The request is ${declared} bytes; the limit is ${LIMITS.messageMaxBytes}.`));
       return;
     }
     readRequest(

@@ -1,6 +1,8 @@
 import * as http2 from "node:http2";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
+import { ErrorReason } from "@peertobeer/protocol";
 import type { AddressInfo } from "node:net";
+import { rpcError } from "../rpc/errors.js";
 import { callUnary, OK_TRAILERS, readRequest, startStream, statusOf, type FrameOutput, type Route } from "./routes.js";
 
 export interface GrpcTransportOptions {
@@ -150,6 +152,6 @@ function streamOutput(stream: http2.ServerHttp2Stream): FrameOutput {
   };
 }
 
-function unimplemented(path: string): ConnectError {
-  return new ConnectError(`There is no method ${path}.`, Code.Unimplemented);
+function unimplemented(path: string) {
+  return rpcError(Code.Unimplemented, ErrorReason.UNKNOWN_METHOD, `There is no method ${path}.`);
 }

@@ -82,13 +82,14 @@ export class RequestBody {
     if (this.declared < 0 && this.received >= 5) {
       const head = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks);
       if ((head[0] ?? 0) !== 0) {
-        throw new ConnectError("Compressed requests are not supported; send uncompressed messages.", Code.Unimplemented);
+        throw rpcError(Code.Unimplemented, ErrorReason.COMPRESSION_UNSUPPORTED, "Compressed requests are not supported; send uncompressed messages.");
       }
       this.declared = head.readUInt32BE(1);
       if (this.declared > LIMITS.messageMaxBytes) {
-        throw new ConnectError(
-          `The request is ${this.declared} bytes; the limit is ${LIMITS.messageMaxBytes}.`,
+        throw rpcError(
           Code.ResourceExhausted,
+          ErrorReason.MESSAGE_TOO_LARGE,
+          `The request is ${this.declared} bytes; the limit is ${LIMITS.messageMaxBytes}.`,
         );
       }
     }
@@ -99,9 +100,10 @@ export class RequestBody {
 
   /** The error for a body that ended before its message was whole. */
   incomplete(): ConnectError {
-    return new ConnectError(
-      this.received === 0 ? "The request has no message." : "The request body ended before its message did.",
+    return rpcError(
       Code.InvalidArgument,
+      ErrorReason.INVALID_REQUEST,
+      this.received === 0 ? "The request has no message." : "The request body ended before its message did.",
     );
   }
 }
