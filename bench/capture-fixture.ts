@@ -34,6 +34,8 @@ interface PageCapture {
   answer: string;
   callerCandidates: FixtureCandidate[];
   calleeCandidates: FixtureCandidate[];
+  callerEndAtMs: number;
+  calleeEndAtMs: number;
 }
 
 /** Runs in the page: a loopback call between two RTCPeerConnections, recording what signaling would carry. */
@@ -42,11 +44,17 @@ async function captureInPage(): Promise<PageCapture> {
   const config: RTCConfiguration = { iceServers: [], bundlePolicy: "max-bundle" };
   const caller = new RTCPeerConnection(config);
   const callee = new RTCPeerConnection(config);
+  // When each side's setLocalDescription() resolved, which is when the SDK queues the description
+  // and opens its first candidate window: candidate times are relative to it (a candidate the
+  // browser fires before the promise resolves comes out negative).
+  const began = new Map<RTCPeerConnection, number>();
+  const since = (pc: RTCPeerConnection) => Math.round((performance.now() - (began.get(pc) ?? 0)) * 10) / 10;
+  /** Records `pc`'s candidates; resolves with when its gathering ended. */
   const record = (pc: RTCPeerConnection, peer: RTCPeerConnection, into: FixtureCandidate[]) =>
-    new Promise<void>((resolve) => {
+    new Promise<number>((resolve) => {
       pc.addEventListener("icecandidate", (event) => {
         if (!event.candidate) {
-          resolve();
+          resolve(since(pc));
           return;
         }
         const c = event.candidate.toJSON();
@@ -55,6 +63,7 @@ async function captureInPage(): Promise<PageCapture> {
           sdpMid: c.sdpMid ?? null,
           sdpMLineIndex: c.sdpMLineIndex ?? null,
           usernameFragment: c.usernameFragment ?? null,
+          atMs: since(pc),
         });
         void peer.addIceCandidate(event.candidate);
       });
@@ -66,14 +75,18 @@ async function captureInPage(): Promise<PageCapture> {
   for (const track of media.getTracks()) caller.addTrack(track, media);
 
   const offer = await caller.createOffer();
+  began.set(caller, performance.now());
   await caller.setLocalDescription(offer);
+  began.set(caller, performance.now());
   await callee.setRemoteDescription(offer);
   const answerMedia = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
   for (const track of answerMedia.getTracks()) callee.addTrack(track, answerMedia);
   const answer = await callee.createAnswer();
+  began.set(callee, performance.now());
   await callee.setLocalDescription(answer);
+  began.set(callee, performance.now());
   await caller.setRemoteDescription(answer);
-  await Promise.all([callerDone, calleeDone]);
+  const [callerEndAtMs, calleeEndAtMs] = await Promise.all([callerDone, calleeDone]);
   const connected = (pc: RTCPeerConnection) =>
     new Promise<void>((resolve, reject) => {
       const check = () => {
@@ -93,6 +106,8 @@ async function captureInPage(): Promise<PageCapture> {
     answer: answer.sdp ?? "",
     callerCandidates,
     calleeCandidates,
+    callerEndAtMs,
+    calleeEndAtMs,
   };
 }
 
@@ -122,11 +137,14 @@ async function main(): Promise<void> {
       answer: { type: "answer", sdp: captured.answer },
       callerCandidates: captured.callerCandidates,
       calleeCandidates: captured.calleeCandidates,
+      callerEndAtMs: captured.callerEndAtMs,
+      calleeEndAtMs: captured.calleeEndAtMs,
     };
     await writeFile(FIXTURE_PATH, `${JSON.stringify(fixture, null, 2)}\n`);
     console.log(
       `wrote ${FIXTURE_PATH}: offer ${fixture.offer.sdp.length} B, answer ${fixture.answer.sdp.length} B, ` +
-        `${fixture.callerCandidates.length} caller / ${fixture.calleeCandidates.length} callee candidates`,
+        `${fixture.callerCandidates.length} caller / ${fixture.calleeCandidates.length} callee candidates ` +
+        `(gathering ended after ${fixture.callerEndAtMs} / ${fixture.calleeEndAtMs} ms)`,
     );
   } finally {
     await browser.close();

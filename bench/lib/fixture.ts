@@ -1,12 +1,14 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-/** One ICE candidate as RTCIceCandidate.toJSON() gives it. */
+/** One ICE candidate as RTCIceCandidate.toJSON() gives it, and when it was gathered. */
 export interface FixtureCandidate {
   candidate: string;
   sdpMid: string | null;
   sdpMLineIndex: number | null;
   usernameFragment: string | null;
+  /** Milliseconds after the side's setLocalDescription() resolved (negative: before). */
+  atMs: number;
 }
 
 /** What the signaling of one real Chromium call carries (bench/capture-fixture.ts writes it). */
@@ -19,6 +21,41 @@ export interface CallFixture {
   answer: { type: "answer"; sdp: string };
   callerCandidates: FixtureCandidate[];
   calleeCandidates: FixtureCandidate[];
+  /** When each side's gathering ended (the null candidate), ms after its setLocalDescription() resolved. */
+  callerEndAtMs: number;
+  calleeEndAtMs: number;
+}
+
+/** Candidates that go out in one message; the first burst rides with the offer or answer. */
+export interface Burst {
+  candidates: FixtureCandidate[];
+  endOfCandidates: boolean;
+}
+
+/**
+ * Splits one side's candidates into the bursts the SDK sends (packages/client PeerCall): the
+ * description opens a `windowMs` window, a candidate after a flushed window opens the next,
+ * and the end of gathering flushes at once.
+ */
+export function burstsOf(candidates: FixtureCandidate[], endAtMs: number, windowMs: number): Burst[] {
+  const bursts: Burst[] = [];
+  let current: Burst = { candidates: [], endOfCandidates: false };
+  let deadline: number | undefined = windowMs;
+  const flushIfPast = (at: number) => {
+    if (deadline === undefined || at <= deadline) return;
+    bursts.push(current);
+    current = { candidates: [], endOfCandidates: false };
+    deadline = undefined;
+  };
+  for (const candidate of [...candidates].sort((a, b) => a.atMs - b.atMs)) {
+    flushIfPast(candidate.atMs);
+    deadline ??= candidate.atMs + windowMs;
+    current.candidates.push(candidate);
+  }
+  flushIfPast(endAtMs);
+  current.endOfCandidates = true;
+  bursts.push(current);
+  return bursts;
 }
 
 export const FIXTURE_PATH = fileURLToPath(new URL("../fixtures/chromium-call.json", import.meta.url));
@@ -37,6 +74,8 @@ function isFixture(value: unknown): value is CallFixture {
     typeof v.answer?.sdp === "string" &&
     Array.isArray(v.callerCandidates) &&
     Array.isArray(v.calleeCandidates) &&
+    typeof v.callerEndAtMs === "number" &&
+    typeof v.calleeEndAtMs === "number" &&
     [...v.callerCandidates, ...v.calleeCandidates].every((c: unknown) => isCandidate(c))
   );
 }
@@ -48,6 +87,7 @@ function isCandidate(value: unknown): value is FixtureCandidate {
     typeof c.candidate === "string" &&
     (c.sdpMid === null || typeof c.sdpMid === "string") &&
     (c.sdpMLineIndex === null || typeof c.sdpMLineIndex === "number") &&
-    (c.usernameFragment === null || typeof c.usernameFragment === "string")
+    (c.usernameFragment === null || typeof c.usernameFragment === "string") &&
+    typeof c.atMs === "number"
   );
 }

@@ -1,8 +1,8 @@
 /**
  * Simulated Peer-to-Beer clients: a JoinCall stream per user and unary RPCs with the session
  * token, over native gRPC (HTTP/2) or gRPC-Web (HTTP/1.1, as a browser does), through
- * connect-node. What they send is what the SDK sends for one call: one offer, one answer, one
- * SendIceCandidate per side with the whole burst and end_of_candidates, one EndCall.
+ * connect-node. What they send is what the SDK sends for one call: an offer and an answer, each
+ * carrying its side's candidate burst with end_of_candidates, and one EndCall.
  */
 import * as http from "node:http";
 import { createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
@@ -15,7 +15,7 @@ import {
 } from "@peertobeer/protocol";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { IceCandidateSchema } from "@peertobeer/protocol";
-import type { CallFixture, FixtureCandidate } from "../lib/fixture.js";
+import { burstsOf, type Burst, type CallFixture, type FixtureCandidate } from "../lib/fixture.js";
 import { Inbox } from "./inbox.js";
 import type { CallPair, Driver, LoadConfig, SideMeter } from "./types.js";
 import { CountingAgent, WireCounter } from "./wire.js";
@@ -151,40 +151,48 @@ class OursUser implements SideMeter {
   }
 }
 
+/** The SDK's candidate batch window (PeerCall's default candidateBatchMs). */
+const CANDIDATE_WINDOW_MS = 20;
+
 class OursPair implements CallPair {
-  private readonly callerCandidates: MessageInitShape<typeof IceCandidateSchema>[];
-  private readonly calleeCandidates: MessageInitShape<typeof IceCandidateSchema>[];
+  private readonly callerBursts: WireBurst[];
+  private readonly calleeBursts: WireBurst[];
 
   constructor(
     readonly caller: OursUser,
     readonly callee: OursUser,
     private readonly fixture: CallFixture,
   ) {
-    this.callerCandidates = toCandidates(fixture.callerCandidates);
-    this.calleeCandidates = toCandidates(fixture.calleeCandidates);
+    this.callerBursts = burstsOf(fixture.callerCandidates, fixture.callerEndAtMs, CANDIDATE_WINDOW_MS).map(toWire);
+    this.calleeBursts = burstsOf(fixture.calleeCandidates, fixture.calleeEndAtMs, CANDIDATE_WINDOW_MS).map(toWire);
   }
 
+  /**
+   * What the SDK sends for one call, burst by burst as the fixture's real Chromium gathered
+   * them: each description carries its first burst, later bursts go in SendIceCandidate.
+   */
   async setup(): Promise<number> {
     const { caller, callee, fixture } = this;
+    const [callerFirst, ...callerLater] = this.callerBursts;
+    const [calleeFirst, ...calleeLater] = this.calleeBursts;
     const started = performance.now();
-    const { callId } = await caller.client.sendOffer({ toUserId: callee.id, sdp: fixture.offer.sdp }, caller.options());
-    await callee.expect("offer", callId);
-    await callee.client.sendAnswer({ callId, sdp: fixture.answer.sdp }, callee.options());
-    await callee.client.sendIceCandidate(
-      { callId, candidates: this.calleeCandidates, endOfCandidates: true },
-      callee.options(),
-    );
-    await caller.expect("answer", callId);
-    await caller.client.sendIceCandidate(
-      { callId, candidates: this.callerCandidates, endOfCandidates: true },
+    const { callId } = await caller.client.sendOffer(
+      { toUserId: callee.id, sdp: fixture.offer.sdp, ...callerFirst },
       caller.options(),
     );
-    const [atCaller, atCallee] = await Promise.all([
-      caller.expect("iceCandidates", callId),
-      callee.expect("iceCandidates", callId),
+    checkBurst(await callee.expect("offer", callId), callerFirst);
+    await callee.client.sendAnswer({ callId, sdp: fixture.answer.sdp, ...calleeFirst }, callee.options());
+    for (const burst of calleeLater) await callee.client.sendIceCandidate({ callId, ...burst }, callee.options());
+    checkBurst(await caller.expect("answer", callId), calleeFirst);
+    for (const burst of callerLater) await caller.client.sendIceCandidate({ callId, ...burst }, caller.options());
+    await Promise.all([
+      (async () => {
+        for (const burst of calleeLater) checkBurst(await caller.expect("iceCandidates", callId), burst);
+      })(),
+      (async () => {
+        for (const burst of callerLater) checkBurst(await callee.expect("iceCandidates", callId), burst);
+      })(),
     ]);
-    checkCandidates(atCaller, fixture.calleeCandidates.length);
-    checkCandidates(atCallee, fixture.callerCandidates.length);
     const latency = performance.now() - started;
     // Not part of the setup latency, but every call ends, and the pair is ready for the next.
     await caller.client.endCall({ callId, reason: EndReason.HANGUP }, caller.options());
@@ -193,11 +201,26 @@ class OursPair implements CallPair {
   }
 }
 
-function checkCandidates(message: SignalingMessage, expected: number): void {
-  if (message.event.case !== "iceCandidates") return;
-  const candidates: IceCandidate[] = message.event.value.candidates;
-  if (candidates.length !== expected || !message.event.value.endOfCandidates) {
-    throw new Error(`expected ${expected} candidates and end_of_candidates, got ${candidates.length}`);
+interface WireBurst {
+  candidates: MessageInitShape<typeof IceCandidateSchema>[];
+  endOfCandidates: boolean;
+}
+
+function toWire(burst: Burst): WireBurst {
+  return { candidates: toCandidates(burst.candidates), endOfCandidates: burst.endOfCandidates };
+}
+
+/** The received offer, answer or candidates carry exactly `burst`. */
+function checkBurst(message: SignalingMessage, burst: WireBurst | undefined): void {
+  const { event } = message;
+  if (event.case !== "offer" && event.case !== "answer" && event.case !== "iceCandidates") return;
+  const candidates: IceCandidate[] = event.value.candidates;
+  const expected = burst ?? { candidates: [], endOfCandidates: false };
+  if (candidates.length !== expected.candidates.length || event.value.endOfCandidates !== expected.endOfCandidates) {
+    throw new Error(
+      `expected ${expected.candidates.length} candidates (end ${expected.endOfCandidates}), ` +
+        `got ${candidates.length} (end ${event.value.endOfCandidates})`,
+    );
   }
 }
 

@@ -215,6 +215,24 @@ describe("input validation", () => {
     expect((await nextEvent(bob.reader, "iceCandidates")).event.value.candidates).toHaveLength(LIMITS.candidatesPerBatch);
   });
 
+  it("relays the first candidate burst with the offer and the answer, under the same limits", async () => {
+    const alice = await joinAs("alice");
+    const bob = await joinAs("bob");
+    const tooMany = Array.from({ length: LIMITS.candidatesPerBatch + 1 }, (_, i) => iceCandidate(`${SAMPLE_CANDIDATE} ${i}`));
+    await expectRpcError(
+      client.sendOffer({ toUserId: "bob", sdp: SAMPLE_OFFER, candidates: tooMany }, alice.auth),
+      Code.InvalidArgument,
+      ErrorReason.INVALID_REQUEST,
+    );
+    expect(hub.callCount).toBe(0);
+    const fromAlice = [iceCandidate(SAMPLE_CANDIDATE)];
+    const { callId } = await client.sendOffer({ toUserId: "bob", sdp: SAMPLE_OFFER, candidates: fromAlice }, alice.auth);
+    expect((await nextEvent(bob.reader, "offer")).event.value).toMatchObject({ candidates: fromAlice, endOfCandidates: false });
+    const fromBob = [iceCandidate(`${SAMPLE_CANDIDATE} b`, { sdpMlineIndex: 0 })];
+    await client.sendAnswer({ callId, sdp: SAMPLE_ANSWER, candidates: fromBob, endOfCandidates: true }, bob.auth);
+    expect((await nextEvent(alice.reader, "answer")).event.value).toMatchObject({ candidates: fromBob, endOfCandidates: true });
+  });
+
   it("refuses an unknown end reason and a missing call id", async () => {
     const { alice, callId } = await ringing();
     await expectRpcError(client.endCall({ callId, reason: 99 as EndReason }, alice.auth), Code.InvalidArgument, ErrorReason.INVALID_REQUEST);

@@ -25,8 +25,8 @@ interface WireMessage {
   callId: string;
   event?: string;
   joined?: { sessionId: string; sessionToken: string; resumed: boolean };
-  offer?: { sdp: string; renegotiation: boolean; polite: boolean };
-  answer?: { sdp: string; polite: boolean };
+  offer?: { sdp: string; renegotiation: boolean; polite: boolean; candidates: WireCandidate[]; endOfCandidates: boolean };
+  answer?: { sdp: string; polite: boolean; candidates: WireCandidate[]; endOfCandidates: boolean };
   iceCandidates?: { candidates: WireCandidate[]; endOfCandidates: boolean };
   callEnded?: { reason: string; endedByUserId: string };
 }
@@ -140,15 +140,22 @@ describe("a stock grpc-js client", () => {
     const bob = await joinAs("bob");
     expect(alice.token).not.toBe("");
 
-    const sent = await unary("SendOffer", { toUserId: "bob", sdp: "offer-sdp" }, alice.token);
+    const withOffer: WireCandidate[] = [{ candidate: "candidate:0 1 udp 2122260223 10.0.0.1 4999 typ host", sdpMid: "0" }];
+    const sent = await unary("SendOffer", { toUserId: "bob", sdp: "offer-sdp", candidates: withOffer }, alice.token);
     expect(sent.success).toBe(true);
     const offer = await nextWire(bob.reader, "offer");
     expect(offer).toMatchObject({ seq: "2", fromUserId: "alice", callId: sent.callId });
-    expect(offer.offer).toEqual({ sdp: "offer-sdp", renegotiation: false, polite: true });
+    expect(offer.offer).toMatchObject({ sdp: "offer-sdp", renegotiation: false, polite: true, endOfCandidates: false });
+    expect(offer.offer?.candidates.map(pickCandidate)).toEqual(withOffer);
     const callId = offer.callId;
 
     await unary("SendAnswer", { callId, sdp: "answer-sdp" }, bob.token);
-    expect((await nextWire(alice.reader, "answer")).answer).toEqual({ sdp: "answer-sdp", polite: false });
+    expect((await nextWire(alice.reader, "answer")).answer).toEqual({
+      sdp: "answer-sdp",
+      polite: false,
+      candidates: [],
+      endOfCandidates: false,
+    });
 
     const fromAlice: WireCandidate[] = [
       { candidate: "candidate:1 1 udp 2122260223 10.0.0.1 5000 typ host", sdpMid: "0", sdpMlineIndex: 0, usernameFragment: "aUf" },

@@ -1,5 +1,6 @@
 export { SignalingClient, toWireCandidate, fromWireCandidate } from "./signaling-client.js";
 export type {
+  CandidateBurst,
   ConnectionState,
   JoinedInfo,
   SessionStore,

@@ -1,9 +1,11 @@
 import { Emitter } from "./emitter.js";
+import type { CandidateBurst } from "./signaling-client.js";
 
 /** How a PeerCall reaches the other side; the owner knows the call id and the peer. */
 export interface CallSignaling {
-  sendOffer(sdp: string): Promise<void>;
-  sendAnswer(sdp: string): Promise<void>;
+  /** An offer with the candidates gathered in its first burst window. */
+  sendOffer(sdp: string, burst: CandidateBurst): Promise<void>;
+  sendAnswer(sdp: string, burst: CandidateBurst): Promise<void>;
   sendCandidates(candidates: RTCIceCandidateInit[], endOfCandidates: boolean): Promise<void>;
 }
 
@@ -30,7 +32,10 @@ export interface PeerCallOptions {
   polite: boolean;
   /** Camera and microphone; without it the call still receives the peer's media. */
   localStream?: MediaStream | undefined;
-  /** Candidates gathered within this window go out in one RPC. */
+  /**
+   * Candidates gathered within this window go out in one RPC; an offer or answer waits for the
+   * window too (or for the end of gathering, if sooner) and carries its first burst.
+   */
   candidateBatchMs?: number;
   /** How long `disconnected` may last before the impolite side restarts ICE. */
   disconnectedRestartMs?: number;
@@ -40,8 +45,10 @@ export interface PeerCallOptions {
 
 /**
  * One RTCPeerConnection and the W3C perfect-negotiation dance around it: offers go out as
- * soon as tracks are attached (no waiting for ICE gathering), candidates trickle both ways in
- * batches, and candidates that arrive before the remote description wait instead of failing.
+ * soon as tracks are attached (no waiting for ICE gathering to finish: at most one candidate
+ * batch window, whose candidates ride along), candidates trickle both ways in batches, and
+ * remote descriptions and candidates are applied strictly in the order they arrived, so a
+ * candidate never meets the wrong description.
  */
 export class PeerCall extends Emitter<PeerCallEvents> {
   readonly pc: RTCPeerConnection;
@@ -49,7 +56,12 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private makingOffer = false;
   private ignoreOffer = false;
   private localMediaAttached = false;
-  private readonly pendingRemote: RTCIceCandidateInit[] = [];
+  /** Remote descriptions and candidates, applied one after another in arrival order. */
+  private remoteWork: Promise<void> = Promise.resolve();
+  /** Remote candidates that came before any remote description (held, never dropped). */
+  private readonly earlyRemote: RTCIceCandidateInit[] = [];
+  /** Our offer or answer, waiting for the rest of its candidate burst. */
+  private outgoingDescription: RTCSessionDescriptionInit | undefined;
   private outgoing: RTCIceCandidateInit[] = [];
   private outgoingEnd = false;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -81,32 +93,34 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     this.attachLocalMedia();
   }
 
-  /** Applies a remote offer or answer, answering offers; glare is resolved by politeness. */
-  async handleDescription(description: RTCSessionDescriptionInit): Promise<void> {
-    try {
+  /**
+   * Applies a remote offer or answer (answering offers), then the candidates that came with it;
+   * glare is resolved by politeness.
+   */
+  handleDescription(description: RTCSessionDescriptionInit, burst?: CandidateBurst): Promise<void> {
+    return this.afterRemoteWork(async () => {
       const offerCollision =
         description.type === "offer" && (this.makingOffer || this.pc.signalingState !== "stable");
       this.ignoreOffer = !this.options.polite && offerCollision;
       if (this.ignoreOffer) return;
+      // The polite side yields: its own offer, if still waiting for its burst, is rolled back.
+      if (offerCollision) this.outgoingDescription = undefined;
       await this.pc.setRemoteDescription(description); // a polite peer rolls back implicitly
-      await this.flushRemoteCandidates();
+      await this.addRemoteCandidates({ candidates: this.earlyRemote.splice(0), endOfCandidates: false });
+      if (burst) await this.addRemoteCandidates(burst);
       if (description.type === "offer") {
         // Callee: attach media to the transceivers the offer created, so the answer sends it.
         this.attachLocalMedia();
         await this.pc.setLocalDescription(await this.pc.createAnswer());
         const answer = this.pc.localDescription;
-        if (answer) await this.options.signaling.sendAnswer(answer.sdp);
+        if (answer) this.queueDescription({ type: "answer", sdp: answer.sdp });
       }
-    } catch (error) {
-      this.fail(error);
-    }
+    });
   }
 
-  /** Adds remote candidates, holding them until the remote description is set. */
-  async handleCandidates(candidates: RTCIceCandidateInit[], endOfCandidates: boolean): Promise<void> {
-    this.pendingRemote.push(...candidates);
-    if (endOfCandidates) this.pendingRemote.push({ candidate: "" });
-    if (this.pc.remoteDescription) await this.flushRemoteCandidates();
+  /** Adds remote candidates once the descriptions that arrived before them are applied. */
+  handleCandidates(candidates: RTCIceCandidateInit[], endOfCandidates: boolean): Promise<void> {
+    return this.afterRemoteWork(() => this.addRemoteCandidates({ candidates, endOfCandidates }));
   }
 
   /** Enables or disables the local track of `kind` and tells the peer. */
@@ -160,7 +174,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
       if (this.pc.signalingState !== "stable") return; // a remote offer arrived meanwhile
       await this.pc.setLocalDescription(offer);
       const local = this.pc.localDescription;
-      if (local) await this.options.signaling.sendOffer(local.sdp);
+      if (local) this.queueDescription({ type: "offer", sdp: local.sdp });
     } catch (error) {
       this.fail(error);
     } finally {
@@ -168,30 +182,54 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     }
   }
 
+  /** Our offer or answer goes out with the burst window's candidates (or sooner, when gathering ends). */
+  private queueDescription(description: RTCSessionDescriptionInit): void {
+    if (this.outgoingDescription) this.flushOutgoing(); // never overtake one still waiting
+    this.outgoingDescription = description;
+    this.armFlush();
+  }
+
   private queueCandidate(candidate: RTCIceCandidate | null): void {
     if (candidate === null || candidate.candidate === "") this.outgoingEnd = true;
     else this.outgoing.push(candidate.toJSON());
-    if (this.outgoingEnd) {
-      this.flushCandidates();
-      return;
-    }
-    this.flushTimer ??= setTimeout(() => this.flushCandidates(), this.options.candidateBatchMs ?? 20);
+    if (this.outgoingEnd) this.flushOutgoing();
+    else this.armFlush();
   }
 
-  private flushCandidates(): void {
+  private armFlush(): void {
+    this.flushTimer ??= setTimeout(() => this.flushOutgoing(), this.options.candidateBatchMs ?? 20);
+  }
+
+  private flushOutgoing(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.closed || (this.outgoing.length === 0 && !this.outgoingEnd)) return;
-    const batch = this.outgoing;
-    const end = this.outgoingEnd;
+    const description = this.outgoingDescription;
+    if (this.closed || (description === undefined && this.outgoing.length === 0 && !this.outgoingEnd)) return;
+    const burst: CandidateBurst = { candidates: this.outgoing, endOfCandidates: this.outgoingEnd };
+    this.outgoingDescription = undefined;
     this.outgoing = [];
     this.outgoingEnd = false;
-    this.options.signaling.sendCandidates(batch, end).catch((error: unknown) => this.fail(error));
+    const signaling = this.options.signaling;
+    const sent =
+      description?.type === "offer" ? signaling.sendOffer(description.sdp ?? "", burst)
+      : description?.type === "answer" ? signaling.sendAnswer(description.sdp ?? "", burst)
+      : signaling.sendCandidates(burst.candidates, burst.endOfCandidates);
+    sent.catch((error: unknown) => this.fail(error));
   }
 
-  private async flushRemoteCandidates(): Promise<void> {
-    const batch = this.pendingRemote.splice(0);
-    for (const candidate of batch) {
+  private afterRemoteWork(work: () => Promise<void>): Promise<void> {
+    const next = this.remoteWork.then(work).catch((error: unknown) => this.fail(error));
+    this.remoteWork = next;
+    return next;
+  }
+
+  private async addRemoteCandidates(burst: CandidateBurst): Promise<void> {
+    const all = burst.endOfCandidates ? [...burst.candidates, { candidate: "" }] : burst.candidates;
+    if (!this.pc.remoteDescription) {
+      this.earlyRemote.push(...all);
+      return;
+    }
+    for (const candidate of all) {
       try {
         await this.pc.addIceCandidate(candidate);
       } catch {

@@ -1,7 +1,7 @@
 import { EndReason, ErrorReason } from "@peertobeer/protocol";
 import { SignalingError } from "./errors.js";
 import { PeerCall, type CallSignaling, type ControlMessage } from "./peer-call.js";
-import type { ConnectionState, SignalingClient } from "./signaling-client.js";
+import type { CandidateBurst, ConnectionState, SignalingClient, SignalingEvents } from "./signaling-client.js";
 
 export type CallDirection = "outgoing" | "incoming";
 /** outgoing: ringing the callee · incoming: we are being rung · connecting: media starting · connected: media flowing */
@@ -45,8 +45,9 @@ interface ActiveCall {
   /** Resolves with the call id once the server minted it (outgoing) or at once (incoming). */
   callId: Promise<string>;
   setCallId: (id: string) => void;
-  offerSdp: string | undefined;
-  earlyCandidates: { candidates: RTCIceCandidateInit[]; end: boolean }[];
+  /** The incoming offer, with the candidates that came with it or after it, until accepted. */
+  offer: { sdp: string; burst: CandidateBurst } | undefined;
+  earlyCandidates: CandidateBurst[];
   /** Accept the incoming call as soon as it arrives (both sides called each other). */
   autoAccept: boolean;
 }
@@ -91,13 +92,13 @@ export class Phone {
         const call = this.callFor(e.callId, e.from);
         if (!call?.peerCall) return;
         if (call.view.phase === "outgoing") this.patchCall({ phase: "connecting" });
-        void call.peerCall.handleDescription({ type: "answer", sdp: e.sdp });
+        void call.peerCall.handleDescription({ type: "answer", sdp: e.sdp }, e.burst);
       }),
       s.on("candidates", (e) => {
         const call = this.callFor(e.callId, e.from);
         if (!call) return;
         if (call.peerCall) void call.peerCall.handleCandidates(e.candidates, e.endOfCandidates);
-        else call.earlyCandidates.push({ candidates: e.candidates, end: e.endOfCandidates });
+        else call.earlyCandidates.push({ candidates: e.candidates, endOfCandidates: e.endOfCandidates });
       }),
       s.on("callEnded", (e) => {
         if (this.callFor(e.callId, e.from)) this.finish({ reason: e.reason, by: e.from ? "peer" : "server" });
@@ -137,12 +138,13 @@ export class Phone {
   /** Accepts the ringing incoming call. */
   accept(): void {
     const active = this.active;
-    if (!active || active.view.phase !== "incoming" || active.offerSdp === undefined) return;
+    if (!active || active.view.phase !== "incoming" || active.offer === undefined) return;
     this.patchCall({ phase: "connecting" });
     const peerCall = this.createPeerCall(active, true);
     active.peerCall = peerCall;
-    for (const early of active.earlyCandidates.splice(0)) void peerCall.handleCandidates(early.candidates, early.end);
-    void peerCall.handleDescription({ type: "offer", sdp: active.offerSdp });
+    // In arrival order: the offer and its burst, then what trickled while it rang.
+    void peerCall.handleDescription({ type: "offer", sdp: active.offer.sdp }, active.offer.burst);
+    for (const early of active.earlyCandidates.splice(0)) void peerCall.handleCandidates(early.candidates, early.endOfCandidates);
   }
 
   /** Declines, cancels or hangs up, whichever fits the call's phase. */
@@ -184,17 +186,17 @@ export class Phone {
     this.update({ localMedia: { ...this.snapshot.localMedia, [kind]: enabled } });
   }
 
-  private onOffer(e: { callId: string; from: string; sdp: string; renegotiation: boolean }): void {
+  private onOffer(e: SignalingEvents["offer"]): void {
     const active = this.active;
     if (active && active.view.peer === e.from) {
       if (active.view.id === e.callId && active.peerCall) {
-        void active.peerCall.handleDescription({ type: "offer", sdp: e.sdp });
+        void active.peerCall.handleDescription({ type: "offer", sdp: e.sdp }, e.burst);
         return;
       }
       const ourOfferPending = active.view.direction === "outgoing" && active.view.id === undefined;
       if (ourOfferPending || (active.autoAccept && active.view.id === e.callId)) {
         // We both called each other: the server kept their call; take it instead of ours.
-        this.replaceWithIncoming(e.callId, e.sdp);
+        this.replaceWithIncoming(e.callId, { sdp: e.sdp, burst: e.burst });
         return;
       }
     }
@@ -204,15 +206,15 @@ export class Phone {
       return;
     }
     const incoming = this.newCall(e.from, "incoming", e.callId);
-    incoming.offerSdp = e.sdp;
+    incoming.offer = { sdp: e.sdp, burst: e.burst };
   }
 
-  private replaceWithIncoming(callId: string, sdp: string): void {
+  private replaceWithIncoming(callId: string, offer: NonNullable<ActiveCall["offer"]>): void {
     const peer = this.active?.view.peer ?? "";
     this.active?.peerCall?.close();
     this.active = undefined;
     const incoming = this.newCall(peer, "incoming", callId);
-    incoming.offerSdp = sdp;
+    incoming.offer = offer;
     this.accept();
   }
 
@@ -228,7 +230,7 @@ export class Phone {
         if (this.active === active) this.patchCall({ id: value });
         setCallId(value);
       },
-      offerSdp: undefined,
+      offer: undefined,
       earlyCandidates: [],
       autoAccept: false,
     };
@@ -243,21 +245,21 @@ export class Phone {
     // A PeerCall that was replaced (glare) or closed must not signal into the call any more.
     const live = () => this.active === active && active.peerCall === peerCall;
     const callSignaling: CallSignaling = {
-      sendOffer: async (sdp) => {
+      sendOffer: async (sdp, burst) => {
         if (active.view.id !== undefined || active.view.direction === "incoming") {
           const callId = await active.callId;
-          if (live()) await signaling.sendOffer(peer, sdp, callId);
+          if (live()) await signaling.sendOffer(peer, sdp, callId, burst);
           return;
         }
         try {
-          active.setCallId(await signaling.sendOffer(peer, sdp));
+          active.setCallId(await signaling.sendOffer(peer, sdp, "", burst));
         } catch (error) {
           this.offerFailed(active, SignalingError.from(error));
         }
       },
-      sendAnswer: async (sdp) => {
+      sendAnswer: async (sdp, burst) => {
         const callId = await active.callId;
-        if (live()) await signaling.sendAnswer(callId, sdp);
+        if (live()) await signaling.sendAnswer(callId, sdp, burst);
       },
       sendCandidates: async (candidates, end) => {
         const callId = await active.callId;

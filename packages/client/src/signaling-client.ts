@@ -19,13 +19,21 @@ export interface JoinedInfo {
   onlineUserIds: string[];
 }
 
+/** Candidates that travel with an offer or answer (the first burst) rather than on their own. */
+export interface CandidateBurst {
+  candidates: RTCIceCandidateInit[];
+  endOfCandidates: boolean;
+}
+
+const NO_CANDIDATES: CandidateBurst = { candidates: [], endOfCandidates: false };
+
 export interface SignalingEvents extends Record<string, unknown> {
   state: ConnectionState;
   joined: JoinedInfo;
   /** The server no longer knew our session and started a new one: calls it held are gone. */
   sessionReset: undefined;
-  offer: { callId: string; from: string; sdp: string; renegotiation: boolean; polite: boolean };
-  answer: { callId: string; from: string; sdp: string; polite: boolean };
+  offer: { callId: string; from: string; sdp: string; renegotiation: boolean; polite: boolean; burst: CandidateBurst };
+  answer: { callId: string; from: string; sdp: string; polite: boolean; burst: CandidateBurst };
   candidates: { callId: string; from: string; candidates: RTCIceCandidateInit[]; endOfCandidates: boolean };
   callEnded: { callId: string; from: string; reason: EndReason };
   presence: { userId: string; online: boolean };
@@ -127,18 +135,21 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     this.wakeRetry?.();
   }
 
-  async sendOffer(toUserId: string, sdp: string, callId = ""): Promise<string> {
-    const response = await this.unary(() => this.rpc.sendOffer({ toUserId, sdp, callId }, this.callOptions()));
+  /** Starts a call (no `callId`) or renegotiates one; resolves with the call's id. */
+  async sendOffer(toUserId: string, sdp: string, callId = "", burst: CandidateBurst = NO_CANDIDATES): Promise<string> {
+    const request = { toUserId, sdp, callId, ...toWireBurst(burst) };
+    const response = await this.unary(() => this.rpc.sendOffer(request, this.callOptions()));
     return response.callId;
   }
 
-  async sendAnswer(callId: string, sdp: string): Promise<void> {
-    await this.unary(() => this.rpc.sendAnswer({ callId, sdp }, this.callOptions()));
+  async sendAnswer(callId: string, sdp: string, burst: CandidateBurst = NO_CANDIDATES): Promise<void> {
+    const request = { callId, sdp, ...toWireBurst(burst) };
+    await this.unary(() => this.rpc.sendAnswer(request, this.callOptions()));
   }
 
   async sendIceCandidates(callId: string, candidates: RTCIceCandidateInit[], endOfCandidates: boolean): Promise<void> {
-    const batch = candidates.map(toWireCandidate);
-    await this.unary(() => this.rpc.sendIceCandidate({ callId, candidates: batch, endOfCandidates }, this.callOptions()));
+    const request = { callId, ...toWireBurst({ candidates, endOfCandidates }) };
+    await this.unary(() => this.rpc.sendIceCandidate(request, this.callOptions()));
   }
 
   async endCall(callId: string, reason: EndReason = EndReason.HANGUP): Promise<void> {
@@ -287,18 +298,18 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     const callId = message.callId;
     switch (event.case) {
       case "offer":
-        this.emit("offer", { callId, from, ...pick(event.value, "sdp", "renegotiation", "polite") });
-        break;
-      case "answer":
-        this.emit("answer", { callId, from, sdp: event.value.sdp, polite: event.value.polite });
-        break;
-      case "iceCandidates":
-        this.emit("candidates", {
+        this.emit("offer", {
           callId,
           from,
-          candidates: event.value.candidates.map(fromWireCandidate),
-          endOfCandidates: event.value.endOfCandidates,
+          ...pick(event.value, "sdp", "renegotiation", "polite"),
+          burst: fromWireBurst(event.value),
         });
+        break;
+      case "answer":
+        this.emit("answer", { callId, from, sdp: event.value.sdp, polite: event.value.polite, burst: fromWireBurst(event.value) });
+        break;
+      case "iceCandidates":
+        this.emit("candidates", { callId, from, ...fromWireBurst(event.value) });
         break;
       case "callEnded":
         this.emit("callEnded", { callId, from, reason: event.value.reason });
@@ -342,6 +353,14 @@ function pick<T, K extends keyof T>(value: T, ...keys: K[]): Pick<T, K> {
   const out = {} as Pick<T, K>;
   for (const key of keys) out[key] = value[key];
   return out;
+}
+
+function toWireBurst(burst: CandidateBurst) {
+  return { candidates: burst.candidates.map(toWireCandidate), endOfCandidates: burst.endOfCandidates };
+}
+
+function fromWireBurst(value: { candidates: IceCandidate[]; endOfCandidates: boolean }): CandidateBurst {
+  return { candidates: value.candidates.map(fromWireCandidate), endOfCandidates: value.endOfCandidates };
 }
 
 export function toWireCandidate(c: RTCIceCandidateInit): Omit<IceCandidate, "$typeName"> {

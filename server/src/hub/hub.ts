@@ -17,6 +17,9 @@ export interface OfferInput {
   toUserId: string;
   callId: string;
   sdp: string;
+  /** The first burst of candidates, relayed with the offer. */
+  candidates?: IceCandidate[];
+  endOfCandidates?: boolean;
 }
 
 export interface HubSnapshot {
@@ -122,10 +125,7 @@ export class Hub {
       if (input.toUserId !== "" && input.toUserId !== to) {
         throw new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, `Call ${call.id} is with ${to}, not ${input.toUserId}.`);
       }
-      this.deliver(to, from.userId, call.id, {
-        case: "offer",
-        value: { sdp: input.sdp, renegotiation: true, polite: call.isPolite(to) },
-      });
+      this.deliver(to, from.userId, call.id, { case: "offer", value: this.offerEvent(input, true, call.isPolite(to)) });
       return call.id;
     }
     const to = input.toUserId;
@@ -152,15 +152,12 @@ export class Hub {
     this.callByUser.set(to, call);
     call.ringTimer = setTimeout(() => this.endCall(call, EndReason.NO_ANSWER, ""), this.options.ringTimeoutMs);
     call.ringTimer.unref?.();
-    this.deliver(to, from.userId, call.id, {
-      case: "offer",
-      value: { sdp: input.sdp, renegotiation: false, polite: call.isPolite(to) },
-    });
+    this.deliver(to, from.userId, call.id, { case: "offer", value: this.offerEvent(input, false, call.isPolite(to)) });
     return call.id;
   }
 
   /** Accepts a ringing call (callee only) or answers a renegotiation. */
-  answer(from: Session, callId: string, sdp: string): void {
+  answer(from: Session, callId: string, sdp: string, candidates: IceCandidate[] = [], endOfCandidates = false): void {
     const call = this.participantCall(from, callId);
     if (call.state === "ringing") {
       if (from.userId !== call.callee) {
@@ -169,7 +166,10 @@ export class Hub {
       call.transition("active");
     }
     const to = call.peerOf(from.userId);
-    this.deliver(to, from.userId, call.id, { case: "answer", value: { sdp, polite: call.isPolite(to) } });
+    this.deliver(to, from.userId, call.id, {
+      case: "answer",
+      value: { sdp, polite: call.isPolite(to), candidates, endOfCandidates },
+    });
   }
 
   candidates(
@@ -213,6 +213,16 @@ export class Hub {
         seq: s.seq.toString(),
       })),
       calls: [...this.calls.values()].map((c) => ({ id: c.id, caller: c.caller, callee: c.callee, state: c.state })),
+    };
+  }
+
+  private offerEvent(input: OfferInput, renegotiation: boolean, polite: boolean) {
+    return {
+      sdp: input.sdp,
+      renegotiation,
+      polite,
+      candidates: input.candidates ?? [],
+      endOfCandidates: input.endOfCandidates ?? false,
     };
   }
 

@@ -170,7 +170,8 @@ export function createSignaling(deps: SignalingDeps): Signaling {
       checkCallId(request.callId, false);
       if (request.callId === "" || request.toUserId !== "") checkUserId(request.toUserId, "to_user_id");
       checkSdp(request.sdp);
-      const callId = hub.offer(session, { toUserId: request.toUserId, callId: request.callId, sdp: request.sdp });
+      checkCandidates(request.candidates, request.endOfCandidates, false);
+      const callId = hub.offer(session, request);
       return { success: true, callId };
     }),
 
@@ -178,7 +179,8 @@ export function createSignaling(deps: SignalingDeps): Signaling {
       const session = authenticate(authorization, request.fromUserId);
       checkCallId(request.callId, true);
       checkSdp(request.sdp);
-      hub.answer(session, request.callId, request.sdp);
+      checkCandidates(request.candidates, request.endOfCandidates, false);
+      hub.answer(session, request.callId, request.sdp, request.candidates, request.endOfCandidates);
       return { success: true, callId: request.callId };
     }),
 

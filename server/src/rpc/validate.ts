@@ -26,8 +26,9 @@ export function checkSdp(sdp: string): void {
   if (bytes > LIMITS.sdpMaxBytes) throw invalid(`sdp is ${bytes} bytes; the limit is ${LIMITS.sdpMaxBytes}.`);
 }
 
-export function checkCandidates(candidates: IceCandidate[], endOfCandidates: boolean): void {
-  if (candidates.length === 0 && !endOfCandidates) throw invalid("candidates is empty.");
+/** `alone`: the batch is a request of its own (SendIceCandidate), so it must say something. */
+export function checkCandidates(candidates: IceCandidate[], endOfCandidates: boolean, alone = true): void {
+  if (alone && candidates.length === 0 && !endOfCandidates) throw invalid("candidates is empty.");
   if (candidates.length > LIMITS.candidatesPerBatch) {
     throw invalid(`${candidates.length} candidates in one batch; the limit is ${LIMITS.candidatesPerBatch}.`);
   }
