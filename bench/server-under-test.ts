@@ -6,6 +6,7 @@
 import { pino } from "pino";
 import { loadConfig } from "../server/src/config.js";
 import { startServer } from "../server/src/server.js";
+import { drainOnSignals } from "../server/src/signals.js";
 import { serve } from "./lib/ipc.js";
 import { readStats, type TargetInfo, type TargetMethods } from "./targets/introspect.js";
 
@@ -15,3 +16,5 @@ const server = await startServer(config, logger);
 
 const info: TargetInfo = { system: "ours", webPort: server.webPort, grpcPort: server.grpcPort };
 serve<TargetMethods>({ stats: ({ gc }) => readStats(gc, () => server.hub.sessionCount) }, info);
+// As in production: SIGTERM drains, then the process exits 0 (the drain benchmark times it).
+drainOnSignals(server, logger);

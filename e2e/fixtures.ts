@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, type AddressInfo, type Server } from "node:net";
 import { createInterface } from "node:readline";
 import { test as base, expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
+
+export { freePorts } from "../test/support/ports.js";
 
 export interface TestServer {
   url: string;
@@ -24,19 +25,6 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
       resolve({ url: `http://127.0.0.1:${web}`, grpcPort: grpc, process: child });
     });
   });
-}
-
-/** Free loopback ports, for a server that must come back on the same address. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => {
-      const server = createServer();
-      return new Promise<Server>((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-    }),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 export async function stopServer(server: TestServer): Promise<void> {

@@ -152,6 +152,12 @@ export class Child<M extends MethodMap, Info = unknown> {
     });
   }
 
+  /** Sends SIGTERM, as a supervisor or orchestrator does; resolves with the exit code. */
+  terminate(): Promise<number | null> {
+    this.proc.kill("SIGTERM");
+    return this.exited;
+  }
+
   /** Disconnects IPC (the child exits on its own, flushing e.g. --cpu-prof); kills it if it lingers. */
   async stop(graceMs = 10_000): Promise<void> {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;

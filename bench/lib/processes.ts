@@ -13,6 +13,8 @@ export interface TargetOptions {
   maxSessions: number;
   /** Directory for a V8 CPU profile of the server (written when it exits), or undefined. */
   cpuProfileDir: string | undefined;
+  /** Ours only: settings over the defaults below (fixed ports for a restart, say). */
+  env?: Record<string, string>;
 }
 
 function profileFlags(dir: string | undefined): string[] {
@@ -46,6 +48,7 @@ export function startTarget(system: SystemId, options: TargetOptions): Promise<T
       LOG_LEVEL: "warn",
       RATE_LIMIT_PER_SEC: String(UNLIMITED_RATE),
       RATE_LIMIT_BURST: String(UNLIMITED_RATE),
+      ...options.env,
     },
   });
 }

@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { loadConfig } from "./config.js";
 import { startServer } from "./server.js";
+import { drainOnSignals } from "./signals.js";
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? "info" });
 
@@ -12,21 +13,7 @@ try {
     { web: server.webPort, grpc: server.grpcPort, iceServers: config.iceServers.length },
     `Peer-to-Beer is up: open http://${shown}:${server.webPort}`,
   );
-  const stop = (signal: string) => {
-    logger.info({ signal }, "draining");
-    server.shutdown().then(
-      () => {
-        logger.info("stopped");
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, "shutdown failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  process.once("SIGINT", () => stop("SIGINT"));
+  drainOnSignals(server, logger);
 } catch (error) {
   logger.fatal({ err: error }, "could not start");
   process.exit(1);

@@ -8,7 +8,7 @@ import { createSignaling } from "./rpc/signaling.js";
 import { createGrpcServer } from "./transport/grpc.js";
 import { createGrpcWebHandler } from "./transport/grpc-web.js";
 import { createRoutes } from "./transport/routes.js";
-import { createWebServer, listen } from "./transport/web.js";
+import { closeGracefully, createWebServer, listen } from "./transport/web.js";
 
 export interface RunningServer {
   hub: Hub;
@@ -63,19 +63,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const deadlinePassed = delay(config.drainTimeoutMs, undefined, { signal: drained.signal }).catch(
       () => new Promise<never>(() => undefined),
     );
-    await Promise.all([
-      native.close(deadlinePassed),
-      new Promise<void>((resolve) => {
-        // Ended streams leave keep-alive sockets behind; close each as soon as it goes idle.
-        const sweep = setInterval(() => web.closeIdleConnections(), 25);
-        void deadlinePassed.then(() => web.closeAllConnections());
-        web.close(() => {
-          clearInterval(sweep);
-          resolve();
-        });
-        web.closeIdleConnections();
-      }),
-    ]);
+    await Promise.all([native.close(deadlinePassed), closeGracefully(web, deadlinePassed)]);
     drained.abort();
     hub.stop();
   }

@@ -263,6 +263,19 @@ describe("input validation", () => {
     draining = true;
     await expectStreamError(openStream(client, streams, "late"), Code.Unavailable, ErrorReason.DRAINING);
   });
+
+  it("refuses resumes while draining too, so clients move to another node, and keeps serving unary RPCs", async () => {
+    const { alice, bob, callId } = await ringing();
+    await bob.reader.close();
+    draining = true;
+    await expectStreamError(
+      openStream(client, streams, "bob", { resumeToken: bob.joined.sessionToken, lastSeq: 2n }),
+      Code.Unavailable,
+      ErrorReason.DRAINING,
+    );
+    // A request sent before its client heard of the drain still goes through.
+    await client.sendIceCandidate({ callId, candidates: [iceCandidate(SAMPLE_CANDIDATE)] }, alice.auth);
+  });
 });
 
 describe("authentication", () => {

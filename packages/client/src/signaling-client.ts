@@ -171,9 +171,7 @@ export class SignalingClient extends Emitter<SignalingEvents> {
         return await send();
       } catch (caught) {
         const error = SignalingError.from(caught);
-        // No reason trailer: the request never reached a handler (connection refused or cut).
-        const unreachable = error.code === Code.Unavailable && error.reason === undefined;
-        if (!unreachable || attempt >= 2 || this.isClosed()) throw error;
+        if (!error.unreachable || attempt >= 2 || this.isClosed()) throw error;
         if (this.current === "online") this.setState("reconnecting");
         this.streamAbort?.abort();
       }

@@ -107,7 +107,6 @@ export function createSignaling(deps: SignalingDeps): Signaling {
   }
 
   function open(request: UserRequest): Session {
-    if (deps.isDraining()) throw rpcError(Code.Unavailable, ErrorReason.DRAINING, "This server is restarting; try again.");
     if (hub.sessionCount >= deps.config.maxSessions) {
       throw rpcError(Code.ResourceExhausted, ErrorReason.SERVER_FULL, "The server is full; try again later.");
     }
@@ -146,6 +145,8 @@ export function createSignaling(deps: SignalingDeps): Signaling {
     joinCall(request, sink) {
       try {
         checkUserId(request.userId, "user_id");
+        // Resumes too: a client told to reconnect must land on another node, not this one.
+        if (deps.isDraining()) throw rpcError(Code.Unavailable, ErrorReason.DRAINING, "This server is restarting; try again.");
         const resumed = resume(request);
         const session = resumed ?? open(request);
         hub.attach(session, sink);

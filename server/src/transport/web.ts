@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { LIMITS, SignalingService } from "@peertobeer/protocol";
@@ -43,6 +44,8 @@ export function createWebServer(options: WebTransportOptions): http.Server {
   const rpcPrefix = `/${SignalingService.typeName}/`;
   const server = http.createServer((req, res) => {
     const path = req.url?.split("?")[0] ?? "/";
+    // Draining: answer what still arrives, and let each connection go after its answer.
+    if (!options.isReady()) res.setHeader("connection", "close");
     if (path.startsWith(rpcPrefix)) {
       if (isBinaryGrpcWeb(req)) return options.grpcWeb(req, res);
       lingerAfterRefusal(req, res);
@@ -56,6 +59,26 @@ export function createWebServer(options: WebTransportOptions): http.Server {
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+/** How long the port keeps serving after a drain began, for requests already on their way. */
+const DRAIN_GRACE_MS = 1_000;
+
+/**
+ * Closes the web port without racing clients. For a short grace it keeps answering (joins are
+ * refused as DRAINING by then; a request sent before its client heard of the drain still
+ * succeeds, and each connection is closed after its answer); then it stops listening and
+ * closes connections as they go idle. Closing idle keep-alive connections at once, as
+ * http.Server.close does, resets requests already on the wire. At `deadline` every connection
+ * is cut.
+ */
+export async function closeGracefully(server: http.Server, deadline: Promise<void>): Promise<void> {
+  await Promise.race([delay(DRAIN_GRACE_MS), deadline]);
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const sweep = setInterval(() => server.closeIdleConnections(), 25);
+  void deadline.then(() => server.closeAllConnections());
+  await closed;
+  clearInterval(sweep);
 }
 
 function plain(res: http.ServerResponse, status: number, body: string): void {
