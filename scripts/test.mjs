@@ -13,7 +13,10 @@ process.chdir(root);
 const bin = (name) => join(root, "node_modules", ".bin", name);
 
 /** Debian packages the tests need, with the binary that proves each is installed. */
-const SYSTEM_PACKAGES = [{ pkg: "chromium", binary: "/usr/bin/chromium" }];
+const SYSTEM_PACKAGES = [
+  { pkg: "chromium", binary: "/usr/bin/chromium" },
+  { pkg: "coturn", binary: "/usr/bin/turnserver" },
+];
 
 function run(title, command, args, options = {}) {
   console.log(`\n▶ ${title}`);

@@ -1,5 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { IceServerSchema } from "@peertobeer/protocol";
+import { IceTransportPolicy, type IceServerSchema } from "@peertobeer/protocol";
+import type { TurnConfig } from "./auth/turn.js";
 
 export type IceServerInit = MessageInitShape<typeof IceServerSchema>;
 
@@ -8,6 +9,9 @@ export interface Config {
   port: number;
   grpcPort: number;
   iceServers: IceServerInit[];
+  /** TURN servers for which each session gets credentials of its own, or undefined. */
+  turn: TurnConfig | undefined;
+  iceTransportPolicy: IceTransportPolicy;
   tokenSecret: string | undefined;
   tokenTtlMs: number;
   ringTimeoutMs: number;
@@ -31,6 +35,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: port(env, "PORT", 8080),
     grpcPort: port(env, "GRPC_PORT", 50051),
     iceServers: parseIceServers(env.ICE_SERVERS ?? DEFAULT_ICE_SERVERS),
+    turn: parseTurn(env),
+    iceTransportPolicy: parseIceTransportPolicy(env.ICE_TRANSPORT_POLICY),
     tokenSecret: env.TOKEN_SECRET || undefined,
     tokenTtlMs: positiveInt(env, "TOKEN_TTL_MS", 24 * 60 * 60 * 1000),
     ringTimeoutMs: positiveInt(env, "RING_TIMEOUT_MS", 30_000),
@@ -79,6 +85,24 @@ export function parseIceServers(value: string): IceServerInit[] {
     if (!isIceUrl(url)) throw new Error(`ICE_SERVERS entry "${url}" is not a stun:, turn: or turns: URL`);
     return { urls: [url] };
   });
+}
+
+/** TURN_URLS (comma-separated turn:/turns: URLs) with TURN_SECRET; credentials per session. */
+function parseTurn(env: NodeJS.ProcessEnv): TurnConfig | undefined {
+  const urls = (env.TURN_URLS ?? "").split(",").map((u) => u.trim()).filter((u) => u !== "");
+  const secret = env.TURN_SECRET ?? "";
+  if (urls.length === 0 && secret === "") return undefined;
+  if (urls.length === 0 || secret === "") throw new Error("TURN_URLS and TURN_SECRET go together: set both or neither");
+  for (const url of urls) {
+    if (!/^turns?:[^\s]+$/.test(url)) throw new Error(`TURN_URLS entry "${url}" is not a turn: or turns: URL`);
+  }
+  return { urls, secret, ttlSeconds: positiveInt(env, "TURN_CREDENTIAL_TTL_S", 24 * 60 * 60) };
+}
+
+function parseIceTransportPolicy(value: string | undefined): IceTransportPolicy {
+  if (value === undefined || value === "" || value === "all") return IceTransportPolicy.ALL;
+  if (value === "relay") return IceTransportPolicy.RELAY;
+  throw new Error(`ICE_TRANSPORT_POLICY must be "all" or "relay", got "${value}"`);
 }
 
 function isIceUrl(url: string): boolean {

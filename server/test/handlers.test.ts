@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
-import { EndReason, ErrorReason, LIMITS, SignalingService, type IceCandidate } from "@peertobeer/protocol";
+import { createHmac } from "node:crypto";
+import { EndReason, ErrorReason, IceTransportPolicy, LIMITS, SignalingService, type IceCandidate } from "@peertobeer/protocol";
 import { TokenSigner } from "../src/auth/tokens.js";
 import { Hub } from "../src/hub/index.js";
 import { createSignalingHandlers } from "../src/rpc/handlers.js";
@@ -22,6 +23,7 @@ import {
 } from "./helpers.js";
 
 const TOKEN_TTL_MS = 60_000;
+const TURN_SECRET = "handlers-test-turn-secret";
 const MAX_SESSIONS = 8;
 const STREAM_QUEUE_LIMIT = 8;
 const RATE_LIMIT_BURST = 40;
@@ -41,6 +43,8 @@ beforeEach(() => {
     tokens,
     config: {
       iceServers: [{ urls: ["stun:127.0.0.1:3478"] }],
+      turn: { urls: ["turn:127.0.0.1:3478"], secret: TURN_SECRET, ttlSeconds: 3600 },
+      iceTransportPolicy: IceTransportPolicy.ALL,
       heartbeatMs: 60_000,
       maxSessions: MAX_SESSIONS,
       streamQueueLimit: STREAM_QUEUE_LIMIT,
@@ -83,7 +87,13 @@ describe("a call between two users", () => {
     const alice = await joinAs("alice");
     expect(alice.first.seq).toBe(1n);
     expect(alice.joined).toMatchObject({ resumed: false, heartbeatIntervalMs: 60_000 });
-    expect(alice.joined.iceServers.map((s) => s.urls)).toEqual([["stun:127.0.0.1:3478"]]);
+    expect(alice.joined.iceServers.map((s) => s.urls)).toEqual([["stun:127.0.0.1:3478"], ["turn:127.0.0.1:3478"]]);
+    // TURN REST API credentials of alice's own, valid for an hour.
+    const turn = alice.joined.iceServers[1];
+    const [expiry, user] = (turn?.username ?? "").split(":");
+    expect(user).toBe("alice");
+    expect(Number(expiry) - Date.now() / 1000).toBeGreaterThan(3590);
+    expect(turn?.credential).toBe(createHmac("sha1", TURN_SECRET).update(turn?.username ?? "").digest("base64"));
     expect(alice.joined.sessionToken).not.toBe("");
     const bob = await joinAs("bob");
 

@@ -26,7 +26,8 @@ export interface PeerCallEvents extends Record<string, unknown> {
 
 export interface PeerCallOptions {
   RTCPeerConnection: typeof RTCPeerConnection;
-  iceServers: RTCIceServer[];
+  /** ICE servers and transport policy; bundling is always max-bundle. */
+  rtcConfiguration: RTCConfiguration;
   signaling: CallSignaling;
   /** The polite peer yields when both sides offer at once (perfect negotiation). */
   polite: boolean;
@@ -73,7 +74,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
 
   constructor(private readonly options: PeerCallOptions) {
     super();
-    this.pc = new options.RTCPeerConnection({ iceServers: options.iceServers, bundlePolicy: "max-bundle" });
+    this.pc = new options.RTCPeerConnection({ ...options.rtcConfiguration, bundlePolicy: "max-bundle" });
     // Negotiated on both sides with a fixed id: no extra offer/answer round for the channel.
     this.channel = this.pc.createDataChannel("control", { negotiated: true, id: 0 });
     this.channel.onopen = () => this.sendControl({ type: "media", ...this.localMedia });

@@ -268,7 +268,7 @@ export class Phone {
     };
     const peerCall = new PeerCall({
       RTCPeerConnection: this.options.RTCPeerConnection,
-      iceServers: signaling.iceServers,
+      rtcConfiguration: signaling.rtcConfiguration,
       signaling: callSignaling,
       polite,
       localStream: this.localStream,

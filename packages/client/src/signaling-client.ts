@@ -1,6 +1,7 @@
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import {
   EndReason,
+  IceTransportPolicy,
   SignalingService,
   type IceCandidate,
   type SignalingMessage,
@@ -15,7 +16,8 @@ export interface JoinedInfo {
   userId: string;
   sessionId: string;
   resumed: boolean;
-  iceServers: RTCIceServer[];
+  /** STUN/TURN servers (TURN with credentials of this session) and the transport policy. */
+  rtcConfiguration: RTCConfiguration;
   onlineUserIds: string[];
 }
 
@@ -84,7 +86,8 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   private watchdog: ReturnType<typeof setTimeout> | undefined;
   private heartbeatMs = 5000;
   private wakeRetry: (() => void) | undefined;
-  iceServers: RTCIceServer[] = [];
+  /** What peer connections of this session use, from the latest `joined`. */
+  rtcConfiguration: RTCConfiguration = { iceServers: [] };
 
   constructor(private readonly options: SignalingClientOptions) {
     super();
@@ -260,18 +263,21 @@ export class SignalingClient extends Emitter<SignalingEvents> {
           userId: this.userId,
           sessionId: event.value.sessionId,
           resumed: event.value.resumed,
-          iceServers: event.value.iceServers.map((s) => ({
-            urls: s.urls,
-            ...(s.username ? { username: s.username } : {}),
-            ...(s.credential ? { credential: s.credential } : {}),
-          })),
+          rtcConfiguration: {
+            iceServers: event.value.iceServers.map((s) => ({
+              urls: s.urls,
+              ...(s.username ? { username: s.username } : {}),
+              ...(s.credential ? { credential: s.credential } : {}),
+            })),
+            iceTransportPolicy: event.value.iceTransportPolicy === IceTransportPolicy.RELAY ? "relay" : "all",
+          },
           onlineUserIds: event.value.onlineUserIds,
         };
         const reset = !event.value.resumed && this.sessionId !== "" && this.sessionId !== info.sessionId;
         this.sessionId = info.sessionId;
         this.token = event.value.sessionToken;
         this.heartbeatMs = event.value.heartbeatIntervalMs || this.heartbeatMs;
-        this.iceServers = info.iceServers;
+        this.rtcConfiguration = info.rtcConfiguration;
         if (!event.value.resumed) this.lastSeq = message.seq;
         this.persist();
         this.setState("online");

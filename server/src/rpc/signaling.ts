@@ -10,6 +10,7 @@ import {
   type UserRequest,
 } from "@peertobeer/protocol";
 import type { TokenSigner } from "../auth/tokens.js";
+import { turnServer } from "../auth/turn.js";
 import type { Config } from "../config.js";
 import type { Hub, Session, Sink } from "../hub/index.js";
 import { rpcError, toRpcError } from "./errors.js";
@@ -19,7 +20,10 @@ import { checkCallId, checkCandidates, checkEndReason, checkSdp, checkUserId } f
 export interface SignalingDeps {
   hub: Hub;
   tokens: TokenSigner;
-  config: Pick<Config, "iceServers" | "heartbeatMs" | "maxSessions" | "rateLimitPerSec" | "rateLimitBurst">;
+  config: Pick<
+    Config,
+    "iceServers" | "turn" | "iceTransportPolicy" | "heartbeatMs" | "maxSessions" | "rateLimitPerSec" | "rateLimitBurst"
+  >;
   /** True once the node is draining: new joins are refused so clients go elsewhere. */
   isDraining: () => boolean;
 }
@@ -114,6 +118,7 @@ export function createSignaling(deps: SignalingDeps): Signaling {
   }
 
   function joined(session: Session, resumed: boolean) {
+    const turn = deps.config.turn;
     const sessionToken = tokens.sign(session.userId, session.id);
     issued.set(session, sessionToken);
     return {
@@ -121,7 +126,8 @@ export function createSignaling(deps: SignalingDeps): Signaling {
       value: {
         sessionId: session.id,
         sessionToken,
-        iceServers: deps.config.iceServers,
+        iceServers: turn ? [...deps.config.iceServers, turnServer(turn, session.userId)] : deps.config.iceServers,
+        iceTransportPolicy: deps.config.iceTransportPolicy,
         heartbeatIntervalMs: deps.config.heartbeatMs,
         serverTimeMs: BigInt(Date.now()),
         resumed,
