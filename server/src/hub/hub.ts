@@ -38,6 +38,7 @@ export class Hub {
   private readonly callByUser = new Map<string, Call>();
   private readonly now: () => number;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly closeListeners: ((session: Session) => void)[] = [];
 
   constructor(private readonly options: HubOptions) {
     this.now = options.now ?? Date.now;
@@ -53,6 +54,11 @@ export class Hub {
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
     for (const session of [...this.sessionsById.values()]) this.close(session);
+  }
+
+  /** Calls `listener` whenever a session ends for good (what others keep per session can go). */
+  onSessionClosed(listener: (session: Session) => void): void {
+    this.closeListeners.push(listener);
   }
 
   get sessionCount(): number {
@@ -115,6 +121,7 @@ export class Hub {
     const call = this.callByUser.get(session.userId);
     if (call) this.endCall(call, EndReason.PEER_GONE, session.userId);
     this.broadcastPresence(session.userId, false);
+    for (const listener of this.closeListeners) listener(session);
   }
 
   /** Starts a call (empty callId) or relays a renegotiation offer within one. Returns the call id. */

@@ -57,8 +57,15 @@ export function createSignaling(deps: SignalingDeps): Signaling {
   const { hub, tokens } = deps;
   // Per session, so one noisy client cannot starve the others; dropped with the session.
   const buckets = new WeakMap<Session, TokenBucket>();
-  // Tokens this node issued, so the common case skips the HMAC (any node can still verify one).
-  const issued = new WeakMap<Session, string>();
+  // The tokens this node issued to its sessions, looked up as they are: the common request
+  // needs neither parsing nor an HMAC (a token from elsewhere is still verified in full).
+  const issued = new Map<string, { session: Session; expiresAt: number }>();
+  const tokenOf = new WeakMap<Session, string>();
+  const forget = (session: Session) => {
+    const token = tokenOf.get(session);
+    if (token !== undefined) issued.delete(token);
+  };
+  hub.onSessionClosed(forget);
 
   /** The session named by the bearer token; the only source of the sender's identity. */
   function authenticate(authorization: string | undefined, fromUserId: string): Session {
@@ -85,9 +92,8 @@ export function createSignaling(deps: SignalingDeps): Signaling {
   }
 
   function sessionOf(token: string): Session {
-    const claims = tokens.unverifiedClaims(token);
-    const known = claims && hub.sessionById(claims.sessionId);
-    if (known && issued.get(known) === token && claims.expiresAt > Date.now()) return known;
+    const known = issued.get(token);
+    if (known && known.expiresAt > Date.now()) return known.session;
     const check = tokens.verify(token);
     if (!check.ok) throw rpcError(Code.Unauthenticated, ErrorReason.BAD_TOKEN, `Invalid session token: ${check.problem}.`);
     const session = hub.sessionById(check.claims.sessionId);
@@ -119,8 +125,11 @@ export function createSignaling(deps: SignalingDeps): Signaling {
 
   function joined(session: Session, resumed: boolean) {
     const turn = deps.config.turn;
-    const sessionToken = tokens.sign(session.userId, session.id);
-    issued.set(session, sessionToken);
+    const now = Date.now();
+    const sessionToken = tokens.sign(session.userId, session.id, now);
+    forget(session);
+    issued.set(sessionToken, { session, expiresAt: tokens.expiryOf(now) });
+    tokenOf.set(session, sessionToken);
     return {
       case: "joined" as const,
       value: {

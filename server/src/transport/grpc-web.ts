@@ -78,9 +78,9 @@ function unary(
 ): void {
   const response = callUnary(route, message, authorization, fail);
   if (!response || res.destroyed) return;
-  res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": response.length + OK_TRAILER_FRAME.length });
-  res.write(response);
-  res.end(OK_TRAILER_FRAME);
+  const body = Buffer.concat([response, OK_TRAILER_FRAME]);
+  res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": body.length });
+  res.end(body);
 }
 
 function responseOutput(res: http.ServerResponse): FrameOutput {
