@@ -26,6 +26,9 @@ export interface CallFixture {
   calleeEndAtMs: number;
 }
 
+/** The SDK's candidate batch window (PeerCall's default candidateBatchMs). */
+export const CANDIDATE_WINDOW_MS = 20;
+
 /** Candidates that go out in one message; the first burst rides with the offer or answer. */
 export interface Burst {
   candidates: FixtureCandidate[];

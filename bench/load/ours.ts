@@ -15,7 +15,7 @@ import {
 } from "@peertobeer/protocol";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { IceCandidateSchema } from "@peertobeer/protocol";
-import { burstsOf, type Burst, type CallFixture, type FixtureCandidate } from "../lib/fixture.js";
+import { burstsOf, CANDIDATE_WINDOW_MS, type Burst, type CallFixture, type FixtureCandidate } from "../lib/fixture.js";
 import { Inbox } from "./inbox.js";
 import type { CallPair, Driver, LoadConfig, SideMeter } from "./types.js";
 import { CountingAgent, WireCounter } from "./wire.js";
@@ -150,9 +150,6 @@ class OursUser implements SideMeter {
     this.abort.abort();
   }
 }
-
-/** The SDK's candidate batch window (PeerCall's default candidateBatchMs). */
-const CANDIDATE_WINDOW_MS = 20;
 
 class OursPair implements CallPair {
   private readonly callerBursts: WireBurst[];
