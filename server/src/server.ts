@@ -18,8 +18,11 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
-/** Replay window per session; a client that missed more starts a fresh session. */
-const HISTORY_LIMIT = 512;
+/**
+ * Replay window per session; a client that missed more starts a fresh session. 256 KiB is
+ * some twenty call setups of SDPs and candidates.
+ */
+const HISTORY_LIMIT = { events: 512, bytes: 256 * 1024 };
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const hub = new Hub({

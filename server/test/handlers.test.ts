@@ -418,7 +418,7 @@ describe("resume", () => {
     const { alice, bob, callId } = await ringing();
     await bob.reader.close();
     const missed = STREAM_QUEUE_LIMIT + 4;
-    expect(missed + 2).toBeLessThanOrEqual(HUB_OPTIONS.historyLimit);
+    expect(missed + 2).toBeLessThanOrEqual(HUB_OPTIONS.historyLimit.events);
     for (let i = 0; i < missed; i += 1) {
       await client.sendIceCandidate({ callId, candidates: [iceCandidate(`${SAMPLE_CANDIDATE} ${i}`)] }, alice.auth);
     }

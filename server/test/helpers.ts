@@ -28,7 +28,7 @@ export const HUB_OPTIONS: HubOptions = {
   ringTimeoutMs: 30_000,
   sessionGraceMs: 20_000,
   heartbeatMs: 5_000,
-  historyLimit: 16,
+  historyLimit: { events: 16, bytes: 1024 * 1024 },
 };
 
 export function isEvent<K extends EventCase>(message: SignalingMessage, kind: K): message is MessageOf<K> {

@@ -377,14 +377,24 @@ describe("resume and control messages", () => {
   });
 
   it("refuses to replay once the missed events fell out of the bounded history", () => {
-    const { alice } = withEvents(HUB_OPTIONS.historyLimit + 4);
+    const { alice } = withEvents(HUB_OPTIONS.historyLimit.events + 4);
     const last = alice.session.seq;
-    const oldestKept = last - BigInt(HUB_OPTIONS.historyLimit) + 1n;
+    const oldestKept = last - BigInt(HUB_OPTIONS.historyLimit.events) + 1n;
     expect(alice.session.canReplayAfter(oldestKept - 1n)).toBe(true);
     expect(alice.session.canReplayAfter(oldestKept - 2n)).toBe(false);
     expect(alice.session.canReplayAfter(0n)).toBe(false);
     expect(hub.resumable(alice.session.id, 0n)).toBeUndefined();
     expect(hub.resumable(alice.session.id, last)).toBe(alice.session);
+  });
+
+  it("bounds the history by weight as well as count: large SDPs push old events out", () => {
+    const call = active();
+    const sdp = "v=0\r\n".padEnd(200 * 1024, "a");
+    for (let i = 0; i < 6; i += 1) hub.offer(call.bob.session, { toUserId: "", callId: call.callId, sdp });
+    const last = call.alice.session.seq;
+    // The test hub's 1 MiB holds five of these offers, far below its 16-event count.
+    expect(call.alice.session.canReplayAfter(last - 5n)).toBe(true);
+    expect(call.alice.session.canReplayAfter(last - 6n)).toBe(false);
   });
 
   it("sends heartbeats with the latest seq, and never stores or renumbers them", () => {

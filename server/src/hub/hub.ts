@@ -1,7 +1,7 @@
 import { EndReason, ErrorReason, type IceCandidate } from "@peertobeer/protocol";
 import { Call } from "./call.js";
 import { HubError } from "./errors.js";
-import { Session, type EventInit, type Sink } from "./session.js";
+import { Session, type EventInit, type HistoryLimit, type Sink } from "./session.js";
 
 export interface HubOptions {
   ringTimeoutMs: number;
@@ -9,7 +9,7 @@ export interface HubOptions {
   sessionGraceMs: number;
   heartbeatMs: number;
   /** Events kept per session for replay on resume. */
-  historyLimit: number;
+  historyLimit: HistoryLimit;
   now?: () => number;
 }
 

@@ -20,12 +20,36 @@ export interface EventInit {
 }
 
 /**
- * One joined user. Events are numbered per session and kept in a bounded history, so a client
- * whose stream broke can resume and receive exactly what it missed, in order.
+ * One joined user. Events are numbered per session and kept in a history bounded in count and
+ * in weight, so a client whose stream broke can resume and receive exactly what it missed, in
+ * order (one that missed more than that starts a fresh session), and a long session's calls do
+ * not pile up in memory.
  */
+export interface HistoryLimit {
+  events: number;
+  /** What the kept events may weigh, roughly in bytes (SDPs and candidates count). */
+  bytes: number;
+}
+
+/** About what an event holds in memory: its SDP and candidates, plus a fixed part. */
+function weightOf(message: SignalingMessage): number {
+  const { event } = message;
+  const candidates = (list: { candidate: string }[]) => list.reduce((sum, c) => sum + c.candidate.length + 32, 0);
+  switch (event.case) {
+    case "offer":
+    case "answer":
+      return 128 + event.value.sdp.length + candidates(event.value.candidates);
+    case "iceCandidates":
+      return 128 + candidates(event.value.candidates);
+    default:
+      return 128;
+  }
+}
+
 export class Session {
   private lastSeq = 0n;
   private readonly history: SignalingMessage[] = [];
+  private historyWeight = 0;
   private sink: Sink | undefined;
   graceTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -33,7 +57,7 @@ export class Session {
     readonly id: string,
     readonly userId: string,
     readonly watchPresence: boolean,
-    private readonly historyLimit: number,
+    private readonly historyLimit: HistoryLimit,
   ) {}
 
   get seq(): bigint {
@@ -49,7 +73,11 @@ export class Session {
     this.lastSeq += 1n;
     const message = create(SignalingMessageSchema, { ...init, seq: this.lastSeq });
     this.history.push(message);
-    if (this.history.length > this.historyLimit) this.history.shift();
+    this.historyWeight += weightOf(message);
+    while (this.history.length > this.historyLimit.events || this.historyWeight > this.historyLimit.bytes) {
+      const dropped = this.history.shift();
+      if (dropped) this.historyWeight -= weightOf(dropped);
+    }
     this.sink?.push(message);
     return message;
   }
