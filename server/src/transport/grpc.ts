@@ -101,6 +101,9 @@ function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeade
       // Trailers-only: the status rides on the response headers.
       stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
     }
+    // Refused before the client finished sending (too large, say): ask it to stop, without
+    // error, instead of reading the rest (RFC 9113 §8.1).
+    if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
   };
   const route = options.routes.get(path);
   if (!route) {

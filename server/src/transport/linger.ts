@@ -8,15 +8,17 @@ const LINGER_MS = 2_000;
  * mid-request; connect-node even leaves it paused, so it would never notice the client leave
  * and would leak. Once the answer is out, read and drop what the client still sends (a
  * lingering close, so the client is not reset before it reads the answer), and close once the
- * client is done or after a while.
+ * client is gone, or if the body has not ended after a while. A body that did end leaves a
+ * healthy keep-alive connection, which the client may well use for its next request.
  */
 export function lingerAfterRefusal(req: http.IncomingMessage, res: http.ServerResponse): void {
   const socket = req.socket;
   res.once("finish", () => {
     if (req.complete || socket.destroyed) return;
-    const close = () => socket.destroy();
-    socket.once("end", close);
-    setTimeout(close, LINGER_MS).unref();
+    socket.once("end", () => socket.destroy());
+    setTimeout(() => {
+      if (!req.complete) socket.destroy();
+    }, LINGER_MS).unref();
     socket.resume();
   });
 }
