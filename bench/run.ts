@@ -5,12 +5,14 @@
  *   npm run bench -- --smoke      tiny sizes (also BENCH_SMOKE=1); leaves the docs alone
  *
  * BENCH_RESULTS_DIR overrides where the JSON goes; BENCH_CPU_PROF=<dir> writes a V8 CPU
- * profile of every server under test into <dir>. See docs/BENCHMARKS.md for the method.
+ * profile of every server under test into <dir>. B4 (bench/browser/) drives Chromium at
+ * CHROMIUM_PATH (default /usr/bin/chromium). See docs/BENCHMARKS.md for the method.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { B4_SYSTEMS, measureAcceptToFrame, type AcceptToFrameResult } from "./browser/accept-to-frame.js";
 import type { SystemId } from "./load/types.js";
 import { loadFixture } from "./lib/fixture.js";
 import { FULL, runSystem, SMOKE, type SystemResult } from "./lib/phases.js";
@@ -47,6 +49,7 @@ function problems(result: SystemResult): string[] {
   const runs = [
     ["B1 warm-up", result.cpu.warmup],
     ["B1", result.cpu.run],
+    ...(result.relayFloor ? ([["B1 floor", result.relayFloor.run]] as const) : []),
     ["B2 warm-up", result.rush.warmup],
     ["B2", result.rush.run],
     ...result.levels.map((level) => [`setups @ ${level.sessions}`, level.setups] as const),
@@ -66,6 +69,18 @@ function problems(result: SystemResult): string[] {
   return found;
 }
 
+/** B4 problems: failed calls, or fewer measured calls than asked for. */
+function b4Problems(b4: AcceptToFrameResult | undefined, error: string | undefined): string[] {
+  if (!b4) return [`B4 did not run: ${error ?? "?"}`];
+  const found: string[] = [];
+  for (const system of B4_SYSTEMS) {
+    const result = b4.systems[system];
+    if (result.errors.length > 0) found.push(`B4 ${system}: ${result.errors.length} failure(s), e.g. ${result.errors[0]}`);
+    if (result.calls.length !== b4.calls) found.push(`B4 ${system}: ${result.calls.length} of ${b4.calls} calls measured`);
+  }
+  return found;
+}
+
 async function main(): Promise<number> {
   const began = Date.now();
   const fixture = loadFixture();
@@ -78,12 +93,23 @@ async function main(): Promise<number> {
     systems[system] = await runSystem(system, { sizes, cpuProfileDir, log });
   }
 
-  const figures = buildFigures(systems);
+  log("B4, Accept → first decoded remote frame (real Chromium):");
+  let b4: AcceptToFrameResult | undefined;
+  let b4Error: string | undefined;
+  try {
+    b4 = await measureAcceptToFrame({ calls: sizes.b4Calls, warmup: sizes.b4Warmup, log });
+  } catch (error) {
+    b4Error = error instanceof Error ? error.message : String(error);
+    log(`  B4 failed: ${b4Error}`);
+  }
+
+  const figures = buildFigures(systems, b4);
   const context: ReportContext = {
     machine: machine(),
     command: command(),
     date: new Date(began).toISOString(),
     durationS: (Date.now() - began) / 1000,
+    ...(b4 ? { browser: b4.browser } : {}),
     fixture: {
       browser: fixture.browser,
       offerBytes: Buffer.byteLength(fixture.offer.sdp),
@@ -93,13 +119,13 @@ async function main(): Promise<number> {
     },
   };
   const report = renderReport(figures, context);
-  const found = SYSTEMS.flatMap((system) => problems(systems[system]));
+  const found = [...SYSTEMS.flatMap((system) => problems(systems[system])), ...b4Problems(b4, b4Error)];
 
   await mkdir(resultsDir, { recursive: true });
   const file = `${resultsDir}/${new Date(began).toISOString().replace(/[:.]/g, "-")}${smoke ? "-smoke" : ""}.json`;
   await writeFile(
     file,
-    `${JSON.stringify({ mode: smoke ? "smoke" : "full", context, sizes, problems: found, figures, systems }, null, 2)}\n`,
+    `${JSON.stringify({ mode: smoke ? "smoke" : "full", context, sizes, problems: found, figures, systems, b4: b4 ?? null }, null, 2)}\n`,
   );
 
   log("");

@@ -27,6 +27,9 @@ export interface Sizes {
   scaleSetups: number;
   idleWindowMs: number;
   stepTimeoutMs: number;
+  /** B4: measured calls per system in real Chromium, after b4Warmup unmeasured ones. */
+  b4Calls: number;
+  b4Warmup: number;
 }
 
 export const FULL: Sizes = {
@@ -44,6 +47,8 @@ export const FULL: Sizes = {
   scaleSetups: 1_000,
   idleWindowMs: 5_000,
   stepTimeoutMs: 15_000,
+  b4Calls: 20,
+  b4Warmup: 1,
 };
 
 export const SMOKE: Sizes = {
@@ -61,6 +66,8 @@ export const SMOKE: Sizes = {
   scaleSetups: 10,
   idleWindowMs: 300,
   stepTimeoutMs: 10_000,
+  b4Calls: 2,
+  b4Warmup: 1,
 };
 
 export interface RunOptions {
@@ -105,6 +112,8 @@ export interface LevelResult {
 export interface SystemResult {
   system: SystemId;
   cpu: CpuResult;
+  /** Ours only: B1 against our transports around a relay that does nothing else. */
+  relayFloor?: CpuResult;
   rush: RushResult;
   baseline: ProcessStats;
   levels: LevelResult[];
@@ -116,10 +125,12 @@ async function withTarget<T>(
   options: RunOptions,
   loads: number,
   body: (target: Target, loads: Load[]) => Promise<T>,
+  relayFloor = false,
 ): Promise<T> {
   const maxSessions = Math.max(...options.sizes.levels) + 4 * Math.max(options.sizes.rushPairs, options.sizes.scalePairs);
   const profiles = options.cpuProfileDir;
-  const target = await startTarget(system, { maxSessions, cpuProfileDir: profiles && `${profiles}/${system}-server` });
+  const serverProfile = profiles && `${profiles}/${system}${relayFloor ? "-floor" : ""}-server`;
+  const target = await startTarget(system, { maxSessions, cpuProfileDir: serverProfile, relayFloor });
   const started: Load[] = [];
   try {
     for (let i = 0; i < loads; i++) {
@@ -147,17 +158,40 @@ async function measureSetups(target: Target, load: Load, params: { total?: numbe
   return { run, serverCpuUs: cpuUs(before, after) };
 }
 
+/** B1's setups, measured on a fresh target; `prefix` names the pairs. */
+async function cpuPerSetup(target: Target, load: Load, sizes: Sizes, prefix: string) {
+  await load.call("openPairs", { count: sizes.cpuPairs, prefix });
+  const warmup = await load.call("runSetups", { total: sizes.cpuWarmup });
+  const measured = await measureSetups(target, load, { total: sizes.cpuSetups });
+  await load.call("closePairs", {});
+  return { warmup, run: measured.run, serverCpuUs: measured.serverCpuUs, cpuPerSetupUs: measured.serverCpuUs / measured.run.completed };
+}
+
+/**
+ * B1's workload against our transports around a relay that does nothing else
+ * (bench/relay-floor-under-test.ts): what the HTTP stacks alone cost for the same requests.
+ */
+export function relayFloorSetups(system: SystemId, options: RunOptions): Promise<CpuResult> {
+  return withTarget(
+    system,
+    options,
+    1,
+    async (target, loads) => {
+      const cpu = await cpuPerSetup(target, first(loads), options.sizes, "floor-");
+      options.log(`  ${system} relay floor: ${cpu.cpuPerSetupUs.toFixed(0)} µs server CPU per setup`);
+      return cpu;
+    },
+    true,
+  );
+}
+
 /** B1 and B5 (sequential-ish setups), then B2 (many concurrent callers), on one server. */
 export function callSetups(system: SystemId, options: RunOptions): Promise<{ cpu: CpuResult; rush: RushResult }> {
   const { sizes, log } = options;
   return withTarget(system, options, 1, async (target, loads) => {
     const load = first(loads);
-    await load.call("openPairs", { count: sizes.cpuPairs, prefix: "cpu-" });
-    const cpuWarmup = await load.call("runSetups", { total: sizes.cpuWarmup });
-    const cpu = await measureSetups(target, load, { total: sizes.cpuSetups });
-    const cpuPerSetupUs = cpu.serverCpuUs / cpu.run.completed;
-    log(`  ${system}: ${cpu.run.completed} setups, ${cpuPerSetupUs.toFixed(0)} µs server CPU each`);
-    await load.call("closePairs", {});
+    const cpu = await cpuPerSetup(target, load, sizes, "cpu-");
+    log(`  ${system}: ${cpu.run.completed} setups, ${cpu.cpuPerSetupUs.toFixed(0)} µs server CPU each`);
 
     await load.call("openPairs", { count: sizes.rushPairs, prefix: "rush-" });
     const rushWarmup = await load.call("runSetups", { durationMs: sizes.rushWarmupMs });
@@ -169,7 +203,7 @@ export function callSetups(system: SystemId, options: RunOptions): Promise<{ cpu
     );
     await load.call("closePairs", {});
     return {
-      cpu: { warmup: cpuWarmup, run: cpu.run, serverCpuUs: cpu.serverCpuUs, cpuPerSetupUs },
+      cpu,
       rush: {
         warmup: rushWarmup,
         run: rush.run,
@@ -261,6 +295,7 @@ export function idleSessions(
 
 export async function runSystem(system: SystemId, options: RunOptions): Promise<SystemResult> {
   const { cpu, rush } = await callSetups(system, options);
+  const relayFloor = system === "peerjs" ? undefined : await relayFloorSetups(system, options);
   const { baseline, levels } = await idleSessions(system, options);
-  return { system, cpu, rush, baseline, levels };
+  return { system, cpu, rush, baseline, levels, ...(relayFloor ? { relayFloor } : {}) };
 }

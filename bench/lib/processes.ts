@@ -15,6 +15,8 @@ export interface TargetOptions {
   cpuProfileDir: string | undefined;
   /** Ours only: settings over the defaults below (fixed ports for a restart, say). */
   env?: Record<string, string>;
+  /** Ours only: our transports around a relay that does nothing else (the B1 floor). */
+  relayFloor?: boolean;
 }
 
 function profileFlags(dir: string | undefined): string[] {
@@ -31,6 +33,9 @@ export function startTarget(system: SystemId, options: TargetOptions): Promise<T
       nodeFlags,
       env: { BENCH_MAX_SESSIONS: String(options.maxSessions) },
     });
+  }
+  if (options.relayFloor) {
+    return Child.start<TargetMethods, TargetInfo>({ name: "relay floor", script: "relay-floor-under-test.ts", nodeFlags });
   }
   return Child.start<TargetMethods, TargetInfo>({
     name: "Peer-to-Beer server",

@@ -3,6 +3,7 @@
  * and rewrites the generated section of docs/BENCHMARKS.md.
  */
 import { readFile, writeFile } from "node:fs/promises";
+import type { AcceptToFrameResult, Summary } from "../browser/accept-to-frame.js";
 import type { SetupRun } from "../load/types.js";
 import type { LevelResult, SystemResult } from "./phases.js";
 
@@ -18,6 +19,10 @@ export interface Figure {
   peerjs: number;
   /** ours / PeerJS. */
   ratio: number;
+  /** B4 only: the same statistic for the in-page floor (two peer connections in one page). */
+  floor?: number;
+  /** B4 only: ours / floor. */
+  floorRatio?: number;
   /** Human-readable target, or "" for a figure shown for context. */
   target: string;
   met: boolean | null;
@@ -38,6 +43,8 @@ export interface ReportContext {
   command: string;
   date: string;
   durationS: number;
+  /** The browser B4 ran in, when it ran. */
+  browser?: string;
   fixture: { browser: string; offerBytes: number; answerBytes: number; callerCandidates: number; calleeCandidates: number };
 }
 
@@ -52,6 +59,8 @@ const RPC_LIMIT = 6;
 const BYTES_LIMIT = 20_000;
 /** "Flat": the largest value across session counts is at most this many times the smallest. */
 const FLAT_SPREAD = 1.5;
+/** B4: Accept → first frame at most this many times the in-page floor's. */
+const FLOOR_LIMIT = 1.25;
 
 type Systems = Record<"ours-grpc" | "ours-web" | "peerjs", SystemResult>;
 
@@ -67,7 +76,7 @@ function perSetup(run: SetupRun) {
   };
 }
 
-export function buildFigures(systems: Systems): Figure[] {
+export function buildFigures(systems: Systems, b4?: AcceptToFrameResult): Figure[] {
   const peer = systems.peerjs;
   const figures: Figure[] = [];
   const add = (
@@ -94,6 +103,13 @@ export function buildFigures(systems: Systems): Figure[] {
       ours: ours.cpu.cpuPerSetupUs, peerjs: peer.cpu.cpuPerSetupUs,
       target: "≤ 1.0× PeerJS", met: (_, r) => r <= 1.0,
     });
+    const floor = ours.relayFloor;
+    if (floor) {
+      add({
+        table: "headline", id: "B1", name: "— floor: our transports around a relay doing nothing else", transport, unit: "µs",
+        ours: floor.cpuPerSetupUs, peerjs: peer.cpu.cpuPerSetupUs,
+      });
+    }
   }
   for (const { transport, key } of TRANSPORTS) {
     const ours = systems[key];
@@ -124,6 +140,7 @@ export function buildFigures(systems: Systems): Figure[] {
       target: `≤ ${HEAP_LIMIT_KIB[transport]} KiB`, met: (value) => value <= HEAP_LIMIT_KIB[transport],
     });
   }
+  if (b4) figures.push(...acceptToFrameFigures(b4));
   for (const { transport, key } of TRANSPORTS) {
     const ours = perSetup(systems[key].cpu.run);
     const theirs = perSetup(peer.cpu.run);
@@ -161,6 +178,38 @@ export function buildFigures(systems: Systems): Figure[] {
   }
   figures.push(...scalingFigures(systems));
   return figures;
+}
+
+const B4_STATS: { name: string; key: keyof Summary; judged: boolean }[] = [
+  { name: "p50", key: "p50Ms", judged: true },
+  { name: "p95", key: "p95Ms", judged: true },
+  { name: "min", key: "minMs", judged: false },
+  { name: "max", key: "maxMs", judged: false },
+];
+
+/** B4 over gRPC-Web (what the browser speaks): ours, PeerJS, and the in-page floor beside them. */
+function acceptToFrameFigures(b4: AcceptToFrameResult): Figure[] {
+  const { ours, peerjs, floor } = b4.systems;
+  return B4_STATS.map(({ name, key, judged }) => {
+    const o = ours.summary[key];
+    const p = peerjs.summary[key];
+    const f = floor.summary[key];
+    return {
+      table: "headline",
+      id: "B4",
+      name: `Accept → first decoded remote frame, ${name} (Chromium, ${ours.summary.count} calls)`,
+      transport: "gRPC-Web",
+      unit: "ms",
+      ours: o,
+      peerjs: p,
+      ratio: o / p,
+      floor: f,
+      floorRatio: o / f,
+      target: judged ? `≤ ${FLOOR_LIMIT}× in-page floor` : "",
+      met: judged ? o <= FLOOR_LIMIT * f : null,
+      digits: 0,
+    } satisfies Figure;
+  });
 }
 
 function topLevel(result: SystemResult): LevelResult {
@@ -217,6 +266,13 @@ function format(value: number, digits: number): string {
   return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/** The target; for B4 also the floor's value and ours ÷ floor, which the target is judged on. */
+function targetCell(f: Figure, unit: string): string {
+  if (f.floor === undefined) return f.target || "—";
+  const floor = `floor ${format(f.floor, f.digits)}${unit}, ours ${format(f.floorRatio ?? Number.NaN, 2)}×`;
+  return f.target ? `${f.target} (${floor})` : floor;
+}
+
 function row(cells: string[]): string {
   return `| ${cells.join(" | ")} |`;
 }
@@ -236,13 +292,10 @@ export function renderTable(figures: Figure[], table: Figure["table"]): string {
         `${format(f.ours, f.digits)}${unit}`,
         `${format(f.peerjs, f.digits)}${unit}`,
         `${format(f.ratio, 2)}×`,
-        f.target || "—",
+        targetCell(f, unit),
         f.met === null ? "" : f.met ? "yes" : "**no**",
       ]),
     );
-    if (table === "headline" && f.id === "B3" && f.transport === "gRPC-Web") {
-      lines.push(row(["B4", "Accept → first decoded remote frame, p50/p95 (real Chromium)", "—", "B4: pending UI", "—", "—", "≤ 1.25× in-page floor", ""]));
-    }
   }
   return lines.join("\n");
 }
@@ -254,6 +307,7 @@ export function renderReport(figures: Figure[], context: ReportContext): string 
     `- **Command:** \`${context.command}\` (${format(context.durationS, 0)} s)`,
     `- **Machine:** ${machine.cpu}, ${machine.cores} cores, ${format(machine.memoryGiB, 1)} GiB RAM, ${machine.os}`,
     `- **Node:** ${machine.node}`,
+    ...(context.browser ? [`- **Browser (B4):** ${context.browser}, headless, fake camera + microphone`] : []),
     `- **Fixture:** ${fixture.browser}: offer ${fixture.offerBytes} B, answer ${fixture.answerBytes} B, ` +
       `${fixture.callerCandidates} caller and ${fixture.calleeCandidates} callee candidates`,
     "",

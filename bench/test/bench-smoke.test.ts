@@ -1,7 +1,8 @@
 /**
  * Keeps the benchmark from rotting: runs `bench/run.ts --smoke` (every workload at tiny sizes)
- * and checks that it produced a figure for everything and that both systems completed every
- * call setup without an error. It asserts nothing about speed: figures come from `npm run bench`.
+ * and checks that it produced a figure for everything, that both systems completed every
+ * call setup without an error, and that B4 measured its calls in Chromium for ours, PeerJS and
+ * the in-page floor. It asserts nothing about speed: figures come from `npm run bench`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -9,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { B4_SYSTEMS, type AcceptToFrameResult } from "../browser/accept-to-frame.js";
 import type { SetupRun } from "../load/types.js";
 import type { SystemResult } from "../lib/phases.js";
 import type { Figure } from "../lib/report.js";
@@ -20,6 +22,7 @@ interface SmokeResults {
   problems: string[];
   figures: Figure[];
   systems: Record<string, SystemResult>;
+  b4: AcceptToFrameResult | null;
 }
 
 let dir = "";
@@ -49,7 +52,7 @@ beforeAll(async () => {
   if (files.length !== 1 || !files[0]) throw new Error(`expected one results file (exit ${code}):\n${output}`);
   results = JSON.parse(await readFile(join(dir, files[0]), "utf8")) as SmokeResults;
   if (code !== 0) throw new Error(`bench --smoke exited with ${code}:\n${output}`);
-}, 180_000);
+}, 240_000);
 
 afterAll(async () => {
   // Only if the run outlived the hook's timeout; bench/run.ts kills its own children on SIGTERM.
@@ -92,6 +95,31 @@ describe("npm run bench -- --smoke", () => {
       }
       expect(result.cpu.run.completed, system).toBe(20);
       for (const level of result.levels) expect(level.joinErrors, system).toEqual([]);
+    }
+  });
+
+  it("measures B4 (Accept → first decoded remote frame) for ours, PeerJS and the floor", () => {
+    const b4 = results.b4;
+    expect(b4, "B4 results").not.toBeNull();
+    if (!b4) return;
+    for (const system of B4_SYSTEMS) {
+      const result = b4.systems[system];
+      expect(result.errors, system).toEqual([]);
+      expect(result.calls.length, system).toBe(2);
+      for (const value of [result.summary.p50Ms, result.summary.p95Ms, result.summary.minMs, result.summary.maxMs]) {
+        expect(Number.isFinite(value), `${system}: ${value}`).toBe(true);
+        expect(value, system).toBeGreaterThan(0);
+      }
+      for (const call of result.calls) {
+        expect(call.callerMs, system).toBeGreaterThan(0);
+        expect(call.calleeMs, system).toBeGreaterThan(0);
+      }
+    }
+    const figures = results.figures.filter((figure) => figure.id === "B4");
+    expect(figures.length, "B4 rows: p50, p95, min, max").toBe(4);
+    for (const figure of figures) {
+      expect(figure.floor, figure.name).toBeGreaterThan(0);
+      expect(figure.floorRatio, figure.name).toBeGreaterThan(0);
     }
   });
 });

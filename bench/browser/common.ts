@@ -1,0 +1,218 @@
+/** What the three B4 systems share: the browser, probed pages, and turning records into timings. */
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import {
+  installProbe,
+  NAME_SHIM,
+  type FrameMark,
+  type PcEvent,
+  type ProbeRecord,
+  type ProbeWindow,
+  type VideoStats,
+} from "./probe.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/** As playwright.config.ts: fake camera and microphone, no prompts, nothing from the network. */
+const CHROMIUM_ARGS = [
+  "--use-fake-device-for-media-stream",
+  "--use-fake-ui-for-media-stream",
+  "--autoplay-policy=no-user-gesture-required",
+  "--no-sandbox",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--no-first-run",
+];
+
+/** The app's own getUserMedia constraints (web/src/lib/media.ts), used by the other pages too. */
+export const MEDIA_CONSTRAINTS: MediaStreamConstraints = {
+  audio: { echoCancellation: true, noiseSuppression: true },
+  video: { width: { ideal: 1280 }, height: { ideal: 720 } },
+};
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/** A new browser context whose pages carry the probe; returns its first page, not yet navigated. */
+export async function probedPage(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  await context.addInitScript(NAME_SHIM);
+  await context.addInitScript(installProbe);
+  const page = await context.newPage();
+  return { context, page };
+}
+
+export function resetProbe(page: Page): Promise<void> {
+  return page.evaluate(() => (window as unknown as ProbeWindow).__b4.reset());
+}
+
+export function readProbe(page: Page): Promise<ProbeRecord> {
+  return page.evaluate(() => (window as unknown as ProbeWindow).__b4.record());
+}
+
+export function readVideoStats(page: Page): Promise<VideoStats[]> {
+  return page.evaluate(() => (window as unknown as ProbeWindow).__b4.videoStats());
+}
+
+export function waitFrames(page: Page, labels: string[], timeoutMs: number): Promise<void> {
+  return page.evaluate(
+    ({ labels, timeoutMs }) => (window as unknown as ProbeWindow).__b4.waitFrames(labels, timeoutMs),
+    { labels, timeoutMs },
+  );
+}
+
+export function waitMedia(page: Page, count: number, timeoutMs: number): Promise<void> {
+  return page.evaluate(
+    ({ count, timeoutMs }) => (window as unknown as ProbeWindow).__b4.waitMedia(count, timeoutMs),
+    { count, timeoutMs },
+  );
+}
+
+/** Milliseconds after Accept at which each step of a call was first seen (NaN: not seen). */
+export interface Phases {
+  /** The callee's peer connection exists. */
+  calleePc: number;
+  /** The callee set its answer (signaling state back to stable). */
+  calleeAnswerSet: number;
+  /** The caller applied the answer. */
+  callerAnswerSet: number;
+  calleeIceConnected: number;
+  callerIceConnected: number;
+  /** Peer connection `connected` (ICE and DTLS done). */
+  calleeConnected: number;
+  callerConnected: number;
+  calleeFrame: number;
+  callerFrame: number;
+}
+
+export const PHASES: (keyof Phases)[] = [
+  "calleePc",
+  "calleeAnswerSet",
+  "callerAnswerSet",
+  "calleeIceConnected",
+  "callerIceConnected",
+  "calleeConnected",
+  "callerConnected",
+  "calleeFrame",
+  "callerFrame",
+];
+
+export interface CallTiming {
+  /** Accept → first decoded remote frame on the side that got it last: the B4 sample. */
+  ms: number;
+  /** The same on each side. */
+  callerMs: number;
+  calleeMs: number;
+  /** Accept, epoch ms (performance.timeOrigin + performance.now() in the callee's page). */
+  acceptAt: number;
+  /** Size of the first frame each side showed. */
+  callerFrameSize: string;
+  calleeFrameSize: string;
+  phases: Phases;
+  /** Each side's video counters just after both first frames (keyframes, keyframe requests…). */
+  callerVideo: VideoStats | undefined;
+  calleeVideo: VideoStats | undefined;
+}
+
+/** One side of a call: where its records are and which of them are its own. */
+export interface Side {
+  record: ProbeRecord;
+  /** aria-label of its remote video. */
+  label: string;
+  /** Index of its peer connection among those its page created in this generation. */
+  pc: number;
+  /** Its page's video counters, read after both first frames. */
+  video: VideoStats[];
+}
+
+function firstFrame(side: Side): FrameMark {
+  const frames = side.record.frames.filter((frame) => frame.label === side.label);
+  const first = frames.reduce<FrameMark | undefined>((best, frame) => (!best || frame.at < best.at ? frame : best), undefined);
+  if (!first) throw new Error(`no frame recorded on "${side.label}"`);
+  return first;
+}
+
+function firstEvent(side: Side, match: (event: PcEvent) => boolean): number {
+  const event = side.record.pcs.find((e) => e.pc === side.pc && match(e));
+  return event ? event.at : Number.NaN;
+}
+
+/** Turns one call's records into its timing. `acceptAt` is the Accept time (epoch ms). */
+export function callTiming(acceptAt: number, caller: Side, callee: Side): CallTiming {
+  const callerFrame = firstFrame(caller);
+  const calleeFrame = firstFrame(callee);
+  const since = (at: number) => at - acceptAt;
+  const stable = (e: PcEvent) => e.kind === "signaling" && e.state === "stable";
+  const ice = (e: PcEvent) => e.kind === "ice" && (e.state === "connected" || e.state === "completed");
+  const connected = (e: PcEvent) => e.kind === "connection" && e.state === "connected";
+  const phases: Phases = {
+    calleePc: since(firstEvent(callee, (e) => e.kind === "created")),
+    calleeAnswerSet: since(firstEvent(callee, stable)),
+    callerAnswerSet: since(firstEvent(caller, stable)),
+    calleeIceConnected: since(firstEvent(callee, ice)),
+    callerIceConnected: since(firstEvent(caller, ice)),
+    calleeConnected: since(firstEvent(callee, connected)),
+    callerConnected: since(firstEvent(caller, connected)),
+    calleeFrame: since(calleeFrame.at),
+    callerFrame: since(callerFrame.at),
+  };
+  return {
+    ms: Math.max(phases.callerFrame, phases.calleeFrame),
+    callerMs: phases.callerFrame,
+    calleeMs: phases.calleeFrame,
+    acceptAt,
+    callerFrameSize: `${callerFrame.width}x${callerFrame.height}`,
+    calleeFrameSize: `${calleeFrame.width}x${calleeFrame.height}`,
+    phases,
+    callerVideo: caller.video.find((stats) => stats.pc === caller.pc),
+    calleeVideo: callee.video.find((stats) => stats.pc === callee.pc),
+  };
+}
+
+/** How one system's calls went; `calls` are the measured ones, after `warmup`. */
+export interface SystemRun {
+  warmup: CallTiming[];
+  calls: CallTiming[];
+  errors: string[];
+}
+
+export interface CallPlan {
+  warmup: number;
+  calls: number;
+  stepTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+/**
+ * Runs `once` for every warm-up and measured call, collecting timings; the first failure ends
+ * the loop (the pages are in an unknown state) and is reported in `errors`.
+ */
+export async function loop(name: string, plan: CallPlan, once: (index: number) => Promise<CallTiming>): Promise<SystemRun> {
+  const run: SystemRun = { warmup: [], calls: [], errors: [] };
+  const total = plan.warmup + plan.calls;
+  for (let i = 0; i < total; i++) {
+    try {
+      const timing = await once(i);
+      (i < plan.warmup ? run.warmup : run.calls).push(timing);
+    } catch (error) {
+      run.errors.push(`call ${i + 1} of ${total}: ${errorText(error)}`);
+      plan.log(`  B4 ${name}: call ${i + 1} failed: ${run.errors.at(-1) ?? ""}`);
+      break;
+    }
+  }
+  return run;
+}
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Console errors of a page, kept for failure messages. */
+export function collectPageErrors(page: Page, into: string[], tag: string): void {
+  page.on("pageerror", (error) => into.push(`[${tag}] pageerror: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") into.push(`[${tag}] console: ${message.text()}`);
+  });
+}
+
+export type { Page };

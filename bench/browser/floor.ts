@@ -1,0 +1,128 @@
+/**
+ * B4's floor: what a call costs the browser alone. One page, two RTCPeerConnections (caller and
+ * callee), each with its own fake camera + microphone stream, signaling by direct function calls.
+ */
+import type { Browser } from "playwright-core";
+import type { AssetServer } from "./assets.js";
+import {
+  callTiming,
+  launchBrowser,
+  loop,
+  MEDIA_CONSTRAINTS,
+  probedPage,
+  readProbe,
+  readVideoStats,
+  resetProbe,
+  waitFrames,
+  type CallPlan,
+  type Page,
+  type SystemRun,
+} from "./common.js";
+import type { ProbeWindow } from "./probe.js";
+
+const CALLER_VIDEO = "Remote video (caller)";
+const CALLEE_VIDEO = "Remote video (callee)";
+
+interface FloorWindow extends ProbeWindow {
+  __callerStream: MediaStream;
+  __calleeStream: MediaStream;
+  __pcs: RTCPeerConnection[];
+}
+
+/** In the page: one camera + microphone stream per side, as two users would have. */
+async function openStreams(constraints: MediaStreamConstraints): Promise<void> {
+  const w = window as unknown as FloorWindow;
+  w.__pcs = [];
+  w.__callerStream = await navigator.mediaDevices.getUserMedia(constraints);
+  w.__calleeStream = await navigator.mediaDevices.getUserMedia(constraints);
+}
+
+/**
+ * In the page: the caller offers and gathers all its candidates (the ringing, not timed), then
+ * the callee "accepts": the probe marks Accept and the callee creates its connection, applies the
+ * offer and the caller's candidates, answers, and the answer goes straight to the caller. Its
+ * candidates reach the caller as it gathers them. Resolves once the answer is applied; the
+ * media then starts on its own.
+ */
+async function floorCall(labels: { caller: string; callee: string }): Promise<void> {
+  const w = window as unknown as FloorWindow;
+  const config: RTCConfiguration = { iceServers: [], bundlePolicy: "max-bundle" };
+  const video = (label: string) => {
+    const element = document.querySelector<HTMLVideoElement>(`video[aria-label="${label}"]`);
+    if (!element) throw new Error(`no video "${label}"`);
+    return element;
+  };
+  const show = (element: HTMLVideoElement) => (event: RTCTrackEvent) => {
+    const stream = event.streams[0];
+    if (stream && element.srcObject !== stream) element.srcObject = stream;
+  };
+
+  const caller = new RTCPeerConnection(config);
+  w.__pcs.push(caller);
+  caller.ontrack = show(video(labels.caller));
+  const callerCandidates: RTCIceCandidate[] = [];
+  const gathered = new Promise<void>((resolve) => {
+    caller.onicecandidate = ({ candidate }) => {
+      if (candidate && candidate.candidate !== "") callerCandidates.push(candidate);
+      else resolve();
+    };
+  });
+  for (const track of w.__callerStream.getTracks()) caller.addTrack(track, w.__callerStream);
+  await caller.setLocalDescription(await caller.createOffer());
+  const offer = caller.localDescription;
+  if (!offer) throw new Error("the caller has no offer");
+  await gathered;
+
+  w.__b4.mark();
+  const callee = new RTCPeerConnection(config);
+  w.__pcs.push(callee);
+  callee.ontrack = show(video(labels.callee));
+  const added: Promise<void>[] = [];
+  callee.onicecandidate = ({ candidate }) => {
+    if (candidate && candidate.candidate !== "") added.push(caller.addIceCandidate(candidate));
+  };
+  await callee.setRemoteDescription(offer);
+  for (const candidate of callerCandidates) added.push(callee.addIceCandidate(candidate));
+  for (const track of w.__calleeStream.getTracks()) callee.addTrack(track, w.__calleeStream);
+  await callee.setLocalDescription(await callee.createAnswer());
+  const answer = callee.localDescription;
+  if (!answer) throw new Error("the callee has no answer");
+  await caller.setRemoteDescription(answer);
+  await Promise.all(added);
+}
+
+/** In the page: closes both connections and clears both videos. */
+function endFloorCall(labels: string[]): void {
+  const w = window as unknown as FloorWindow;
+  for (const pc of w.__pcs.splice(0)) pc.close();
+  for (const label of labels) {
+    const element = document.querySelector<HTMLVideoElement>(`video[aria-label="${label}"]`);
+    if (element) element.srcObject = null;
+  }
+}
+
+async function oneCall(page: Page, timeoutMs: number) {
+  await resetProbe(page);
+  await page.evaluate(floorCall, { caller: CALLER_VIDEO, callee: CALLEE_VIDEO });
+  await waitFrames(page, [CALLER_VIDEO, CALLEE_VIDEO], timeoutMs);
+  const [record, video] = await Promise.all([readProbe(page), readVideoStats(page)]);
+  const acceptAt = record.accepts[0];
+  if (acceptAt === undefined) throw new Error("the floor page did not mark Accept");
+  // The caller's connection was created first (index 0), the callee's second.
+  const timing = callTiming(acceptAt, { record, label: CALLER_VIDEO, pc: 0, video }, { record, label: CALLEE_VIDEO, pc: 1, video });
+  await page.evaluate(endFloorCall, [CALLER_VIDEO, CALLEE_VIDEO]);
+  return timing;
+}
+
+export async function runFloor(plan: CallPlan, assets: AssetServer): Promise<SystemRun> {
+  let browser: Browser | undefined;
+  try {
+    browser = await launchBrowser();
+    const { page } = await probedPage(browser);
+    await page.goto(`${assets.url}/floor.html`);
+    await page.evaluate(openStreams, MEDIA_CONSTRAINTS);
+    return await loop("floor", plan, () => oneCall(page, plan.stepTimeoutMs));
+  } finally {
+    await browser?.close();
+  }
+}
