@@ -42,6 +42,12 @@ export interface PeerCallOptions {
   disconnectedRestartMs?: number;
   /** How long the connection may stay `failed` (restarts included) before the peer counts as gone. */
   failedGiveUpMs?: number;
+  /**
+   * Callee while it rings: prepare the answer (and gather candidates) at once, but send nothing
+   * and use none of the caller's candidates until release(). Accepting then costs one message
+   * instead of the whole answer's preparation; declining leaves the caller knowing nothing.
+   */
+  held?: boolean;
 }
 
 /**
@@ -71,9 +77,11 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private remote: MediaStream | undefined;
   private localMedia = { audio: true, video: true };
   private closed = false;
+  private held: boolean;
 
   constructor(private readonly options: PeerCallOptions) {
     super();
+    this.held = options.held ?? false;
     this.pc = new options.RTCPeerConnection({ ...options.rtcConfiguration, bundlePolicy: "max-bundle" });
     // Negotiated on both sides with a fixed id: no extra offer/answer round for the channel.
     this.channel = this.pc.createDataChannel("control", { negotiated: true, id: 0 });
@@ -94,6 +102,14 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     this.attachLocalMedia();
   }
 
+  /** The callee accepted: the prepared answer goes out with every candidate gathered so far. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    void this.afterRemoteWork(() => this.addRemoteCandidates({ candidates: [], endOfCandidates: false }));
+    this.flushOutgoing();
+  }
+
   /**
    * Applies a remote offer or answer (answering offers), then the candidates that came with it;
    * glare is resolved by politeness.
@@ -107,8 +123,6 @@ export class PeerCall extends Emitter<PeerCallEvents> {
       // The polite side yields: its own offer, if still waiting for its burst, is rolled back.
       if (offerCollision) this.outgoingDescription = undefined;
       await this.pc.setRemoteDescription(description); // a polite peer rolls back implicitly
-      await this.addRemoteCandidates({ candidates: this.earlyRemote.splice(0), endOfCandidates: false });
-      if (burst) await this.addRemoteCandidates(burst);
       if (description.type === "offer") {
         // Callee: attach media to the transceivers the offer created, so the answer sends it.
         this.attachLocalMedia();
@@ -116,6 +130,8 @@ export class PeerCall extends Emitter<PeerCallEvents> {
         const answer = this.pc.localDescription;
         if (answer) this.queueDescription({ type: "answer", sdp: answer.sdp });
       }
+      // After the answer is on its way: candidates need not hold it up.
+      await this.addRemoteCandidates(burst ?? { candidates: [], endOfCandidates: false });
     });
   }
 
@@ -198,12 +214,14 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   }
 
   private armFlush(): void {
+    if (this.held) return; // release() flushes
     this.flushTimer ??= setTimeout(() => this.flushOutgoing(), this.options.candidateBatchMs ?? 20);
   }
 
   private flushOutgoing(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    if (this.held) return;
     const description = this.outgoingDescription;
     if (this.closed || (description === undefined && this.outgoing.length === 0 && !this.outgoingEnd)) return;
     const burst: CandidateBurst = { candidates: this.outgoing, endOfCandidates: this.outgoingEnd };
@@ -224,20 +242,22 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     return next;
   }
 
+  /**
+   * Adds `burst` after any candidates held so far; holds them all while there is no remote
+   * description yet, or while this side is held (ringing).
+   */
   private async addRemoteCandidates(burst: CandidateBurst): Promise<void> {
-    const all = burst.endOfCandidates ? [...burst.candidates, { candidate: "" }] : burst.candidates;
-    if (!this.pc.remoteDescription) {
-      this.earlyRemote.push(...all);
-      return;
-    }
-    for (const candidate of all) {
-      try {
-        await this.pc.addIceCandidate(candidate);
-      } catch {
+    this.earlyRemote.push(...burst.candidates);
+    if (burst.endOfCandidates) this.earlyRemote.push({ candidate: "" });
+    if (!this.pc.remoteDescription || this.held) return;
+    // The browser applies them in order; waiting for each would only delay the next step.
+    const added = this.earlyRemote.splice(0).map((candidate) =>
+      this.pc.addIceCandidate(candidate).catch(() => {
         // One unusable candidate (or one of an offer ignored in glare) must not end the call;
         // ICE works with the candidates that do apply.
-      }
-    }
+      }),
+    );
+    await Promise.all(added);
   }
 
   private addRemoteTrack(event: RTCTrackEvent): void {

@@ -39,14 +39,18 @@ export interface PhoneOptions {
   localStream?: MediaStream | undefined;
 }
 
+interface IncomingOffer {
+  sdp: string;
+  burst: CandidateBurst;
+}
+
 interface ActiveCall {
   view: CallView;
   peerCall: PeerCall | undefined;
   /** Resolves with the call id once the server minted it (outgoing) or at once (incoming). */
   callId: Promise<string>;
   setCallId: (id: string) => void;
-  /** The incoming offer, with the candidates that came with it or after it, until accepted. */
-  offer: { sdp: string; burst: CandidateBurst } | undefined;
+  /** Candidates of a call whose PeerCall does not exist yet (their call, after glare). */
   earlyCandidates: CandidateBurst[];
   /** Accept the incoming call as soon as it arrives (both sides called each other). */
   autoAccept: boolean;
@@ -135,16 +139,12 @@ export class Phone {
     active.peerCall.start();
   }
 
-  /** Accepts the ringing incoming call. */
+  /** Accepts the ringing incoming call: its answer, prepared while it rang, goes out. */
   accept(): void {
     const active = this.active;
-    if (!active || active.view.phase !== "incoming" || active.offer === undefined) return;
+    if (!active || active.view.phase !== "incoming" || !active.peerCall) return;
     this.patchCall({ phase: "connecting" });
-    const peerCall = this.createPeerCall(active, true);
-    active.peerCall = peerCall;
-    // In arrival order: the offer and its burst, then what trickled while it rang.
-    void peerCall.handleDescription({ type: "offer", sdp: active.offer.sdp }, active.offer.burst);
-    for (const early of active.earlyCandidates.splice(0)) void peerCall.handleCandidates(early.candidates, early.endOfCandidates);
+    active.peerCall.release();
   }
 
   /** Declines, cancels or hangs up, whichever fits the call's phase. */
@@ -205,17 +205,27 @@ export class Phone {
       void this.options.signaling.endCall(e.callId, EndReason.BUSY).catch(() => undefined);
       return;
     }
-    const incoming = this.newCall(e.from, "incoming", e.callId);
-    incoming.offer = { sdp: e.sdp, burst: e.burst };
+    this.ring(this.newCall(e.from, "incoming", e.callId), { sdp: e.sdp, burst: e.burst });
   }
 
-  private replaceWithIncoming(callId: string, offer: NonNullable<ActiveCall["offer"]>): void {
+  private replaceWithIncoming(callId: string, offer: IncomingOffer): void {
     const peer = this.active?.view.peer ?? "";
     this.active?.peerCall?.close();
     this.active = undefined;
-    const incoming = this.newCall(peer, "incoming", callId);
-    incoming.offer = offer;
+    this.ring(this.newCall(peer, "incoming", callId), offer);
     this.accept();
+  }
+
+  /**
+   * The callee's side of a ringing call: its PeerCall prepares the answer right away, held
+   * until accept() (see PeerCallOptions.held).
+   */
+  private ring(incoming: ActiveCall, offer: IncomingOffer): void {
+    const peerCall = this.createPeerCall(incoming, true, true);
+    incoming.peerCall = peerCall;
+    // In arrival order: the offer and its burst, then anything that trickled before.
+    void peerCall.handleDescription({ type: "offer", sdp: offer.sdp }, offer.burst);
+    for (const early of incoming.earlyCandidates.splice(0)) void peerCall.handleCandidates(early.candidates, early.endOfCandidates);
   }
 
   private newCall(peer: string, direction: CallDirection, id: string | undefined): ActiveCall {
@@ -230,7 +240,6 @@ export class Phone {
         if (this.active === active) this.patchCall({ id: value });
         setCallId(value);
       },
-      offer: undefined,
       earlyCandidates: [],
       autoAccept: false,
     };
@@ -239,7 +248,7 @@ export class Phone {
     return active;
   }
 
-  private createPeerCall(active: ActiveCall, polite: boolean): PeerCall {
+  private createPeerCall(active: ActiveCall, polite: boolean, held = false): PeerCall {
     const signaling = this.options.signaling;
     const peer = active.view.peer;
     // A PeerCall that was replaced (glare) or closed must not signal into the call any more.
@@ -271,6 +280,7 @@ export class Phone {
       rtcConfiguration: signaling.rtcConfiguration,
       signaling: callSignaling,
       polite,
+      held,
       localStream: this.localStream,
     });
     peerCall.setMediaEnabled("audio", this.snapshot.localMedia.audio);

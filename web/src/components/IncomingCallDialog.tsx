@@ -24,7 +24,7 @@ export function IncomingCallDialog({ caller, onAccept, onDecline }: IncomingCall
         e.preventDefault();
         onDecline();
       }}
-      className="m-auto w-full max-w-sm rounded-2xl border border-slate-700 bg-slate-900 p-6 text-slate-100 shadow-2xl backdrop:bg-slate-950/70 backdrop:backdrop-blur-sm"
+      className="m-auto w-full max-w-sm rounded-2xl border border-slate-700 bg-slate-900 p-6 text-slate-100 shadow-2xl backdrop:bg-slate-950/80"
     >
       <div className="text-center">
         <div className="mx-auto flex h-16 w-16 animate-pulse items-center justify-center rounded-full bg-brand-500/20 text-brand-400" aria-hidden>
