@@ -9,20 +9,34 @@ import type { AddressInfo } from "node:net";
 
 const require = createRequire(import.meta.url);
 
-/** Shown like the app's remote video: autoplaying, with sound, on screen. */
-const VIDEO_STYLE = "width:480px;height:270px;background:#000";
+/*
+ * The pages show what the app's call screen shows, at its size in the default 1280×720
+ * viewport: the remote video filling the stage and a 192 px self view (playing the local
+ * camera). In headless Chromium every pixel of video is composited in software, so pages that
+ * drew less would be measured as faster for a reason that has nothing to do with signaling.
+ */
+const REMOTE_STYLE = "display:block;width:1232px;height:560px;object-fit:cover;background:#000";
+const SELF_STYLE = "position:absolute;right:40px;bottom:40px;width:192px;height:108px;object-fit:cover;transform:scaleX(-1)";
+const stage = (remote: string, self: string) =>
+  `<div style="position:relative;width:1232px;height:560px;margin:8px 0">` +
+  `<video aria-label="${remote}" autoplay playsinline style="${REMOTE_STYLE}"></video>` +
+  `<video aria-label="${self}" autoplay playsinline muted style="${SELF_STYLE}"></video></div>`;
 
 const PEERJS_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>B4 PeerJS</title>
 <script src="/peerjs.min.js"></script></head>
-<body><video aria-label="Remote video" autoplay playsinline style="${VIDEO_STYLE}"></video></body></html>`;
+<body style="margin:24px">${stage("Remote video", "Local video")}</body></html>`;
 
+/** Both sides' stages in one page (its viewport is tall enough that both are on screen). */
 const FLOOR_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>B4 floor</title></head>
-<body>
-<video aria-label="Remote video (caller)" autoplay playsinline style="${VIDEO_STYLE}"></video>
-<video aria-label="Remote video (callee)" autoplay playsinline style="${VIDEO_STYLE}"></video>
+<body style="margin:24px">
+${stage("Remote video (caller)", "Local video (caller)")}
+${stage("Remote video (callee)", "Local video (callee)")}
 </body></html>`;
+
+/** The floor page's viewport: two stages one above the other. */
+export const FLOOR_VIEWPORT = { width: 1280, height: 1220 };
 
 export interface AssetServer {
   url: string;

@@ -34,8 +34,11 @@ export function launchBrowser(): Promise<Browser> {
 }
 
 /** A new browser context whose pages carry the probe; returns its first page, not yet navigated. */
-export async function probedPage(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext();
+export async function probedPage(
+  browser: Browser,
+  viewport?: { width: number; height: number },
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext(viewport ? { viewport } : {});
   await context.addInitScript(NAME_SHIM);
   await context.addInitScript(installProbe);
   const page = await context.newPage();

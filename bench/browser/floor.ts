@@ -3,7 +3,7 @@
  * callee), each with its own fake camera + microphone stream, signaling by direct function calls.
  */
 import type { Browser } from "playwright-core";
-import type { AssetServer } from "./assets.js";
+import { FLOOR_VIEWPORT, type AssetServer } from "./assets.js";
 import {
   callTiming,
   launchBrowser,
@@ -35,6 +35,11 @@ async function openStreams(constraints: MediaStreamConstraints): Promise<void> {
   w.__pcs = [];
   w.__callerStream = await navigator.mediaDevices.getUserMedia(constraints);
   w.__calleeStream = await navigator.mediaDevices.getUserMedia(constraints);
+  // Each side's self view, as the app shows one.
+  for (const [label, stream] of [["Local video (caller)", w.__callerStream], ["Local video (callee)", w.__calleeStream]] as const) {
+    const self = document.querySelector<HTMLVideoElement>(`video[aria-label="${label}"]`);
+    if (self) self.srcObject = stream;
+  }
 }
 
 /**
@@ -118,7 +123,7 @@ export async function runFloor(plan: CallPlan, assets: AssetServer): Promise<Sys
   let browser: Browser | undefined;
   try {
     browser = await launchBrowser();
-    const { page } = await probedPage(browser);
+    const { page } = await probedPage(browser, FLOOR_VIEWPORT);
     await page.goto(`${assets.url}/floor.html`);
     await page.evaluate(openStreams, MEDIA_CONSTRAINTS);
     return await loop("floor", plan, () => oneCall(page, plan.stepTimeoutMs));

@@ -51,6 +51,9 @@ async function setUpPeer({ id, port, answer, constraints, timeoutMs }: PeerSetup
   w.__errors = [];
   w.__call = undefined;
   w.__local = await navigator.mediaDevices.getUserMedia(constraints);
+  // The self view, as the app shows one.
+  const self = document.querySelector<HTMLVideoElement>('video[aria-label="Local video"]');
+  if (self) self.srcObject = w.__local;
   const peer = new w.Peer(id, { host: "127.0.0.1", port, path: "/", secure: false, config: { iceServers: [] }, debug: 0 });
   w.__peer = peer;
   peer.on("error", (error) => w.__errors.push(`peer: ${error.type}: ${error.message}`));

@@ -143,8 +143,12 @@ export class Phone {
   accept(): void {
     const active = this.active;
     if (!active || active.view.phase !== "incoming" || !active.peerCall) return;
-    this.patchCall({ phase: "connecting" });
     active.peerCall.release();
+    // A UI re-renders on every snapshot change; let the answer leave first (that render can take
+    // tens of milliseconds, and the whole call waits for the answer).
+    setTimeout(() => {
+      if (this.active === active) this.patchCall({ phase: "connecting" });
+    });
   }
 
   /** Declines, cancels or hangs up, whichever fits the call's phase. */
