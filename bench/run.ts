@@ -13,10 +13,12 @@ import * as os from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { B4_SYSTEMS, measureAcceptToFrame, type AcceptToFrameResult } from "./browser/accept-to-frame.js";
+import { measureDrain } from "./faults/drain.js";
+import { measureResume } from "./faults/resume.js";
 import type { SystemId } from "./load/types.js";
 import { loadFixture } from "./lib/fixture.js";
 import { FULL, runSystem, SMOKE, type SystemResult } from "./lib/phases.js";
-import { buildFigures, renderReport, updateDoc, type Machine, type ReportContext } from "./lib/report.js";
+import { buildFigures, renderReport, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SYSTEMS: SystemId[] = ["ours-grpc", "ours-web", "peerjs"];
@@ -81,6 +83,14 @@ function b4Problems(b4: AcceptToFrameResult | undefined, error: string | undefin
   return found;
 }
 
+/** Fault runs that did not do what they measure (a figure from them would mislead). */
+function faultProblems(faults: Faults): string[] {
+  const found: string[] = [];
+  if (faults.resume.samples !== faults.resume.users * faults.resume.rounds) found.push("resume: not every user resumed every round");
+  if (faults.drain.exitCode !== 0) found.push(`drain: the server exited with ${faults.drain.exitCode}`);
+  return found;
+}
+
 async function main(): Promise<number> {
   const began = Date.now();
   const fixture = loadFixture();
@@ -103,6 +113,12 @@ async function main(): Promise<number> {
     log(`  B4 failed: ${b4Error}`);
   }
 
+  log("Faults (ours): resume after a cut, drain with calls up:");
+  const faults = {
+    resume: await measureResume({ users: sizes.resumeUsers, rounds: sizes.resumeRounds, joinsPerGap: 2, log }),
+    drain: await measureDrain({ pairs: sizes.drainPairs, rpcIntervalMs: 50, log }),
+  };
+
   const figures = buildFigures(systems, b4);
   const context: ReportContext = {
     machine: machine(),
@@ -118,14 +134,14 @@ async function main(): Promise<number> {
       calleeCandidates: fixture.calleeCandidates.length,
     },
   };
-  const report = renderReport(figures, context);
-  const found = [...SYSTEMS.flatMap((system) => problems(systems[system])), ...b4Problems(b4, b4Error)];
+  const report = renderReport(figures, context, faults);
+  const found = [...SYSTEMS.flatMap((system) => problems(systems[system])), ...b4Problems(b4, b4Error), ...faultProblems(faults)];
 
   await mkdir(resultsDir, { recursive: true });
   const file = `${resultsDir}/${new Date(began).toISOString().replace(/[:.]/g, "-")}${smoke ? "-smoke" : ""}.json`;
   await writeFile(
     file,
-    `${JSON.stringify({ mode: smoke ? "smoke" : "full", context, sizes, problems: found, figures, systems, b4: b4 ?? null }, null, 2)}\n`,
+    `${JSON.stringify({ mode: smoke ? "smoke" : "full", context, sizes, problems: found, figures, systems, b4: b4 ?? null, faults }, null, 2)}\n`,
   );
 
   log("");

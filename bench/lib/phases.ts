@@ -30,6 +30,10 @@ export interface Sizes {
   /** B4: measured calls per system in real Chromium, after b4Warmup unmeasured ones. */
   b4Calls: number;
   b4Warmup: number;
+  /** Faults (ours only): users cut at once × rounds; calls up while the node drains. */
+  resumeUsers: number;
+  resumeRounds: number;
+  drainPairs: number;
 }
 
 export const FULL: Sizes = {
@@ -49,6 +53,9 @@ export const FULL: Sizes = {
   stepTimeoutMs: 15_000,
   b4Calls: 20,
   b4Warmup: 1,
+  resumeUsers: 50,
+  resumeRounds: 10,
+  drainPairs: 50,
 };
 
 export const SMOKE: Sizes = {
@@ -68,6 +75,9 @@ export const SMOKE: Sizes = {
   stepTimeoutMs: 10_000,
   b4Calls: 2,
   b4Warmup: 1,
+  resumeUsers: 4,
+  resumeRounds: 2,
+  drainPairs: 3,
 };
 
 export interface RunOptions {

@@ -4,6 +4,8 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import type { AcceptToFrameResult, Summary } from "../browser/accept-to-frame.js";
+import type { DrainResult } from "../faults/drain.js";
+import type { ResumeResult } from "../faults/resume.js";
 import type { SetupRun } from "../load/types.js";
 import type { LevelResult, SystemResult } from "./phases.js";
 
@@ -300,7 +302,28 @@ export function renderTable(figures: Figure[], table: Figure["table"]): string {
   return lines.join("\n");
 }
 
-export function renderReport(figures: Figure[], context: ReportContext): string {
+export interface Faults {
+  resume: ResumeResult;
+  drain: DrainResult;
+}
+
+/** Issue #4's figures, ours alone: PeerJS has neither resume with replay nor a drain. */
+function renderFaults({ resume, drain }: Faults): string {
+  const ms = (value: number) => `${format(value, 0)} ms`;
+  const yes = (met: boolean) => (met ? "yes" : "**no**");
+  return [
+    "| Figure | Value | Goal | Met? |",
+    "| --- | ---: | --- | --- |",
+    `| Resume after a cut, p50 (${resume.users} users cut at once × ${resume.rounds}, ${resume.eventsPerGap} events in each gap) | ${ms(resume.resume.p50Ms)} | — | |`,
+    `| Resume after a cut, p95 | ${ms(resume.resume.p95Ms)} | ≤ 500 ms | ${yes(resume.resume.p95Ms <= 500)} |`,
+    `| Events lost / duplicated / out of order over the resumes | ${resume.lost} / ${resume.duplicated} / ${resume.outOfOrder} | 0 lost | ${yes(resume.lost + resume.duplicated + resume.outOfOrder === 0)} |`,
+    `| Drain with ${drain.pairs} calls up: SIGTERM → exit (code ${drain.exitCode ?? "none"}) | ${ms(drain.drainMs)} | ≤ 5 s | ${yes(drain.drainMs <= 5_000 && drain.exitCode === 0)} |`,
+    `| RPC attempts failed during the drain (of ${drain.rpcsDuringDrain} sent) | ${drain.failedAttempts} | 0 | ${yes(drain.failedAttempts === 0)} |`,
+    `| Back online once a replacement is up, p95 (the clients' reconnect schedule) | ${ms(drain.reconnect.p95Ms)} | — | |`,
+  ].join("\n");
+}
+
+export function renderReport(figures: Figure[], context: ReportContext, faults?: Faults): string {
   const { machine, fixture } = context;
   return [
     `- **Date:** ${context.date}`,
@@ -316,6 +339,7 @@ export function renderReport(figures: Figure[], context: ReportContext): string 
     "Cost per session and per call as idle sessions grow:",
     "",
     renderTable(figures, "scaling"),
+    ...(faults ? ["", "Faults (ours alone; PeerJS has no resume or drain to compare):", "", renderFaults(faults)] : []),
   ].join("\n");
 }
 

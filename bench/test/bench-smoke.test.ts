@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { B4_SYSTEMS, type AcceptToFrameResult } from "../browser/accept-to-frame.js";
 import type { SetupRun } from "../load/types.js";
 import type { SystemResult } from "../lib/phases.js";
-import type { Figure } from "../lib/report.js";
+import type { Faults, Figure } from "../lib/report.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -23,6 +23,7 @@ interface SmokeResults {
   figures: Figure[];
   systems: Record<string, SystemResult>;
   b4: AcceptToFrameResult | null;
+  faults: Faults;
 }
 
 let dir = "";
@@ -121,5 +122,16 @@ describe("npm run bench -- --smoke", () => {
       expect(figure.floor, figure.name).toBeGreaterThan(0);
       expect(figure.floorRatio, figure.name).toBeGreaterThan(0);
     }
+  });
+
+  it("measures resume after a cut and a drain with calls up, losing nothing", () => {
+    const { resume, drain } = results.faults;
+    expect(resume.samples).toBe(resume.users * resume.rounds);
+    expect(resume.resumed).toBe(resume.users * resume.rounds);
+    expect([resume.lost, resume.duplicated, resume.outOfOrder]).toEqual([0, 0, 0]);
+    expect(resume.resume.p95Ms).toBeGreaterThan(0);
+    expect(drain.exitCode).toBe(0);
+    expect(drain.failedAttempts, drain.failureSamples.join("\n")).toBe(0);
+    expect(drain.drainMs).toBeGreaterThan(0);
   });
 });
