@@ -17,6 +17,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { IceCandidateSchema } from "@peertobeer/protocol";
 import { burstsOf, CANDIDATE_WINDOW_MS, type Burst, type CallFixture, type FixtureCandidate } from "../lib/fixture.js";
 import { Inbox } from "./inbox.js";
+import { joinAll } from "./join-all.js";
 import type { CallPair, Driver, LoadConfig, SideMeter } from "./types.js";
 import { CountingAgent, WireCounter } from "./wire.js";
 
@@ -251,23 +252,8 @@ export class OursDriver implements Driver {
     return this.idleClient;
   }
 
-  async openIdle(count: number, prefix: string, concurrency: number): Promise<string[]> {
-    const errors: string[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < count) {
-        const user = new OursUser(`${prefix}${next++}`, this.clientForIdle(), this.idleWire, this.config.stepTimeoutMs);
-        try {
-          await user.join();
-          this.idle.push(user);
-        } catch (error) {
-          user.close();
-          errors.push(String(error));
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-    return errors;
+  openIdle(count: number, prefix: string, concurrency: number): Promise<string[]> {
+    return joinAll(count, concurrency, (i) => new OursUser(`${prefix}${i}`, this.clientForIdle(), this.idleWire, this.config.stepTimeoutMs), (user) => this.idle.push(user));
   }
 
   async openPairs(count: number, prefix: string): Promise<CallPair[]> {

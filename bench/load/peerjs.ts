@@ -9,6 +9,7 @@ import * as http from "node:http";
 import WebSocket from "ws";
 import type { CallFixture, FixtureCandidate } from "../lib/fixture.js";
 import { Inbox } from "./inbox.js";
+import { joinAll } from "./join-all.js";
 import type { CallPair, Driver, LoadConfig, SideMeter } from "./types.js";
 import { CountingAgent, WireCounter } from "./wire.js";
 
@@ -177,23 +178,8 @@ export class PeerJsDriver implements Driver {
     private readonly fixture: CallFixture,
   ) {}
 
-  async openIdle(count: number, prefix: string, concurrency: number): Promise<string[]> {
-    const errors: string[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < count) {
-        const user = new PeerJsUser(`${prefix}${next++}`, this.idleWire, this.idleAgent, this.config);
-        try {
-          await user.join();
-          this.idle.push(user);
-        } catch (error) {
-          user.close();
-          errors.push(String(error));
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-    return errors;
+  openIdle(count: number, prefix: string, concurrency: number): Promise<string[]> {
+    return joinAll(count, concurrency, (i) => new PeerJsUser(`${prefix}${i}`, this.idleWire, this.idleAgent, this.config), (user) => this.idle.push(user));
   }
 
   async openPairs(count: number, prefix: string): Promise<CallPair[]> {

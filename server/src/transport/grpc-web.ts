@@ -5,7 +5,7 @@ import { Code } from "@connectrpc/connect";
 import { ErrorReason, LIMITS } from "@peertobeer/protocol";
 import { rpcError } from "../rpc/errors.js";
 import { lingerAfterRefusal } from "./linger.js";
-import { callUnary, OK_TRAILERS, readRequest, startStream, statusOf, type FrameOutput, type Route } from "./routes.js";
+import { OK_TRAILERS, serveRoute, statusOf, unknownMethod, type Responder, type Route } from "./routes.js";
 
 export interface GrpcWebOptions {
   routes: Map<string, Route>;
@@ -40,65 +40,56 @@ const OK_TRAILER_FRAME = trailerFrame(OK_TRAILERS);
 export function createGrpcWebHandler(options: GrpcWebOptions): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
     const path = req.url ?? "";
-    const fail = (error: unknown) => {
-      if (res.writableEnded || res.destroyed) return;
-      const frame = trailerFrame(statusOf(error, (e) => options.onInternalError(e, path)).trailers);
-      if (!res.headersSent) res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": frame.length });
-      res.end(frame);
-    };
+    const responder = http1Responder(res, (error) => options.onInternalError(error, path));
     const route = options.routes.get(path);
     if (!route) {
       req.resume();
-      fail(rpcError(Code.Unimplemented, ErrorReason.UNKNOWN_METHOD, `There is no method ${path}.`));
+      responder.fail(unknownMethod(path));
       return;
     }
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > LIMITS.messageMaxBytes + 5) {
       lingerAfterRefusal(req, res);
-      fail(rpcError(Code.ResourceExhausted, ErrorReason.MESSAGE_TOO_LARGE, `The request is ${declared} bytes; the limit is ${LIMITS.messageMaxBytes}.`));
+      responder.fail(
+        rpcError(Code.ResourceExhausted, ErrorReason.MESSAGE_TOO_LARGE, `The request is ${declared} bytes; the limit is ${LIMITS.messageMaxBytes}.`),
+      );
       return;
     }
-    readRequest(
-      req,
-      (message) => {
-        if (route.kind === "unary") unary(res, route, message, req.headers.authorization, fail);
-        else startStream(route, message, res, responseOutput(res), options.streamQueueLimit, fail);
-      },
-      fail,
-    );
+    serveRoute(route, req, req.headers.authorization, responder, options.streamQueueLimit);
   };
 }
 
-function unary(
-  res: http.ServerResponse,
-  route: Extract<Route, { kind: "unary" }>,
-  message: Uint8Array,
-  authorization: string | undefined,
-  fail: (error: unknown) => void,
-): void {
-  const response = callUnary(route, message, authorization, fail);
-  if (!response || res.destroyed) return;
-  const body = Buffer.concat([response, OK_TRAILER_FRAME]);
-  res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": body.length });
-  res.end(body);
-}
-
-function responseOutput(res: http.ServerResponse): FrameOutput {
+function http1Responder(res: http.ServerResponse, onInternalError: (error: unknown) => void): Responder {
   const respond = () => {
     if (!res.headersSent) res.writeHead(200, { "content-type": CONTENT_TYPE });
   };
   return {
-    write: (frame) => {
-      respond();
-      return res.write(frame);
-    },
-    end: (trailers) => {
+    response: res,
+    answer(encoded) {
       if (res.destroyed) return;
-      respond();
-      res.end(trailerFrame(trailers));
-      const cut = setTimeout(() => res.destroy(), END_FLUSH_MS);
-      cut.unref();
-      res.once("close", () => clearTimeout(cut));
+      const body = Buffer.concat([encoded, OK_TRAILER_FRAME]);
+      res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": body.length });
+      res.end(body);
+    },
+    streamOutput: () => ({
+      write: (frame) => {
+        respond();
+        return res.write(frame);
+      },
+      end: (trailers) => {
+        if (res.destroyed) return;
+        respond();
+        res.end(trailerFrame(trailers));
+        const cut = setTimeout(() => res.destroy(), END_FLUSH_MS);
+        cut.unref();
+        res.once("close", () => clearTimeout(cut));
+      },
+    }),
+    fail(error) {
+      if (res.writableEnded || res.destroyed) return;
+      const frame = trailerFrame(statusOf(error, onInternalError).trailers);
+      if (!res.headersSent) res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": frame.length });
+      res.end(frame);
     },
   };
 }

@@ -1,9 +1,6 @@
 import * as http2 from "node:http2";
-import { Code } from "@connectrpc/connect";
-import { ErrorReason } from "@peertobeer/protocol";
 import type { AddressInfo } from "node:net";
-import { rpcError } from "../rpc/errors.js";
-import { callUnary, OK_TRAILERS, readRequest, startStream, statusOf, type FrameOutput, type Route } from "./routes.js";
+import { OK_TRAILERS, serveRoute, statusOf, unknownMethod, type Responder, type Route } from "./routes.js";
 
 export interface GrpcTransportOptions {
   routes: Map<string, Route>;
@@ -91,70 +88,51 @@ function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeade
     stream.respond({ ":status": 415 }, { endStream: true });
     return;
   }
-  const fail = (error: unknown) => {
-    if (stream.destroyed || stream.closed) return;
-    const { trailers } = statusOf(error, (e) => options.onInternalError(e, path));
-    if (stream.headersSent) {
-      stream.once("wantTrailers", () => stream.sendTrailers(trailers));
-      stream.end();
-    } else {
-      // Trailers-only: the status rides on the response headers.
-      stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
-    }
-    // Refused before the client finished sending (too large, say): ask it to stop, without
-    // error, instead of reading the rest (RFC 9113 §8.1).
-    if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-  };
+  const responder = http2Responder(stream, (error) => options.onInternalError(error, path));
   const route = options.routes.get(path);
-  if (!route) {
-    fail(unimplemented(path));
-    return;
-  }
-  readRequest(
-    stream,
-    (message) => {
-      if (route.kind === "unary") unary(stream, route, message, headers.authorization, fail);
-      else startStream(route, message, stream, streamOutput(stream), options.streamQueueLimit, fail);
-    },
-    fail,
-  );
+  if (!route) responder.fail(unknownMethod(path));
+  else serveRoute(route, stream, headers.authorization, responder, options.streamQueueLimit);
 }
 
-function unary(
-  stream: http2.ServerHttp2Stream,
-  route: Extract<Route, { kind: "unary" }>,
-  message: Uint8Array,
-  authorization: string | undefined,
-  fail: (error: unknown) => void,
-): void {
-  const response = callUnary(route, message, authorization, fail);
-  if (!response || stream.destroyed) return;
-  stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-  stream.once("wantTrailers", () => stream.sendTrailers(OK_TRAILERS));
-  stream.end(response);
-}
-
-function streamOutput(stream: http2.ServerHttp2Stream): FrameOutput {
+function http2Responder(stream: http2.ServerHttp2Stream, onInternalError: (error: unknown) => void): Responder {
   const respond = () => {
     if (!stream.headersSent) stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
   };
+  const endWith = (trailers: Readonly<Record<string, string>>) => {
+    stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+    stream.end();
+  };
   return {
-    write: (frame) => {
-      respond();
-      return stream.write(frame);
-    },
-    end: (trailers) => {
+    response: stream,
+    answer(encoded) {
       if (stream.destroyed) return;
       respond();
-      stream.once("wantTrailers", () => stream.sendTrailers(trailers));
-      stream.end();
-      const cut = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), END_FLUSH_MS);
-      cut.unref();
-      stream.once("close", () => clearTimeout(cut));
+      stream.once("wantTrailers", () => stream.sendTrailers(OK_TRAILERS));
+      stream.end(encoded);
+    },
+    streamOutput: () => ({
+      write: (frame) => {
+        respond();
+        return stream.write(frame);
+      },
+      end: (trailers) => {
+        if (stream.destroyed) return;
+        respond();
+        endWith(trailers);
+        const cut = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), END_FLUSH_MS);
+        cut.unref();
+        stream.once("close", () => clearTimeout(cut));
+      },
+    }),
+    fail(error) {
+      if (stream.destroyed || stream.closed) return;
+      const { trailers } = statusOf(error, onInternalError);
+      // Trailers-only when nothing was sent yet: the status rides on the response headers.
+      if (stream.headersSent) endWith(trailers);
+      else stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
+      // Refused before the client finished sending (too large, say): ask it to stop, without
+      // error, instead of reading the rest (RFC 9113 §8.1).
+      if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
     },
   };
-}
-
-function unimplemented(path: string) {
-  return rpcError(Code.Unimplemented, ErrorReason.UNKNOWN_METHOD, `There is no method ${path}.`);
 }

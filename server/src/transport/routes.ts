@@ -108,11 +108,35 @@ export class RequestBody {
   }
 }
 
+/** The answer to a path no route serves. */
+export function unknownMethod(path: string) {
+  return rpcError(Code.Unimplemented, ErrorReason.UNKNOWN_METHOD, `There is no method ${path}.`);
+}
+
+/** How a transport answers: its own framing of a unary answer and of a stream. */
+export interface Responder {
+  /** The response that carries the request body (its "drain" and "close" events matter for streams). */
+  response: NodeJS.EventEmitter;
+  /** Sends a unary call's encoded answer with an OK status. */
+  answer(encoded: Uint8Array): void;
+  /** The output of a JoinCall stream. */
+  streamOutput(): FrameOutput;
+  /** Ends the exchange with an error status. */
+  fail(error: unknown): void;
+}
+
 /**
- * Reads the one request message of `body` (an HTTP/2 stream or an HTTP/1.1 request) and hands
- * it to `onMessage`; a body that is too large, compressed or incomplete goes to `fail`.
+ * Serves one request: reads the one message of `body` (an HTTP/2 stream or an HTTP/1.1
+ * request; a body that is too large, compressed or incomplete fails), then runs `route` and
+ * answers through `responder`.
  */
-export function readRequest(body: NodeJS.ReadableStream, onMessage: (message: Uint8Array) => void, fail: (error: unknown) => void): void {
+export function serveRoute(
+  route: Route,
+  body: NodeJS.ReadableStream,
+  authorization: string | undefined,
+  responder: Responder,
+  streamQueueLimit: number,
+): void {
   const collector = new RequestBody();
   let started = false;
   body.on("data", (chunk: Buffer) => {
@@ -122,56 +146,43 @@ export function readRequest(body: NodeJS.ReadableStream, onMessage: (message: Ui
       message = collector.push(chunk);
     } catch (error) {
       started = true;
-      fail(error);
+      responder.fail(error);
       return;
     }
     if (!message) return;
     started = true;
-    onMessage(message);
+    if (route.kind === "unary") answerUnary(route, message, authorization, responder);
+    else startStream(route, message, responder, streamQueueLimit);
   });
   body.once("end", () => {
-    if (!started) fail(collector.incomplete());
+    if (!started) responder.fail(collector.incomplete());
   });
 }
 
-/** Runs a unary route; undefined when it failed (and `fail` was told). */
-export function callUnary(
-  route: Extract<Route, { kind: "unary" }>,
-  message: Uint8Array,
-  authorization: string | undefined,
-  fail: (error: unknown) => void,
-): Uint8Array | undefined {
+function answerUnary(route: Extract<Route, { kind: "unary" }>, message: Uint8Array, authorization: string | undefined, responder: Responder): void {
+  let encoded: Uint8Array;
   try {
-    return route.call(message, authorization);
+    encoded = route.call(message, authorization);
   } catch (error) {
-    fail(error);
-    return undefined;
+    responder.fail(error);
+    return;
   }
+  responder.answer(encoded);
 }
 
-/**
- * Opens a session's stream on `stream` (whose "drain" and "close" events the transport's
- * stream or response emits), writing through `output`.
- */
-export function startStream(
-  route: Extract<Route, { kind: "stream" }>,
-  message: Uint8Array,
-  stream: NodeJS.EventEmitter,
-  output: FrameOutput,
-  limit: number,
-  fail: (error: unknown) => void,
-): void {
-  const sink = new WireSink(output, limit);
+/** Opens the session's stream, which lives until the transport's response closes. */
+function startStream(route: Extract<Route, { kind: "stream" }>, message: Uint8Array, responder: Responder, limit: number): void {
+  const sink = new WireSink(responder.streamOutput(), limit);
   let session: Session;
   try {
     session = route.open(message, sink);
   } catch (error) {
     sink.closed();
-    fail(error);
+    responder.fail(error);
     return;
   }
-  stream.on("drain", () => sink.drained());
-  stream.once("close", () => {
+  responder.response.on("drain", () => sink.drained());
+  responder.response.once("close", () => {
     sink.closed();
     route.ended(session, sink);
   });
