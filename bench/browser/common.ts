@@ -190,6 +190,26 @@ export interface CallPlan {
  * Runs `once` for every warm-up and measured call, collecting timings; the first failure ends
  * the loop (the pages are in an unknown state) and is reported in `errors`.
  */
+/**
+ * The timing of a call between two pages that each show the other's video as `label` (the
+ * callee's page marked Accept); `noAccept` explains a call whose Accept was never seen.
+ */
+export async function twoPageTiming(caller: Page, callee: Page, label: string, noAccept: string): Promise<CallTiming> {
+  const [callerRecord, calleeRecord, callerVideo, calleeVideo] = await Promise.all([
+    readProbe(caller),
+    readProbe(callee),
+    readVideoStats(caller),
+    readVideoStats(callee),
+  ]);
+  const acceptAt = calleeRecord.accepts[0];
+  if (acceptAt === undefined) throw new Error(noAccept);
+  return callTiming(
+    acceptAt,
+    { record: callerRecord, label, pc: 0, video: callerVideo },
+    { record: calleeRecord, label, pc: 0, video: calleeVideo },
+  );
+}
+
 export async function loop(name: string, plan: CallPlan, once: (index: number) => Promise<CallTiming>): Promise<SystemRun> {
   const run: SystemRun = { warmup: [], calls: [], errors: [] };
   const total = plan.warmup + plan.calls;

@@ -9,14 +9,12 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { Browser } from "playwright-core";
 import {
-  callTiming,
   collectPageErrors,
   launchBrowser,
   loop,
   probedPage,
-  readProbe,
-  readVideoStats,
   resetProbe,
+  twoPageTiming,
   waitFrames,
   waitMedia,
   type CallPlan,
@@ -117,19 +115,7 @@ async function oneCall(caller: Page, callee: Page, timeoutMs: number) {
     .getByRole("button", { name: "Accept" })
     .click({ timeout: timeoutMs });
   await Promise.all([waitFrames(caller, [REMOTE], timeoutMs), waitFrames(callee, [REMOTE], timeoutMs)]);
-  const [callerRecord, calleeRecord, callerVideo, calleeVideo] = await Promise.all([
-    readProbe(caller),
-    readProbe(callee),
-    readVideoStats(caller),
-    readVideoStats(callee),
-  ]);
-  const acceptAt = calleeRecord.accepts[0];
-  if (acceptAt === undefined) throw new Error("the Accept click was not seen in the callee's page");
-  const timing = callTiming(
-    acceptAt,
-    { record: callerRecord, label: REMOTE, pc: 0, video: callerVideo },
-    { record: calleeRecord, label: REMOTE, pc: 0, video: calleeVideo },
-  );
+  const timing = await twoPageTiming(caller, callee, REMOTE, "the Accept click was not seen in the callee's page");
 
   // Hang up, and wait until the server has ended the call (the callee's stream says so), or the
   // next offer could find the callee still busy.

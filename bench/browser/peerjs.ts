@@ -8,16 +8,14 @@ import type { Browser } from "playwright-core";
 import { startTarget } from "../lib/processes.js";
 import type { AssetServer } from "./assets.js";
 import {
-  callTiming,
+  MEDIA_CONSTRAINTS,
   collectPageErrors,
   errorText,
   launchBrowser,
   loop,
-  MEDIA_CONSTRAINTS,
   probedPage,
-  readProbe,
-  readVideoStats,
   resetProbe,
+  twoPageTiming,
   waitFrames,
   type CallPlan,
   type Page,
@@ -113,19 +111,7 @@ async function oneCall(caller: Page, callee: Page, timeoutMs: number) {
     const errors = [...(await peerErrors(caller)), ...(await peerErrors(callee))];
     throw new Error(`${errorText(error)}${errors.length ? ` (${errors.join("; ")})` : ""}`);
   }
-  const [callerRecord, calleeRecord, callerVideo, calleeVideo] = await Promise.all([
-    readProbe(caller),
-    readProbe(callee),
-    readVideoStats(caller),
-    readVideoStats(callee),
-  ]);
-  const acceptAt = calleeRecord.accepts[0];
-  if (acceptAt === undefined) throw new Error("the callee never got the call");
-  const timing = callTiming(
-    acceptAt,
-    { record: callerRecord, label: REMOTE, pc: 0, video: callerVideo },
-    { record: calleeRecord, label: REMOTE, pc: 0, video: calleeVideo },
-  );
+  const timing = await twoPageTiming(caller, callee, REMOTE, "the callee never got the call");
   // Closing a MediaConnection is synchronous (it closes the peer connection) and tells the
   // server nothing, so both sides are ready for the next call once both have closed.
   await Promise.all([caller.evaluate(endCall), callee.evaluate(endCall)]);
