@@ -8,11 +8,18 @@ const PATTERNS: Record<Tone, { frequencies: number[]; bursts: [number, number][]
   ringtone: { frequencies: [660, 880], bursts: [[0, 0.4], [0.6, 1.0]], periodMs: 3000 },
 };
 
+/**
+ * One AudioContext for the page's life, suspended between tones: opening and closing an audio
+ * output for every ring costs the browser's audio service just as the call's own audio starts.
+ */
+let shared: AudioContext | undefined;
+
 /** Plays `tone` until the returned function is called. */
 export function playTone(tone: Tone): () => void {
   const AudioContextClass = window.AudioContext;
   if (!AudioContextClass) return () => undefined;
-  const context = new AudioContextClass();
+  const context = (shared ??= new AudioContextClass());
+  void context.resume();
   const pattern = PATTERNS[tone];
   const output = context.createGain();
   output.gain.value = 0;
@@ -36,6 +43,7 @@ export function playTone(tone: Tone): () => void {
   return () => {
     clearInterval(timer);
     for (const oscillator of oscillators) oscillator.stop();
-    void context.close();
+    output.disconnect();
+    void context.suspend();
   };
 }
