@@ -105,3 +105,19 @@ test("accepted call: connect helper proves media both ways", async ({ openUser }
   await alice.getByRole("button", { name: "Hang up" }).click();
   await expect(bob.getByText("alice hung up.")).toBeVisible();
 });
+
+test("camera allowed only while the call rings: once accepted, the callee is seen and heard", async ({ openUser }) => {
+  const alice = await openUser();
+  const bob = await openUser({ holdCamera: true });
+  await join(alice, "alice");
+  await join(bob, "bob");
+  await call(alice, "bob");
+  const dialog = incomingDialog(bob, "alice");
+  await expect(dialog).toBeVisible();
+  // The answer is being prepared while it rings, without bob's camera; then he allows it.
+  await bob.evaluate(() => grantCamera());
+  await dialog.getByRole("button", { name: "Accept" }).click();
+  await expectMediaFlowing(alice);
+  await expectMediaFlowing(bob);
+  expect(await localTrackEnabled(bob, "video")).toBe(true);
+});

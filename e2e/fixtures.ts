@@ -37,6 +37,20 @@ export async function stopServer(server: TestServer): Promise<void> {
 declare global {
   /** In pages opened by `openUser`: the newest peer connection that is not closed (throws if none). */
   function livePeerConnection(): RTCPeerConnection;
+  /** In pages opened with `holdCamera`: lets the pending getUserMedia go on. */
+  function grantCamera(): void;
+}
+
+/** getUserMedia answers only once the test calls grantCamera(). */
+function holdCamera() {
+  const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  let grant: () => void = () => undefined;
+  const granted = new Promise<void>((resolve) => (grant = resolve));
+  window.grantCamera = () => grant();
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    await granted;
+    return original(constraints);
+  };
 }
 
 /** Records every RTCPeerConnection the page makes, so tests can read its getStats(). */
@@ -58,8 +72,12 @@ function trackPeerConnections() {
 }
 
 interface Fixtures {
-  /** A new browser context on the app; `url` points it at a server other than the worker's. */
-  openUser: (options?: { denyMedia?: boolean; url?: string }) => Promise<Page>;
+  /**
+   * A new browser context on the app; `url` points it at a server other than the worker's.
+   * `holdCamera`: getUserMedia waits until the page calls `grantCamera()`, as for a user who
+   * answers the permission prompt late.
+   */
+  openUser: (options?: { denyMedia?: boolean; url?: string; holdCamera?: boolean }) => Promise<Page>;
 }
 
 interface WorkerFixtures {
@@ -92,6 +110,7 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
       const context = await (options.denyMedia && blockingBrowser ? blockingBrowser : browser).newContext();
       contexts.push(context);
       await context.addInitScript(trackPeerConnections);
+      if (options.holdCamera) await context.addInitScript(holdCamera);
       const page = await context.newPage();
       const index = contexts.length;
       page.on("console", (message) => consoleLines.push(`[user ${index}] ${message.type()}: ${message.text()}`));

@@ -78,10 +78,14 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private localMedia = { audio: true, video: true };
   private closed = false;
   private held: boolean;
+  /** A renegotiation wanted while held: it waits until the answer has gone. */
+  private negotiateOnRelease = false;
+  private localStream: MediaStream | undefined;
 
   constructor(private readonly options: PeerCallOptions) {
     super();
     this.held = options.held ?? false;
+    this.localStream = options.localStream;
     this.pc = new options.RTCPeerConnection({ ...options.rtcConfiguration, bundlePolicy: "max-bundle" });
     // Negotiated on both sides with a fixed id: no extra offer/answer round for the channel.
     this.channel = this.pc.createDataChannel("control", { negotiated: true, id: 0 });
@@ -108,6 +112,31 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     this.held = false;
     void this.afterRemoteWork(() => this.addRemoteCandidates({ candidates: [], endOfCandidates: false }));
     this.flushOutgoing();
+    if (this.negotiateOnRelease) {
+      this.negotiateOnRelease = false;
+      void this.negotiate();
+    }
+  }
+
+  /**
+   * Camera and microphone that came after the call began (a permission granted late): idle
+   * senders take the tracks and the call renegotiates, so the peer starts seeing and hearing.
+   */
+  setLocalStream(stream: MediaStream): void {
+    if (this.closed || stream === this.localStream) return;
+    this.localStream = stream;
+    if (!this.localMediaAttached) return; // attachLocalMedia() will use it
+    for (const track of stream.getTracks()) {
+      track.enabled = track.kind === "audio" ? this.localMedia.audio : this.localMedia.video;
+      const idle = this.pc.getTransceivers().find((t) => t.receiver.track.kind === track.kind && !t.sender.track && t.direction !== "stopped");
+      if (!idle) {
+        this.pc.addTrack(track, stream);
+        continue;
+      }
+      void idle.sender.replaceTrack(track);
+      idle.sender.setStreams(stream);
+      idle.direction = "sendrecv"; // fires negotiationneeded
+    }
   }
 
   /**
@@ -143,7 +172,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   /** Enables or disables the local track of `kind` and tells the peer. */
   setMediaEnabled(kind: "audio" | "video", enabled: boolean): void {
     this.localMedia = { ...this.localMedia, [kind]: enabled };
-    for (const track of this.options.localStream?.getTracks() ?? []) {
+    for (const track of this.localStream?.getTracks() ?? []) {
       if (track.kind === kind) track.enabled = enabled;
     }
     this.sendControl({ type: "media", ...this.localMedia });
@@ -171,7 +200,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private attachLocalMedia(): void {
     if (this.localMediaAttached) return;
     this.localMediaAttached = true;
-    const stream = this.options.localStream;
+    const stream = this.localStream;
     const kinds = new Set(stream?.getTracks().map((t) => t.kind));
     for (const track of stream?.getTracks() ?? []) this.pc.addTrack(track, stream as MediaStream);
     // Without a camera or microphone we still want to see and hear the other side.
@@ -185,6 +214,10 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   }
 
   private async negotiate(): Promise<void> {
+    if (this.held) {
+      this.negotiateOnRelease = true;
+      return;
+    }
     try {
       this.makingOffer = true;
       const offer = await this.pc.createOffer();

@@ -129,6 +129,8 @@ export class Phone {
     this.localStream = stream;
     const { audio, video } = this.snapshot.localMedia;
     for (const track of stream?.getTracks() ?? []) track.enabled = track.kind === "audio" ? audio : video;
+    // A call that began before the camera was allowed (it may already be ringing) gets it now.
+    if (stream) this.active?.peerCall?.setLocalStream(stream);
   }
 
   /** Rings `peer`. Failures (offline, busy…) land in `lastOutcome`. */
