@@ -49,6 +49,18 @@ test("a declined call is shown to the caller", async ({ openUser }) => {
   await join(alice, "alice");
   await join(bob, "bob");
   await call(alice, "bob");
+  await expect(incomingDialog(bob, "alice")).toBeVisible();
+  // bob's answer is ready while it rings, but nothing of it (nor his addresses) reaches alice.
+  await expect.poll(() => bob.evaluate(() => livePeerConnection().localDescription?.type)).toBe("answer");
+  expect(await alice.evaluate(() => livePeerConnection().remoteDescription)).toBeNull();
+  const remoteCandidates = await alice.evaluate(async () => {
+    let count = 0;
+    (await livePeerConnection().getStats()).forEach((entry: { type: string }) => {
+      if (entry.type === "remote-candidate") count += 1;
+    });
+    return count;
+  });
+  expect(remoteCandidates).toBe(0);
   await incomingDialog(bob, "alice").getByRole("button", { name: "Decline" }).click();
   await expect(alice.getByRole("alert").filter({ hasText: "bob declined your call." })).toBeVisible();
   await expect(incomingDialog(bob, "alice")).toBeHidden();
