@@ -1,38 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createInterface } from "node:readline";
 import { test as base, expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
+
+import { startAppServer, type AppServer } from "../test/support/app-server.js";
 
 export { freePorts } from "../test/support/ports.js";
 
-export interface TestServer {
-  url: string;
-  grpcPort: number;
-  process: ChildProcess;
-}
+export type TestServer = AppServer;
 
-/** Starts `server/src/main.ts` on free loopback ports; resolves once it logs that it is up. */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/src/main.ts"], {
-    env: { ...process.env, HOST: "127.0.0.1", PORT: "0", GRPC_PORT: "0", ICE_SERVERS: "", LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`server exited with ${code} before it was up`)));
-    lines.on("line", (line) => {
-      if (!line.includes("Peer-to-Beer is up")) return;
-      const { web, grpc } = JSON.parse(line) as { web: number; grpc: number };
-      resolve({ url: `http://127.0.0.1:${web}`, grpcPort: grpc, process: child });
-    });
-  });
-}
+/** The server as `npm start` runs it, on free loopback ports (see test/support/app-server.ts). */
+export const startServer = (env: Record<string, string> = {}) => startAppServer(env);
 
-export async function stopServer(server: TestServer): Promise<void> {
-  if (server.process.exitCode !== null) return;
-  const exited = new Promise((resolve) => server.process.once("exit", resolve));
-  server.process.kill("SIGTERM");
-  await exited;
-}
+export const stopServer = (server: TestServer) => server.stop();
 
 declare global {
   /** In pages opened by `openUser`: the newest peer connection that is not closed (throws if none). */

@@ -3,9 +3,9 @@
  * contexts, driven through its UI as a person would: Call, then Accept in the incoming-call
  * dialog, then Hang up.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createInterface } from "node:readline";
+import { startAppServer } from "../../test/support/app-server.js";
 import { fileURLToPath } from "node:url";
 import type { Browser } from "playwright-core";
 import {
@@ -27,10 +27,6 @@ const CALLER = "b4-caller";
 const CALLEE = "b4-callee";
 const REMOTE = "Remote video";
 
-interface AppServer {
-  url: string;
-  stop(): Promise<void>;
-}
 
 /** What the app exposes on window (web/src/lib/phone.ts), as far as the bench uses it. */
 interface AppWindow {
@@ -51,50 +47,6 @@ async function ensureBuilt(log: (line: string) => void): Promise<void> {
   if (existsSync(`${ROOT}web/dist/index.html`)) return;
   log("  B4: web/dist is missing, running npm run build");
   await run("npm", ["run", "build"]);
-}
-
-/** Starts `server/src/main.ts` on loopback ports, as e2e/fixtures.ts does; resolves once it is up. */
-function startAppServer(timeoutMs: number): Promise<AppServer> {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "server/src/main.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, HOST: "127.0.0.1", PORT: "0", GRPC_PORT: "0", ICE_SERVERS: "", LOG_LEVEL: "info" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const killOnExit = () => child.kill("SIGKILL");
-  process.on("exit", killOnExit);
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once("exit", () => resolve());
-  });
-  const stop = async () => {
-    process.off("exit", killOnExit);
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  const stdout = child.stdout;
-  if (!stdout) throw new Error("the server has no stdout");
-  // Read every line, so the pipe never fills; only the "up" line matters.
-  const lines = createInterface({ input: stdout });
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    const timer = setTimeout(() => {
-      void stop();
-      reject(new Error(`server/src/main.ts was not up within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server/src/main.ts exited with ${code} before it was up`));
-    });
-    lines.on("line", (line) => {
-      if (!line.includes("Peer-to-Beer is up")) return;
-      clearTimeout(timer);
-      const { web } = JSON.parse(line) as { web: number };
-      resolve({ url: `http://127.0.0.1:${web}`, stop });
-    });
-  });
 }
 
 async function join(page: Page, userId: string, timeoutMs: number): Promise<void> {
@@ -149,7 +101,7 @@ async function oneCall(caller: Page, callee: Page, timeoutMs: number) {
 
 export async function runOurs(plan: CallPlan): Promise<SystemRun> {
   await ensureBuilt(plan.log);
-  const server = await startAppServer(60_000);
+  const server = await startAppServer();
   let browser: Browser | undefined;
   const pageErrors: string[] = [];
   try {
