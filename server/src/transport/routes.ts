@@ -62,7 +62,7 @@ function decode<S extends DescMessage>(schema: S, body: Uint8Array): MessageShap
   }
 }
 
-export function encodeMessage(message: SignalingMessage): Uint8Array {
+function encodeMessage(message: SignalingMessage): Uint8Array {
   return encodeEnvelope(0, toBinary(SignalingMessageSchema, message));
 }
 
@@ -70,7 +70,7 @@ export function encodeMessage(message: SignalingMessage): Uint8Array {
  * Collects the one length-prefixed message of a request body, refusing it as soon as its
  * declared size is over the limit (before buffering it).
  */
-export class RequestBody {
+class RequestBody {
   private readonly chunks: Buffer[] = [];
   private received = 0;
   private declared = -1;
@@ -223,7 +223,7 @@ export interface FrameOutput {
  * stops reading, at most `limit` messages wait in the transport's buffer before the stream is
  * ended with RESOURCE_EXHAUSTED, so a stalled reader never grows the heap.
  */
-export class WireSink implements Sink {
+class WireSink implements Sink {
   private backlog = 0;
   private blocked = false;
   private finished = false;
