@@ -16,6 +16,7 @@ const bin = (name) => join(root, "node_modules", ".bin", name);
 const SYSTEM_PACKAGES = [
   { pkg: "chromium", binary: "/usr/bin/chromium" },
   { pkg: "coturn", binary: "/usr/bin/turnserver" },
+  { pkg: "nginx", binary: "/usr/sbin/nginx" },
 ];
 
 function run(title, command, args, options = {}) {
