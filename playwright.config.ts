@@ -1,6 +1,5 @@
 import { defineConfig } from "@playwright/test";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+import { CHROMIUM, CHROMIUM_ARGS } from "./test/support/chromium.js";
 
 export default defineConfig({
   testDir: "e2e",
@@ -17,15 +16,7 @@ export default defineConfig({
     headless: true,
     launchOptions: {
       executablePath: CHROMIUM,
-      args: [
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        "--autoplay-policy=no-user-gesture-required",
-        "--no-sandbox",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-      ],
+      args: CHROMIUM_ARGS,
     },
     trace: "retain-on-failure",
   },

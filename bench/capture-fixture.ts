@@ -10,9 +10,9 @@ import { writeFile } from "node:fs/promises";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { chromium } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS } from "../test/support/chromium.js";
 import { burstsOf, CANDIDATE_WINDOW_MS, FIXTURE_PATH, type CallFixture, type FixtureCandidate } from "./lib/fixture.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const CAPTURES = 7;
 
 /** getUserMedia needs a secure context; http://127.0.0.1 is one. */
@@ -116,12 +116,7 @@ async function main(): Promise<void> {
   const page = await startBlankPage();
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--use-fake-device-for-media-stream",
-      "--use-fake-ui-for-media-stream",
-      "--disable-background-networking",
-    ],
+    args: CHROMIUM_ARGS,
   });
   try {
     const tab = await browser.newPage();

@@ -9,25 +9,10 @@ import {
   type ProbeWindow,
   type VideoStats,
 } from "./probe.js";
+import { CHROMIUM, CHROMIUM_ARGS } from "../../test/support/chromium.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-/** As playwright.config.ts: fake camera and microphone, no prompts, nothing from the network. */
-const CHROMIUM_ARGS = [
-  "--use-fake-device-for-media-stream",
-  "--use-fake-ui-for-media-stream",
-  "--autoplay-policy=no-user-gesture-required",
-  "--no-sandbox",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--no-first-run",
-];
-
-/** The app's own getUserMedia constraints (web/src/lib/media.ts), used by the other pages too. */
-export const MEDIA_CONSTRAINTS: MediaStreamConstraints = {
-  audio: { echoCancellation: true, noiseSuppression: true },
-  video: { width: { ideal: 1280 }, height: { ideal: 720 } },
-};
+/** The app's own getUserMedia constraints, used by the other pages too. */
+export { MEDIA_CONSTRAINTS } from "../../web/src/lib/media.js";
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });

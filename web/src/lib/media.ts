@@ -4,16 +4,19 @@ export interface LocalMedia {
   problem: string | undefined;
 }
 
+/** What the app asks of the camera and microphone (the B4 benchmark's other pages ask the same). */
+export const MEDIA_CONSTRAINTS: MediaStreamConstraints = {
+  audio: { echoCancellation: true, noiseSuppression: true },
+  video: { width: { ideal: 1280 }, height: { ideal: 720 } },
+};
+
 /** Opens camera and microphone; a refusal is reported, never thrown: calls still work without. */
 export async function openLocalMedia(): Promise<LocalMedia> {
   if (!navigator.mediaDevices?.getUserMedia) {
     return { stream: undefined, problem: "This browser cannot use a camera here (it needs HTTPS or localhost)." };
   }
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: true, noiseSuppression: true },
-      video: { width: { ideal: 1280 }, height: { ideal: 720 } },
-    });
+    const stream = await navigator.mediaDevices.getUserMedia(MEDIA_CONSTRAINTS);
     return { stream, problem: undefined };
   } catch (error) {
     const name = error instanceof DOMException ? error.name : "";
