@@ -90,19 +90,26 @@ export async function measureDrain(options: DrainOptions): Promise<DrainResult> 
       }),
     );
 
-    // Signaling keeps going while online; an RPC the server refuses would reject here.
+    // Signaling keeps going while online (paced, as a client's trickle is); the interceptor sees
+    // any attempt that fails. The signal comes once every user's traffic is flowing.
+    let flowing = 0;
+    let allFlowing: () => void = () => undefined;
+    const trafficUp = new Promise<void>((resolve) => (allFlowing = resolve));
     const traffic = pairs.flatMap((pair) =>
       [pair.caller, pair.callee].map(async (client) => {
+        let first = true;
         while (!stopTraffic) {
           if (client.state === "online") {
             if (draining) rpcsDuringDrain += 1;
             await client.sendIceCandidates(pair.callId, [CANDIDATE], false).catch(() => undefined);
+            if (first && ++flowing === clients.length) allFlowing();
+            first = false;
           }
           await delay(options.rpcIntervalMs);
         }
       }),
     );
-    await delay(options.rpcIntervalMs * 5); // a few rounds of traffic before the signal
+    await trafficUp;
     const signalled = performance.now();
     draining = true;
     const exitCode = await target.terminate();

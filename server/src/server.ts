@@ -22,7 +22,7 @@ export interface RunningServer {
  * Replay window per session; a client that missed more starts a fresh session. 256 KiB is
  * some twenty call setups of SDPs and candidates.
  */
-const HISTORY_LIMIT = { events: 512, bytes: 256 * 1024 };
+export const HISTORY_LIMIT = { events: 512, bytes: 256 * 1024 };
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const hub = new Hub({
