@@ -1,6 +1,6 @@
 /**
  * Captures the signaling payload of one real Chromium call (audio + video from the fake
- * camera/microphone, no ICE servers, max-bundle) into bench/fixtures/chromium-call.json, so both
+ * camera/microphone, no ICE servers, max-bundle, the SDK's codec preferences) into bench/fixtures/chromium-call.json, so both
  * benchmarked systems relay exactly the SDP and candidate sizes a browser produces.
  *
  * Run by hand when Chromium changes enough to matter: `node --import tsx bench/capture-fixture.ts`.
@@ -10,8 +10,9 @@ import { writeFile } from "node:fs/promises";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { chromium } from "playwright-core";
+import { preferredCodecs } from "@peertobeer/client";
 import { CHROMIUM, CHROMIUM_ARGS } from "../test/support/chromium.js";
-import { burstsOf, CANDIDATE_WINDOW_MS, FIXTURE_PATH, type CallFixture, type FixtureCandidate } from "./lib/fixture.js";
+import { burstsOf, FIXTURE_PATH, type CallFixture, type FixtureCandidate } from "./lib/fixture.js";
 
 const CAPTURES = 7;
 
@@ -39,8 +40,15 @@ interface PageCapture {
   calleeEndAtMs: number;
 }
 
+/** The codecs each side negotiates, per kind: what the SDK's preferredCodecs() keeps. */
+type Preferred = Record<"audio" | "video", RTCRtpCodec[]>;
+
 /** Runs in the page: a loopback call between two RTCPeerConnections, recording what signaling would carry. */
-async function captureInPage(): Promise<PageCapture> {
+async function captureInPage(preferred: Preferred): Promise<PageCapture> {
+  // As PeerCall does before every offer and answer.
+  const preferCodecs = (pc: RTCPeerConnection) => {
+    for (const t of pc.getTransceivers()) t.setCodecPreferences(preferred[t.receiver.track.kind as "audio" | "video"]);
+  };
   const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
   const config: RTCConfiguration = { iceServers: [], bundlePolicy: "max-bundle" };
   const caller = new RTCPeerConnection(config);
@@ -74,6 +82,7 @@ async function captureInPage(): Promise<PageCapture> {
   const callerDone = record(caller, callee, callerCandidates);
   const calleeDone = record(callee, caller, calleeCandidates);
   for (const track of media.getTracks()) caller.addTrack(track, media);
+  preferCodecs(caller);
 
   const offer = await caller.createOffer();
   began.set(caller, performance.now());
@@ -82,6 +91,7 @@ async function captureInPage(): Promise<PageCapture> {
   await callee.setRemoteDescription(offer);
   const answerMedia = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
   for (const track of answerMedia.getTracks()) callee.addTrack(track, answerMedia);
+  preferCodecs(callee);
   const answer = await callee.createAnswer();
   began.set(callee, performance.now());
   await callee.setLocalDescription(answer);
@@ -124,18 +134,25 @@ async function main(): Promise<void> {
     await tab.addInitScript("globalThis.__name = (fn) => fn;");
     await tab.goto(page.url);
     // Gathering times vary from call to call; keep the call whose burst count is the median.
+    const capabilities = await tab.evaluate(() => ({
+      audio: RTCRtpReceiver.getCapabilities("audio")?.codecs ?? [],
+      video: RTCRtpReceiver.getCapabilities("video")?.codecs ?? [],
+    }));
+    const preferred: Preferred = { audio: preferredCodecs(capabilities.audio), video: preferredCodecs(capabilities.video) };
     const calls: PageCapture[] = [];
-    for (let i = 0; i < CAPTURES; i++) calls.push(await tab.evaluate(captureInPage));
+    for (let i = 0; i < CAPTURES; i++) calls.push(await tab.evaluate(captureInPage, preferred));
     const bursts = (c: PageCapture) =>
-      burstsOf(c.callerCandidates, c.callerEndAtMs, CANDIDATE_WINDOW_MS).length +
-      burstsOf(c.calleeCandidates, c.calleeEndAtMs, CANDIDATE_WINDOW_MS).length;
+      burstsOf(c.callerCandidates, c.callerEndAtMs).length + burstsOf(c.calleeCandidates, c.calleeEndAtMs).length;
     const captured = [...calls].sort((a, b) => bursts(a) - bursts(b))[Math.floor(CAPTURES / 2)] as PageCapture;
     console.log(`bursts per call over ${CAPTURES} captures: ${calls.map(bursts).join(", ")}; kept one with ${bursts(captured)}`);
+    console.log(`gathering ended after (caller/callee, ms): ${calls.map((c) => `${c.callerEndAtMs}/${c.calleeEndAtMs}`).join(", ")}`);
     const fixture: CallFixture = {
       capturedAt: new Date().toISOString(),
       browser: `Chromium ${browser.version()}`,
       userAgent: captured.userAgent,
-      setup: "two RTCPeerConnections in one page, fake camera + microphone (audio + video), no ICE servers, bundlePolicy max-bundle",
+      setup:
+        "two RTCPeerConnections in one page, fake camera + microphone (audio + video), no ICE servers, bundlePolicy max-bundle, " +
+        "codecs trimmed as the SDK does (preferredCodecs)",
       offer: { type: "offer", sdp: captured.offer },
       answer: { type: "answer", sdp: captured.answer },
       callerCandidates: captured.callerCandidates,

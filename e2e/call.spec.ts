@@ -1,5 +1,14 @@
 import { expect, test } from "./fixtures.js";
-import { call, connect, expectMediaFlowing, inboundStats, incomingDialog, join, localTrackEnabled } from "./helpers.js";
+import {
+  call,
+  connect,
+  expectMediaFlowing,
+  inboundStats,
+  incomingDialog,
+  join,
+  localTrackEnabled,
+  negotiatedCodecs,
+} from "./helpers.js";
 
 test("alice calls bob from the online list; both see and hear each other; hang-up reaches alice", async ({ openUser }) => {
   const alice = await openUser();
@@ -108,12 +117,20 @@ test("with camera and microphone blocked the user is told, can join, and still s
   expect((await inboundStats(alice)).framesDecoded).toBe(0);
 });
 
-test("accepted call: connect helper proves media both ways", async ({ openUser }) => {
+test("accepted call: media both ways, with only the SDK's preferred codecs in every description", async ({ openUser }) => {
   const alice = await openUser();
   const bob = await openUser();
   await join(alice, "alice");
   await join(bob, "bob");
   await connect(alice, "alice", bob, "bob");
+  // packages/client/src/codecs.ts: Opus + RED, VP8, VP9 profile 0, H.264 42e01f, AV1, RTX.
+  const wanted = new Set(["opus", "red", "VP8", "rtx", "VP9", "H264 42e01f", "AV1"]);
+  for (const page of [alice, bob]) {
+    const { local, remote } = await negotiatedCodecs(page);
+    expect(local).toContain("VP8");
+    expect(remote).toContain("opus");
+    expect([...local, ...remote].filter((codec) => !wanted.has(codec))).toEqual([]);
+  }
   await alice.getByRole("button", { name: "Hang up" }).click();
   await expect(bob.getByText("alice hung up.")).toBeVisible();
 });

@@ -69,3 +69,17 @@ export function localTrackEnabled(page: Page, kind: "audio" | "video"): Promise<
 export function remoteUfrag(page: Page): Promise<string | undefined> {
   return page.evaluate(() => /a=ice-ufrag:(\S+)/.exec(livePeerConnection().remoteDescription?.sdp ?? "")?.[1]);
 }
+
+/** The codecs (rtpmap names, with H.264's profile-level-id) in the live peer connection's local and remote descriptions. */
+export function negotiatedCodecs(page: Page): Promise<{ local: string[]; remote: string[] }> {
+  return page.evaluate(() => {
+    const codecsOf = (sdp: string | undefined) => {
+      const h264Profiles = new Map([...(sdp ?? "").matchAll(/a=fmtp:(\d+) .*profile-level-id=(\w+)/g)].map((m) => [m[1], m[2]]));
+      return [...(sdp ?? "").matchAll(/a=rtpmap:(\d+) ([\w-]+)\//g)].map(([, pt, name]) =>
+        name === "H264" ? `H264 ${h264Profiles.get(pt ?? "") ?? "?"}` : (name ?? ""),
+      );
+    };
+    const pc = livePeerConnection();
+    return { local: codecsOf(pc.localDescription?.sdp), remote: codecsOf(pc.remoteDescription?.sdp) };
+  });
+}

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { CANDIDATE_TIMING } from "@peertobeer/client";
 
 /** One ICE candidate as RTCIceCandidate.toJSON() gives it, and when it was gathered. */
 export interface FixtureCandidate {
@@ -26,9 +27,6 @@ export interface CallFixture {
   calleeEndAtMs: number;
 }
 
-/** The SDK's candidate batch window (PeerCall's default candidateBatchMs). */
-export const CANDIDATE_WINDOW_MS = 20;
-
 /** Candidates that go out in one message; the first burst rides with the offer or answer. */
 export interface Burst {
   candidates: FixtureCandidate[];
@@ -36,14 +34,19 @@ export interface Burst {
 }
 
 /**
- * Splits one side's candidates into the bursts the SDK sends (packages/client PeerCall): the
- * description opens a `windowMs` window, a candidate after a flushed window opens the next,
- * and the end of gathering flushes at once.
+ * Splits one side's candidates into the bursts the SDK sends (packages/client PeerCall, with its
+ * CANDIDATE_TIMING): the description waits for the end of gathering up to `descriptionWaitMs`
+ * and takes what was gathered by then; a later candidate opens a `batchMs` window, and the end of
+ * gathering flushes at once.
  */
-export function burstsOf(candidates: FixtureCandidate[], endAtMs: number, windowMs: number): Burst[] {
+export function burstsOf(
+  candidates: FixtureCandidate[],
+  endAtMs: number,
+  timing: { descriptionWaitMs: number; batchMs: number } = CANDIDATE_TIMING,
+): Burst[] {
   const bursts: Burst[] = [];
   let current: Burst = { candidates: [], endOfCandidates: false };
-  let deadline: number | undefined = windowMs;
+  let deadline: number | undefined = timing.descriptionWaitMs;
   const flushIfPast = (at: number) => {
     if (deadline === undefined || at <= deadline) return;
     bursts.push(current);
@@ -52,7 +55,7 @@ export function burstsOf(candidates: FixtureCandidate[], endAtMs: number, window
   };
   for (const candidate of [...candidates].sort((a, b) => a.atMs - b.atMs)) {
     flushIfPast(candidate.atMs);
-    deadline ??= candidate.atMs + windowMs;
+    deadline ??= candidate.atMs + timing.batchMs;
     current.candidates.push(candidate);
   }
   flushIfPast(endAtMs);

@@ -15,7 +15,7 @@ import {
 } from "@peertobeer/protocol";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { IceCandidateSchema } from "@peertobeer/protocol";
-import { burstsOf, CANDIDATE_WINDOW_MS, type Burst, type CallFixture, type FixtureCandidate } from "../lib/fixture.js";
+import { burstsOf, type Burst, type CallFixture, type FixtureCandidate } from "../lib/fixture.js";
 import { Inbox } from "./inbox.js";
 import { joinAll } from "./join-all.js";
 import type { CallPair, Driver, LoadConfig, SideMeter } from "./types.js";
@@ -161,8 +161,8 @@ class OursPair implements CallPair {
     readonly callee: OursUser,
     private readonly fixture: CallFixture,
   ) {
-    this.callerBursts = burstsOf(fixture.callerCandidates, fixture.callerEndAtMs, CANDIDATE_WINDOW_MS).map(toWire);
-    this.calleeBursts = burstsOf(fixture.calleeCandidates, fixture.calleeEndAtMs, CANDIDATE_WINDOW_MS).map(toWire);
+    this.callerBursts = burstsOf(fixture.callerCandidates, fixture.callerEndAtMs).map(toWire);
+    this.calleeBursts = burstsOf(fixture.calleeCandidates, fixture.calleeEndAtMs).map(toWire);
   }
 
   /**

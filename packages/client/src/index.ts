@@ -8,7 +8,8 @@ export type {
   SignalingEvents,
   StoredSession,
 } from "./signaling-client.js";
-export { PeerCall, type CallSignaling, type ControlMessage, type PeerCallOptions } from "./peer-call.js";
+export { CANDIDATE_TIMING, PeerCall, type CallSignaling, type ControlMessage, type PeerCallOptions } from "./peer-call.js";
+export { preferredCodecs, type CodecCapability } from "./codecs.js";
 export { Phone, type CallDirection, type CallOutcome, type CallPhase, type CallView, type PhoneSnapshot } from "./phone.js";
 export { DefaultReconnectPolicy, type ReconnectPolicy } from "./reconnect-policy.js";
 export { SignalingError, Code } from "./errors.js";

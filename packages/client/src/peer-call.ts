@@ -1,5 +1,14 @@
+import { preferredCodecs } from "./codecs.js";
 import { Emitter } from "./emitter.js";
 import type { CandidateBurst } from "./signaling-client.js";
+
+/**
+ * When candidates go out. A description waits for the end of gathering (which takes some 40–80 ms
+ * on a LAN, longer with STUN and TURN) up to `descriptionWaitMs`, so that usually the offer and the
+ * answer carry every candidate and the end of candidates, and a call needs no SendIceCandidate at
+ * all. Candidates after that go out in `batchMs` windows.
+ */
+export const CANDIDATE_TIMING = { descriptionWaitMs: 100, batchMs: 20 } as const;
 
 /** How a PeerCall reaches the other side; the owner knows the call id and the peer. */
 export interface CallSignaling {
@@ -33,11 +42,13 @@ export interface PeerCallOptions {
   polite: boolean;
   /** Camera and microphone; without it the call still receives the peer's media. */
   localStream?: MediaStream | undefined;
-  /**
-   * Candidates gathered within this window go out in one RPC; an offer or answer waits for the
-   * window too (or for the end of gathering, if sooner) and carries its first burst.
-   */
+  /** Candidates gathered within this window go out in one RPC (CANDIDATE_TIMING.batchMs). */
   candidateBatchMs?: number;
+  /**
+   * How long an offer or answer may wait for the end of gathering, carrying the candidates
+   * gathered meanwhile (CANDIDATE_TIMING.descriptionWaitMs).
+   */
+  descriptionWaitMs?: number;
   /** How long `disconnected` may last before the impolite side restarts ICE. */
   disconnectedRestartMs?: number;
   /** How long the connection may stay `failed` (restarts included) before the peer counts as gone. */
@@ -52,8 +63,8 @@ export interface PeerCallOptions {
 
 /**
  * One RTCPeerConnection and the W3C perfect-negotiation dance around it: offers go out as
- * soon as tracks are attached (no waiting for ICE gathering to finish: at most one candidate
- * batch window, whose candidates ride along), candidates trickle both ways in batches, and
+ * soon as gathering ends or CANDIDATE_TIMING.descriptionWaitMs after tracks are attached, with
+ * the candidates gathered so far; later candidates trickle both ways in batches, and
  * remote descriptions and candidates are applied strictly in the order they arrived, so a
  * candidate never meets the wrong description.
  */
@@ -155,6 +166,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
       if (description.type === "offer") {
         // Callee: attach media to the transceivers the offer created, so the answer sends it.
         this.attachLocalMedia();
+        this.preferCodecs();
         await this.pc.setLocalDescription(await this.pc.createAnswer());
         const answer = this.pc.localDescription;
         if (answer) this.queueDescription({ type: "answer", sdp: answer.sdp });
@@ -220,6 +232,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     }
     try {
       this.makingOffer = true;
+      this.preferCodecs();
       const offer = await this.pc.createOffer();
       if (this.pc.signalingState !== "stable") return; // a remote offer arrived meanwhile
       await this.pc.setLocalDescription(offer);
@@ -232,10 +245,34 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     }
   }
 
-  /** Our offer or answer goes out with the burst window's candidates (or sooner, when gathering ends). */
+  /**
+   * Trims each transceiver's codecs to preferredCodecs() before an offer or answer: a smaller
+   * SDP on every description, nothing a call between current browsers would pick lost.
+   */
+  private preferCodecs(): void {
+    if (typeof RTCRtpReceiver === "undefined" || typeof RTCRtpReceiver.getCapabilities !== "function") return;
+    for (const transceiver of this.pc.getTransceivers()) {
+      if (transceiver.direction === "stopped" || typeof transceiver.setCodecPreferences !== "function") continue;
+      const codecs = RTCRtpReceiver.getCapabilities(transceiver.receiver.track.kind)?.codecs;
+      const preferred = codecs && preferredCodecs(codecs);
+      if (preferred?.length) transceiver.setCodecPreferences(preferred);
+    }
+  }
+
+  /**
+   * Our offer or answer waits for the end of gathering (CANDIDATE_TIMING.descriptionWaitMs at
+   * most) and takes the candidates gathered by then; one already gathered goes at once.
+   */
   private queueDescription(description: RTCSessionDescriptionInit): void {
     if (this.outgoingDescription) this.flushOutgoing(); // never overtake one still waiting
     this.outgoingDescription = description;
+    // Renegotiation without an ICE restart gathers nothing new: no end of gathering to wait for.
+    if (this.pc.iceGatheringState === "complete") {
+      this.flushOutgoing();
+      return;
+    }
+    clearTimeout(this.flushTimer); // candidates already waiting ride with the description
+    this.flushTimer = undefined;
     this.armFlush();
   }
 
@@ -248,7 +285,10 @@ export class PeerCall extends Emitter<PeerCallEvents> {
 
   private armFlush(): void {
     if (this.held) return; // release() flushes
-    this.flushTimer ??= setTimeout(() => this.flushOutgoing(), this.options.candidateBatchMs ?? 20);
+    const waitMs = this.outgoingDescription
+      ? (this.options.descriptionWaitMs ?? CANDIDATE_TIMING.descriptionWaitMs)
+      : (this.options.candidateBatchMs ?? CANDIDATE_TIMING.batchMs);
+    this.flushTimer ??= setTimeout(() => this.flushOutgoing(), waitMs);
   }
 
   private flushOutgoing(): void {
