@@ -3,6 +3,7 @@ import {
   call,
   connect,
   expectMediaFlowing,
+  expectVideoPlaying,
   inboundStats,
   incomingDialog,
   join,
@@ -15,6 +16,7 @@ test("alice calls bob from the online list; both see and hear each other; hang-u
   const bob = await openUser();
   await join(alice, "alice");
   await join(bob, "bob");
+  await expectVideoPlaying(alice, "Camera preview");
 
   // Presence is live: bob shows up in alice's list without a reload.
   await alice.getByRole("button", { name: "Call bob" }).click();
@@ -50,6 +52,13 @@ test("alice calls bob from the online list; both see and hear each other; hang-u
   await expect(alice.getByRole("status").filter({ hasText: "bob hung up." })).toBeVisible();
   await expect(alice.getByRole("textbox", { name: "Recipient ID" })).toBeVisible();
   await expect(bob.getByText("Call with alice ended.")).toBeVisible();
+  // Back in the lobby, the camera preview is live again, and the call's videos let go of their
+  // streams: a removed <video> holding camera frames until it is garbage collected stalls the
+  // camera for every view of it (for seconds; docs/BENCHMARKS.md, B4).
+  for (const page of [alice, bob]) {
+    await expectVideoPlaying(page, "Camera preview");
+    expect(await page.evaluate(() => detachedVideosHoldingStreams())).toBe(0);
+  }
 });
 
 test("a declined call is shown to the caller", async ({ openUser }) => {

@@ -14,6 +14,8 @@ export const stopServer = (server: TestServer) => server.stop();
 declare global {
   /** In pages opened by `openUser`: the newest peer connection that is not closed (throws if none). */
   function livePeerConnection(): RTCPeerConnection;
+  /** In pages opened by `openUser`: <video> elements no longer in the page that still hold a stream. */
+  function detachedVideosHoldingStreams(): number;
   /** In pages opened with `holdCamera`: lets the pending getUserMedia go on. */
   function grantCamera(): void;
 }
@@ -28,6 +30,22 @@ function holdCamera() {
     await granted;
     return original(constraints);
   };
+}
+
+/** Remembers every media element given a stream, to find those removed from the page still holding one. */
+function trackVideoStreams() {
+  const property = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, "srcObject");
+  if (!property?.set || !property.get) throw new Error("HTMLMediaElement.srcObject is not an accessor");
+  const given = new Set<HTMLMediaElement>();
+  const { get, set } = property;
+  Object.defineProperty(HTMLMediaElement.prototype, "srcObject", {
+    ...property,
+    set(this: HTMLMediaElement, value: MediaProvider | null) {
+      if (value) given.add(this);
+      set.call(this, value);
+    },
+  });
+  window.detachedVideosHoldingStreams = () => [...given].filter((element) => !element.isConnected && get.call(element)).length;
 }
 
 /** Records every RTCPeerConnection the page makes, so tests can read its getStats(). */
@@ -87,6 +105,7 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
       const context = await (options.denyMedia && blockingBrowser ? blockingBrowser : browser).newContext();
       contexts.push(context);
       await context.addInitScript(trackPeerConnections);
+      await context.addInitScript(trackVideoStreams);
       if (options.holdCamera) await context.addInitScript(holdCamera);
       const page = await context.newPage();
       const index = contexts.length;

@@ -56,6 +56,25 @@ export async function expectMediaFlowing(page: Page): Promise<void> {
   await expect.poll(async () => (await inboundStats(page)).audioPackets).toBeGreaterThan(before.audioPackets);
 }
 
+/** The <video> labelled `label` shows frames: one is presented after we start looking. */
+export async function expectVideoPlaying(page: Page, label: string): Promise<void> {
+  await expect(page.getByLabel(label)).toBeVisible();
+  const presented = await page.evaluate(
+    ({ selector, timeoutMs }) =>
+      new Promise<string>((resolve) => {
+        const video = document.querySelector<HTMLVideoElement>(selector);
+        if (!video) return resolve("no such video");
+        const timer = setTimeout(() => resolve(`no frame presented within ${timeoutMs} ms`), timeoutMs);
+        video.requestVideoFrameCallback(() => {
+          clearTimeout(timer);
+          resolve("presented");
+        });
+      }),
+    { selector: `video[aria-label="${label}"]`, timeoutMs: 15_000 },
+  );
+  expect(presented, `${label}`).toBe("presented");
+}
+
 /** The first local track of `kind`, as the page's "Local video" element shows it. */
 export function localTrackEnabled(page: Page, kind: "audio" | "video"): Promise<boolean | undefined> {
   return page.evaluate((k) => {

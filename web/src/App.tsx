@@ -82,7 +82,7 @@ export function App() {
           onToggleCamera={() => phone.setCameraEnabled(!snapshot.localMedia.video)}
         />
       ) : (
-        <Lobby userId={snapshot.userId} onlineUsers={snapshot.onlineUsers} onCall={(peer) => phone.call(peer)} />
+        <Lobby userId={snapshot.userId} localStream={media.stream} onlineUsers={snapshot.onlineUsers} onCall={(peer) => phone.call(peer)} />
       )}
       {call?.phase === "incoming" && (
         <IncomingCallDialog caller={call.peer} onAccept={() => phone.accept()} onDecline={() => phone.hangUp()} />

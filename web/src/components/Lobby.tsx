@@ -1,14 +1,17 @@
 import { useState, type FormEvent } from "react";
 import { Phone } from "lucide-react";
 import { Button } from "./Button.js";
+import { Video } from "./Video.js";
 
 interface LobbyProps {
   userId: string;
+  /** The camera, previewed while waiting (undefined: none, or not allowed). */
+  localStream: MediaStream | undefined;
   onlineUsers: readonly string[];
   onCall: (peer: string) => void;
 }
 
-export function Lobby({ userId, onlineUsers, onCall }: LobbyProps) {
+export function Lobby({ userId, localStream, onlineUsers, onCall }: LobbyProps) {
   const [recipient, setRecipient] = useState("");
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -33,6 +36,11 @@ export function Lobby({ userId, onlineUsers, onCall }: LobbyProps) {
         <Button type="submit" className="mt-4 w-full" disabled={recipient.trim() === ""}>
           Call
         </Button>
+        {localStream && (
+          <div className="mt-6 aspect-video overflow-hidden rounded-xl border border-slate-800 bg-slate-950">
+            <Video stream={localStream} label="Camera preview" muted mirrored />
+          </div>
+        )}
       </form>
       <div className="rounded-2xl border border-slate-800 bg-slate-900/60 p-6">
         <h2 className="text-lg font-semibold">Online now</h2>

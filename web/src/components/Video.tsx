@@ -16,6 +16,15 @@ export function Video({ stream, label, muted = false, mirrored = false, classNam
     const video = ref.current;
     if (video && video.srcObject !== (stream ?? null)) video.srcObject = stream ?? null;
   }, [stream]);
+  // A removed <video> keeps its player, and the camera frames it holds, until it is garbage
+  // collected; the camera shares a few buffers among everyone showing it, so held frames stall
+  // every view of it (seconds, measured). Let go of the stream as soon as the element goes.
+  useEffect(() => {
+    const video = ref.current;
+    return () => {
+      if (video) video.srcObject = null;
+    };
+  }, []);
   return (
     <video
       ref={ref}
