@@ -95,8 +95,10 @@ export class Phone {
       s.on("answer", (e) => {
         const call = this.callFor(e.callId, e.from);
         if (!call?.peerCall) return;
-        if (call.view.phase === "outgoing") this.patchCall({ phase: "connecting" });
+        // The answer first: a UI re-renders on the snapshot change, and the browser starts ICE and
+        // DTLS only once setRemoteDescription has been called.
         void call.peerCall.handleDescription({ type: "answer", sdp: e.sdp }, e.burst);
+        if (call.view.phase === "outgoing") this.patchCall({ phase: "connecting" });
       }),
       s.on("candidates", (e) => {
         const call = this.callFor(e.callId, e.from);
