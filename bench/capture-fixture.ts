@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { chromium } from "playwright-core";
 import { preferredCodecs } from "@peertobeer/client";
 import { CHROMIUM, CHROMIUM_ARGS } from "../test/support/chromium.js";
-import { burstsOf, FIXTURE_PATH, type CallFixture, type FixtureCandidate } from "./lib/fixture.js";
+import { callBursts, FIXTURE_PATH, type CallFixture, type FixtureCandidate } from "./lib/fixture.js";
 
 const CAPTURES = 7;
 
@@ -54,12 +54,12 @@ async function captureInPage(preferred: Preferred): Promise<PageCapture> {
   const caller = new RTCPeerConnection(config);
   const callee = new RTCPeerConnection(config);
   // When each side's setLocalDescription() resolved, which is when the SDK queues the description
-  // and opens its first candidate window: candidate times are relative to it (a candidate the
-  // browser fires before the promise resolves comes out negative).
+  // and starts waiting for the end of gathering: candidate times are relative to it (a candidate
+  // the browser fires before the promise resolves comes out negative).
   const began = new Map<RTCPeerConnection, number>();
   const since = (pc: RTCPeerConnection) => Math.round((performance.now() - (began.get(pc) ?? 0)) * 10) / 10;
   /** Records `pc`'s candidates; resolves with when its gathering ended. */
-  const record = (pc: RTCPeerConnection, peer: RTCPeerConnection, into: FixtureCandidate[]) =>
+  const record = (pc: RTCPeerConnection, into: FixtureCandidate[]) =>
     new Promise<number>((resolve) => {
       pc.addEventListener("icecandidate", (event) => {
         if (!event.candidate) {
@@ -74,20 +74,23 @@ async function captureInPage(preferred: Preferred): Promise<PageCapture> {
           usernameFragment: c.usernameFragment ?? null,
           atMs: since(pc),
         });
-        void peer.addIceCandidate(event.candidate);
       });
     });
   const callerCandidates: FixtureCandidate[] = [];
   const calleeCandidates: FixtureCandidate[] = [];
-  const callerDone = record(caller, callee, callerCandidates);
-  const calleeDone = record(callee, caller, calleeCandidates);
+  const callerDone = record(caller, callerCandidates);
+  const calleeDone = record(callee, calleeCandidates);
   for (const track of media.getTracks()) caller.addTrack(track, media);
   preferCodecs(caller);
 
+  // As in a real call, each side gathers to the end before the other side connects: the caller
+  // while the callee rings, the callee while it rings (its answer is prepared then). Chromium
+  // stops gathering once a connection works, so a call connected at once would gather less.
   const offer = await caller.createOffer();
   began.set(caller, performance.now());
   await caller.setLocalDescription(offer);
   began.set(caller, performance.now());
+  const callerEndAtMs = await callerDone;
   await callee.setRemoteDescription(offer);
   const answerMedia = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
   for (const track of answerMedia.getTracks()) callee.addTrack(track, answerMedia);
@@ -96,8 +99,12 @@ async function captureInPage(preferred: Preferred): Promise<PageCapture> {
   began.set(callee, performance.now());
   await callee.setLocalDescription(answer);
   began.set(callee, performance.now());
+  const calleeEndAtMs = await calleeDone;
   await caller.setRemoteDescription(answer);
-  const [callerEndAtMs, calleeEndAtMs] = await Promise.all([callerDone, calleeDone]);
+  await Promise.all([
+    ...callerCandidates.map((c) => callee.addIceCandidate(c)),
+    ...calleeCandidates.map((c) => caller.addIceCandidate(c)),
+  ]);
   const connected = (pc: RTCPeerConnection) =>
     new Promise<void>((resolve, reject) => {
       const check = () => {
@@ -141,8 +148,10 @@ async function main(): Promise<void> {
     const preferred: Preferred = { audio: preferredCodecs(capabilities.audio), video: preferredCodecs(capabilities.video) };
     const calls: PageCapture[] = [];
     for (let i = 0; i < CAPTURES; i++) calls.push(await tab.evaluate(captureInPage, preferred));
-    const bursts = (c: PageCapture) =>
-      burstsOf(c.callerCandidates, c.callerEndAtMs).length + burstsOf(c.calleeCandidates, c.calleeEndAtMs).length;
+    const bursts = (c: PageCapture) => {
+      const { caller, callee } = callBursts(c);
+      return caller.length + callee.length;
+    };
     const captured = [...calls].sort((a, b) => bursts(a) - bursts(b))[Math.floor(CAPTURES / 2)] as PageCapture;
     console.log(`bursts per call over ${CAPTURES} captures: ${calls.map(bursts).join(", ")}; kept one with ${bursts(captured)}`);
     console.log(`gathering ended after (caller/callee, ms): ${calls.map((c) => `${c.callerEndAtMs}/${c.calleeEndAtMs}`).join(", ")}`);
@@ -152,7 +161,7 @@ async function main(): Promise<void> {
       userAgent: captured.userAgent,
       setup:
         "two RTCPeerConnections in one page, fake camera + microphone (audio + video), no ICE servers, bundlePolicy max-bundle, " +
-        "codecs trimmed as the SDK does (preferredCodecs)",
+        "codecs trimmed as the SDK does (preferredCodecs), each side gathering to the end before the other applies its description",
       offer: { type: "offer", sdp: captured.offer },
       answer: { type: "answer", sdp: captured.answer },
       callerCandidates: captured.callerCandidates,

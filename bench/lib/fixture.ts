@@ -42,11 +42,12 @@ export interface Burst {
 export function burstsOf(
   candidates: FixtureCandidate[],
   endAtMs: number,
-  timing: { descriptionWaitMs: number; batchMs: number } = CANDIDATE_TIMING,
+  descriptionWaitMs: number,
+  batchMs: number = CANDIDATE_TIMING.batchMs,
 ): Burst[] {
   const bursts: Burst[] = [];
   let current: Burst = { candidates: [], endOfCandidates: false };
-  let deadline: number | undefined = timing.descriptionWaitMs;
+  let deadline: number | undefined = descriptionWaitMs;
   const flushIfPast = (at: number) => {
     if (deadline === undefined || at <= deadline) return;
     bursts.push(current);
@@ -55,13 +56,27 @@ export function burstsOf(
   };
   for (const candidate of [...candidates].sort((a, b) => a.atMs - b.atMs)) {
     flushIfPast(candidate.atMs);
-    deadline ??= candidate.atMs + timing.batchMs;
+    deadline ??= candidate.atMs + batchMs;
     current.candidates.push(candidate);
   }
   flushIfPast(endAtMs);
   current.endOfCandidates = true;
   bursts.push(current);
   return bursts;
+}
+
+/**
+ * How long the callee rings before Accept, at least, for the bench's model of a call: its answer,
+ * prepared while it rings, goes on Accept with every candidate gathered by then.
+ */
+export const RING_MS = 1_000;
+
+/** The bursts each side of the fixture's call sends: the caller's first offer, the callee's held answer. */
+export function callBursts(fixture: Pick<CallFixture, "callerCandidates" | "calleeCandidates" | "callerEndAtMs" | "calleeEndAtMs">) {
+  return {
+    caller: burstsOf(fixture.callerCandidates, fixture.callerEndAtMs, CANDIDATE_TIMING.firstOfferWaitMs),
+    callee: burstsOf(fixture.calleeCandidates, fixture.calleeEndAtMs, RING_MS),
+  };
 }
 
 export const FIXTURE_PATH = fileURLToPath(new URL("../fixtures/chromium-call.json", import.meta.url));

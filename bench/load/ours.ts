@@ -15,7 +15,7 @@ import {
 } from "@peertobeer/protocol";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { IceCandidateSchema } from "@peertobeer/protocol";
-import { burstsOf, type Burst, type CallFixture, type FixtureCandidate } from "../lib/fixture.js";
+import { callBursts, type Burst, type CallFixture, type FixtureCandidate } from "../lib/fixture.js";
 import { Inbox } from "./inbox.js";
 import { joinAll } from "./join-all.js";
 import type { CallPair, Driver, LoadConfig, SideMeter } from "./types.js";
@@ -161,8 +161,9 @@ class OursPair implements CallPair {
     readonly callee: OursUser,
     private readonly fixture: CallFixture,
   ) {
-    this.callerBursts = burstsOf(fixture.callerCandidates, fixture.callerEndAtMs).map(toWire);
-    this.calleeBursts = burstsOf(fixture.calleeCandidates, fixture.calleeEndAtMs).map(toWire);
+    const bursts = callBursts(fixture);
+    this.callerBursts = bursts.caller.map(toWire);
+    this.calleeBursts = bursts.callee.map(toWire);
   }
 
   /**

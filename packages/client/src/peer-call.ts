@@ -3,16 +3,21 @@ import { Emitter } from "./emitter.js";
 import type { CandidateBurst } from "./signaling-client.js";
 
 /**
- * When candidates go out. A description waits for the end of gathering (which takes some 40–80 ms
- * on a LAN, longer with STUN and TURN) up to `descriptionWaitMs`, so that usually the offer and the
- * answer carry every candidate and the end of candidates, and a call needs no SendIceCandidate at
- * all. Candidates after that go out in `batchMs` windows.
+ * When candidates go out. A call's first offer and answer wait for the end of gathering, so
+ * that usually they carry every candidate and the end of candidates and a call needs no
+ * SendIceCandidate:
+ * - a call's first offer up to `firstOfferWaitMs`: nobody waits on it but the callee's ring, and
+ *   Chromium's gathering ends only after its TCP candidates, some 130–250 ms in on a LAN;
+ * - any other offer or answer (an ICE restart mid-call, a renegotiation) only `descriptionWaitMs`,
+ *   one batch window, since media waits on it: later candidates trickle;
+ * - a held answer (the callee ringing) goes on Accept with whatever was gathered by then.
+ * Candidates after the description go out in `batchMs` windows.
  */
-export const CANDIDATE_TIMING = { descriptionWaitMs: 100, batchMs: 20 } as const;
+export const CANDIDATE_TIMING = { firstOfferWaitMs: 500, descriptionWaitMs: 20, batchMs: 20 } as const;
 
 /** How a PeerCall reaches the other side; the owner knows the call id and the peer. */
 export interface CallSignaling {
-  /** An offer with the candidates gathered in its first burst window. */
+  /** An offer with the candidates gathered while it waited (CANDIDATE_TIMING). */
   sendOffer(sdp: string, burst: CandidateBurst): Promise<void>;
   sendAnswer(sdp: string, burst: CandidateBurst): Promise<void>;
   sendCandidates(candidates: RTCIceCandidateInit[], endOfCandidates: boolean): Promise<void>;
@@ -44,9 +49,11 @@ export interface PeerCallOptions {
   localStream?: MediaStream | undefined;
   /** Candidates gathered within this window go out in one RPC (CANDIDATE_TIMING.batchMs). */
   candidateBatchMs?: number;
+  /** How long a call's first offer may wait for the end of gathering (CANDIDATE_TIMING.firstOfferWaitMs). */
+  firstOfferWaitMs?: number;
   /**
-   * How long an offer or answer may wait for the end of gathering, carrying the candidates
-   * gathered meanwhile (CANDIDATE_TIMING.descriptionWaitMs).
+   * How long any other offer or answer may wait for the end of gathering, carrying the
+   * candidates gathered meanwhile (CANDIDATE_TIMING.descriptionWaitMs).
    */
   descriptionWaitMs?: number;
   /** How long `disconnected` may last before the impolite side restarts ICE. */
@@ -62,9 +69,9 @@ export interface PeerCallOptions {
 }
 
 /**
- * One RTCPeerConnection and the W3C perfect-negotiation dance around it: offers go out as
- * soon as gathering ends or CANDIDATE_TIMING.descriptionWaitMs after tracks are attached, with
- * the candidates gathered so far; later candidates trickle both ways in batches, and
+ * One RTCPeerConnection and the W3C perfect-negotiation dance around it: offers and answers go
+ * out when gathering ends (or after CANDIDATE_TIMING's wait) with the candidates gathered so
+ * far; later candidates trickle both ways in batches, and
  * remote descriptions and candidates are applied strictly in the order they arrived, so a
  * candidate never meets the wrong description.
  */
@@ -80,6 +87,8 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private readonly earlyRemote: RTCIceCandidateInit[] = [];
   /** Our offer or answer, waiting for the rest of its candidate burst. */
   private outgoingDescription: RTCSessionDescriptionInit | undefined;
+  /** How long that description may wait for the end of gathering. */
+  private outgoingWaitMs = 0;
   private outgoing: RTCIceCandidateInit[] = [];
   private outgoingEnd = false;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -260,12 +269,16 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   }
 
   /**
-   * Our offer or answer waits for the end of gathering (CANDIDATE_TIMING.descriptionWaitMs at
-   * most) and takes the candidates gathered by then; one already gathered goes at once.
+   * Our offer or answer waits for the end of gathering (CANDIDATE_TIMING) and takes the
+   * candidates gathered by then; one already gathered goes at once.
    */
   private queueDescription(description: RTCSessionDescriptionInit): void {
     if (this.outgoingDescription) this.flushOutgoing(); // never overtake one still waiting
     this.outgoingDescription = description;
+    const firstOffer = description.type === "offer" && !this.pc.currentRemoteDescription;
+    this.outgoingWaitMs = firstOffer
+      ? (this.options.firstOfferWaitMs ?? CANDIDATE_TIMING.firstOfferWaitMs)
+      : (this.options.descriptionWaitMs ?? CANDIDATE_TIMING.descriptionWaitMs);
     // Renegotiation without an ICE restart gathers nothing new: no end of gathering to wait for.
     if (this.pc.iceGatheringState === "complete") {
       this.flushOutgoing();
@@ -285,9 +298,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
 
   private armFlush(): void {
     if (this.held) return; // release() flushes
-    const waitMs = this.outgoingDescription
-      ? (this.options.descriptionWaitMs ?? CANDIDATE_TIMING.descriptionWaitMs)
-      : (this.options.candidateBatchMs ?? CANDIDATE_TIMING.batchMs);
+    const waitMs = this.outgoingDescription ? this.outgoingWaitMs : (this.options.candidateBatchMs ?? CANDIDATE_TIMING.batchMs);
     this.flushTimer ??= setTimeout(() => this.flushOutgoing(), waitMs);
   }
 
