@@ -3,9 +3,9 @@ import { Emitter } from "./emitter.js";
 import type { CandidateBurst } from "./signaling-client.js";
 
 /**
- * When candidates go out. A call's first offer and answer wait for the end of gathering, so
- * that usually they carry every candidate and the end of candidates and a call needs no
- * SendIceCandidate:
+ * When candidates go out. A call's first offer waits for the end of gathering and the callee's
+ * answer is prepared while it rings, so that usually both carry every candidate and the end of
+ * candidates, and a call needs no SendIceCandidate:
  * - a call's first offer up to `firstOfferWaitMs`: nobody waits on it but the callee's ring, and
  *   Chromium's gathering ends only after its TCP candidates, some 130–250 ms in on a LAN;
  * - any other offer or answer (an ICE restart mid-call, a renegotiation) only `descriptionWaitMs`,
