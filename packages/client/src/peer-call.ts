@@ -264,7 +264,11 @@ export class PeerCall extends Emitter<PeerCallEvents> {
       if (transceiver.direction === "stopped" || typeof transceiver.setCodecPreferences !== "function") continue;
       const codecs = RTCRtpReceiver.getCapabilities(transceiver.receiver.track.kind)?.codecs;
       const preferred = codecs && preferredCodecs(codecs);
-      if (preferred?.length) transceiver.setCodecPreferences(preferred);
+      try {
+        if (preferred?.length) transceiver.setCodecPreferences(preferred);
+      } catch {
+        // A browser that refuses the list negotiates its own: a larger SDP, never a failed call.
+      }
     }
   }
 
