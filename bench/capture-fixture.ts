@@ -1,7 +1,8 @@
 /**
  * Captures the signaling payload of one real Chromium call (audio + video from the fake
- * camera/microphone, no ICE servers, max-bundle, the SDK's codec preferences) into bench/fixtures/chromium-call.json, so both
- * benchmarked systems relay exactly the SDP and candidate sizes a browser produces.
+ * camera/microphone, no ICE servers, max-bundle, the SDK's codec preferences) into
+ * bench/fixtures/chromium-call.json, so both benchmarked systems relay exactly the SDP and
+ * candidate sizes a browser produces.
  *
  * Run by hand when Chromium changes enough to matter: `node --import tsx bench/capture-fixture.ts`.
  * The bench only reads the committed fixture.
@@ -140,12 +141,12 @@ async function main(): Promise<void> {
     // tsx (esbuild keepNames) wraps named functions in __name(); the page has no such helper.
     await tab.addInitScript("globalThis.__name = (fn) => fn;");
     await tab.goto(page.url);
-    // Gathering times vary from call to call; keep the call whose burst count is the median.
     const capabilities = await tab.evaluate(() => ({
       audio: RTCRtpReceiver.getCapabilities("audio")?.codecs ?? [],
       video: RTCRtpReceiver.getCapabilities("video")?.codecs ?? [],
     }));
     const preferred: Preferred = { audio: preferredCodecs(capabilities.audio), video: preferredCodecs(capabilities.video) };
+    // Gathering times vary from call to call; keep the call whose burst count is the median.
     const calls: PageCapture[] = [];
     for (let i = 0; i < CAPTURES; i++) calls.push(await tab.evaluate(captureInPage, preferred));
     const bursts = (c: PageCapture) => {
