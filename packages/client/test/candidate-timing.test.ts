@@ -1,0 +1,179 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { CANDIDATE_TIMING, PeerCall, type CallSignaling, type CandidateBurst } from "../src/index.js";
+
+/*
+ * When PeerCall lets its offers, answers and candidates go: timers, not media, so a stand-in
+ * RTCPeerConnection that only gathers what the test tells it to (real calls are in e2e/).
+ */
+
+type Sent =
+  | { at: number; kind: "offer" | "answer"; candidates: string[]; end: boolean }
+  | { at: number; kind: "candidates"; candidates: string[]; end: boolean };
+
+/** The part of RTCPeerConnection that PeerCall's negotiation touches. */
+class StandInPeerConnection {
+  static last: StandInPeerConnection | undefined;
+  onnegotiationneeded: (() => void) | null = null;
+  onicecandidate: ((event: { candidate: { candidate: string; toJSON(): RTCIceCandidateInit } | null }) => void) | null = null;
+  ontrack: unknown = null;
+  onconnectionstatechange: unknown = null;
+  iceGatheringState: RTCIceGatheringState = "new";
+  signalingState: RTCSignalingState = "stable";
+  connectionState: RTCPeerConnectionState = "new";
+  localDescription: RTCSessionDescriptionInit | null = null;
+  remoteDescription: RTCSessionDescriptionInit | null = null;
+  currentRemoteDescription: RTCSessionDescriptionInit | null = null;
+  private readonly transceivers: { receiver: { track: { kind: string } }; sender: { track: null }; direction: string }[] = [];
+
+  constructor() {
+    StandInPeerConnection.last = this;
+  }
+
+  createDataChannel() {
+    return { onopen: null, onmessage: null, onclose: null, readyState: "connecting", close() {}, send() {} };
+  }
+  getTransceivers() {
+    return this.transceivers;
+  }
+  addTransceiver(kind: string, init: { direction: string }) {
+    this.transceivers.push({ receiver: { track: { kind } }, sender: { track: null }, direction: init.direction });
+  }
+  async createOffer() {
+    return { type: "offer" as const, sdp: "offer-sdp" };
+  }
+  async createAnswer() {
+    return { type: "answer" as const, sdp: "answer-sdp" };
+  }
+  async setLocalDescription(description: RTCSessionDescriptionInit) {
+    this.localDescription = description;
+    this.signalingState = description.type === "offer" ? "have-local-offer" : "stable";
+    if (this.iceGatheringState !== "complete") this.iceGatheringState = "gathering";
+  }
+  async setRemoteDescription(description: RTCSessionDescriptionInit) {
+    this.remoteDescription = description;
+    this.currentRemoteDescription = description;
+    this.signalingState = description.type === "offer" ? "have-remote-offer" : "stable";
+  }
+  async addIceCandidate() {}
+  restartIce() {}
+  close() {}
+
+  /** The browser gathers a candidate (or, with null, ends gathering). */
+  gather(candidate: string | null) {
+    if (candidate === null) this.iceGatheringState = "complete";
+    this.onicecandidate?.({ candidate: candidate === null ? null : { candidate, toJSON: () => ({ candidate, sdpMid: "0" }) } });
+  }
+}
+
+function recordingSignaling(sent: Sent[]): CallSignaling {
+  const names = (burst: CandidateBurst) => burst.candidates.map((c) => c.candidate ?? "");
+  return {
+    sendOffer: async (_sdp, burst) => void sent.push({ at: Date.now(), kind: "offer", candidates: names(burst), end: burst.endOfCandidates }),
+    sendAnswer: async (_sdp, burst) => void sent.push({ at: Date.now(), kind: "answer", candidates: names(burst), end: burst.endOfCandidates }),
+    sendCandidates: async (candidates, end) =>
+      void sent.push({ at: Date.now(), kind: "candidates", candidates: candidates.map((c) => c.candidate ?? ""), end }),
+  };
+}
+
+function newCall(sent: Sent[], held = false): { call: PeerCall; pc: StandInPeerConnection } {
+  const call = new PeerCall({
+    RTCPeerConnection: StandInPeerConnection as unknown as typeof RTCPeerConnection,
+    rtcConfiguration: {},
+    signaling: recordingSignaling(sent),
+    polite: held,
+    held,
+  });
+  const pc = StandInPeerConnection.last;
+  if (!pc) throw new Error("PeerCall made no peer connection");
+  return { call, pc };
+}
+
+/** The caller's first offer: set, with its setLocalDescription done, at t = 0. */
+async function offering(sent: Sent[]) {
+  const { call, pc } = newCall(sent);
+  call.start();
+  pc.onnegotiationneeded?.();
+  await vi.advanceTimersByTimeAsync(0);
+  return { call, pc };
+}
+
+describe("PeerCall candidate timing (CANDIDATE_TIMING)", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("a call's first offer waits for the end of gathering and carries every candidate and the end", async () => {
+    const sent: Sent[] = [];
+    const { pc } = await offering(sent);
+    await vi.advanceTimersByTimeAsync(10);
+    pc.gather("udp");
+    await vi.advanceTimersByTimeAsync(130);
+    pc.gather("tcp");
+    expect(sent).toEqual([]);
+    await vi.advanceTimersByTimeAsync(10);
+    pc.gather(null);
+    expect(sent).toEqual([{ at: 150, kind: "offer", candidates: ["udp", "tcp"], end: true }]);
+  });
+
+  it(`a first offer goes after ${CANDIDATE_TIMING.firstOfferWaitMs} ms with what was gathered; later candidates trickle in batches`, async () => {
+    const sent: Sent[] = [];
+    const { pc } = await offering(sent);
+    pc.gather("host");
+    await vi.advanceTimersByTimeAsync(CANDIDATE_TIMING.firstOfferWaitMs);
+    expect(sent).toEqual([{ at: CANDIDATE_TIMING.firstOfferWaitMs, kind: "offer", candidates: ["host"], end: false }]);
+    await vi.advanceTimersByTimeAsync(100);
+    pc.gather("relay-1");
+    await vi.advanceTimersByTimeAsync(5);
+    pc.gather("relay-2");
+    await vi.advanceTimersByTimeAsync(CANDIDATE_TIMING.batchMs);
+    pc.gather(null);
+    expect(sent.slice(1)).toEqual([
+      { at: 600 + CANDIDATE_TIMING.batchMs, kind: "candidates", candidates: ["relay-1", "relay-2"], end: false },
+      { at: 605 + CANDIDATE_TIMING.batchMs, kind: "candidates", candidates: [], end: true },
+    ]);
+  });
+
+  it("an offer later in the call (an ICE restart) waits one batch window, not for the end of gathering", async () => {
+    const sent: Sent[] = [];
+    const { call, pc } = await offering(sent);
+    pc.gather(null);
+    await call.handleDescription({ type: "answer", sdp: "answer-sdp" });
+    pc.iceGatheringState = "new"; // a restart gathers afresh
+    sent.length = 0;
+    const restartAt = Date.now();
+    pc.onnegotiationneeded?.();
+    await vi.advanceTimersByTimeAsync(0);
+    pc.gather("udp-2");
+    await vi.advanceTimersByTimeAsync(CANDIDATE_TIMING.descriptionWaitMs);
+    expect(sent).toEqual([{ at: restartAt + CANDIDATE_TIMING.descriptionWaitMs, kind: "offer", candidates: ["udp-2"], end: false }]);
+  });
+
+  it("a renegotiation with gathering complete (no ICE restart) goes at once", async () => {
+    const sent: Sent[] = [];
+    const { call, pc } = await offering(sent);
+    pc.gather(null);
+    await call.handleDescription({ type: "answer", sdp: "answer-sdp" });
+    sent.length = 0;
+    const at = Date.now();
+    pc.onnegotiationneeded?.();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent).toEqual([{ at, kind: "offer", candidates: [], end: false }]);
+  });
+
+  it("a held answer sends nothing while it rings, then everything gathered on Accept", async () => {
+    const sent: Sent[] = [];
+    const { call, pc } = newCall(sent, true);
+    await call.handleDescription({ type: "offer", sdp: "offer-sdp" }, { candidates: [{ candidate: "caller-udp" }], endOfCandidates: true });
+    pc.gather("udp");
+    await vi.advanceTimersByTimeAsync(200);
+    pc.gather("tcp");
+    pc.gather(null);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(sent).toEqual([]);
+    call.release();
+    expect(sent).toEqual([{ at: 2_200, kind: "answer", candidates: ["udp", "tcp"], end: true }]);
+  });
+});
