@@ -5,16 +5,13 @@ import { Code } from "@connectrpc/connect";
 import { ErrorReason, LIMITS } from "@peertobeer/protocol";
 import { rpcError } from "../rpc/errors.js";
 import { lingerAfterRefusal } from "./linger.js";
-import { OK_TRAILERS, serveRoute, statusOf, unknownMethod, type Responder, type Route } from "./routes.js";
+import { cutIfStuck, OK_TRAILERS, serveRoute, statusOf, unknownMethod, type Responder, type Route } from "./routes.js";
 
 export interface GrpcWebOptions {
   routes: Map<string, Route>;
   streamQueueLimit: number;
   onInternalError: (error: unknown, path: string) => void;
 }
-
-/** How long an ended stream may take to flush to a client that stopped reading. */
-const END_FLUSH_MS = 5_000;
 
 const CONTENT_TYPE = "application/grpc-web+proto";
 
@@ -80,9 +77,7 @@ function http1Responder(res: http.ServerResponse, onInternalError: (error: unkno
         if (res.destroyed) return;
         respond();
         res.end(trailerFrame(trailers));
-        const cut = setTimeout(() => res.destroy(), END_FLUSH_MS);
-        cut.unref();
-        res.once("close", () => clearTimeout(cut));
+        cutIfStuck(res, () => res.destroy());
       },
     }),
     fail(error) {

@@ -1,6 +1,6 @@
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { OK_TRAILERS, serveRoute, statusOf, unknownMethod, type Responder, type Route } from "./routes.js";
+import { cutIfStuck, OK_TRAILERS, serveRoute, statusOf, unknownMethod, type Responder, type Route } from "./routes.js";
 
 export interface GrpcTransportOptions {
   routes: Map<string, Route>;
@@ -26,8 +26,6 @@ const RESPONSE_HEADERS = {
 
 /** Idle connections are pinged this often; one unanswered until the next ping is dead. */
 const KEEPALIVE_MS = 30_000;
-/** How long an ended stream may take to flush to a client that stopped reading. */
-const END_FLUSH_MS = 5_000;
 
 /**
  * Native gRPC (HTTP/2) for Envoy, bots and stock gRPC clients, on node:http2. It calls the same
@@ -119,9 +117,7 @@ function http2Responder(stream: http2.ServerHttp2Stream, onInternalError: (error
         if (stream.destroyed) return;
         respond();
         endWith(trailers);
-        const cut = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), END_FLUSH_MS);
-        cut.unref();
-        stream.once("close", () => clearTimeout(cut));
+        cutIfStuck(stream, () => stream.close(http2.constants.NGHTTP2_CANCEL));
       },
     }),
     fail(error) {

@@ -210,6 +210,16 @@ export function statusOf(error: unknown, onInternalError: (error: unknown) => vo
   return { code: connectError.code, trailers };
 }
 
+/** How long an ended stream may take to flush to a client that stopped reading. */
+const END_FLUSH_MS = 5_000;
+
+/** After a stream's end is written: `cut` it if it has not closed within END_FLUSH_MS. */
+export function cutIfStuck(response: NodeJS.EventEmitter, cut: () => void): void {
+  const timer = setTimeout(cut, END_FLUSH_MS);
+  timer.unref();
+  response.once("close", () => clearTimeout(timer));
+}
+
 /** Stream output a transport gives a WireSink. */
 export interface FrameOutput {
   /** Writes one frame; false once the transport is buffering rather than sending. */
