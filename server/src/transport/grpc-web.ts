@@ -5,7 +5,7 @@ import { Code } from "@connectrpc/connect";
 import { ErrorReason, LIMITS } from "@peertobeer/protocol";
 import { rpcError } from "../rpc/errors.js";
 import { lingerAfterRefusal } from "./linger.js";
-import { cutIfStuck, OK_TRAILERS, serveRoute, statusOf, unknownMethod, type Responder, type Route } from "./routes.js";
+import { cutIfStuck, OK_TRAILERS, serveRoute, statusOf, unknownMethod, type FrameOutput, type Responder, type Route } from "./routes.js";
 
 export interface GrpcWebOptions {
   routes: Map<string, Route>;
@@ -37,7 +37,7 @@ const OK_TRAILER_FRAME = trailerFrame(OK_TRAILERS);
 export function createGrpcWebHandler(options: GrpcWebOptions): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
     const path = req.url ?? "";
-    const responder = http1Responder(res, (error) => options.onInternalError(error, path));
+    const responder = new Http1Responder(res, path, options.onInternalError);
     const route = options.routes.get(path);
     if (!route) {
       req.resume();
@@ -56,35 +56,51 @@ export function createGrpcWebHandler(options: GrpcWebOptions): (req: http.Incomi
   };
 }
 
-function http1Responder(res: http.ServerResponse, onInternalError: (error: unknown) => void): Responder {
-  const respond = () => {
-    if (!res.headersSent) res.writeHead(200, { "content-type": CONTENT_TYPE });
-  };
-  return {
-    response: res,
-    answer(encoded) {
-      if (res.destroyed) return;
-      const body = Buffer.concat([encoded, OK_TRAILER_FRAME]);
-      res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": body.length });
-      res.end(body);
-    },
-    streamOutput: () => ({
-      write: (frame) => {
-        respond();
-        return res.write(frame);
-      },
-      end: (trailers) => {
-        if (res.destroyed) return;
-        respond();
-        res.end(trailerFrame(trailers));
-        cutIfStuck(res, () => res.destroy());
-      },
-    }),
-    fail(error) {
-      if (res.writableEnded || res.destroyed) return;
-      const frame = trailerFrame(statusOf(error, onInternalError).trailers);
-      if (!res.headersSent) res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": frame.length });
-      res.end(frame);
-    },
-  };
+/**
+ * One request's answer. A class rather than closures: it is made for every RPC, and methods on
+ * the prototype cost nothing per request.
+ */
+class Http1Responder implements Responder, FrameOutput {
+  constructor(
+    readonly response: http.ServerResponse,
+    private readonly path: string,
+    private readonly onInternalError: (error: unknown, path: string) => void,
+  ) {}
+
+  answer(encoded: Uint8Array): void {
+    const res = this.response;
+    if (res.destroyed) return;
+    const body = Buffer.concat([encoded, OK_TRAILER_FRAME]);
+    res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": body.length });
+    res.end(body);
+  }
+
+  streamOutput(): FrameOutput {
+    return this;
+  }
+
+  write(frame: Uint8Array): boolean {
+    this.respond();
+    return this.response.write(frame);
+  }
+
+  end(trailers: Readonly<Record<string, string>>): void {
+    const res = this.response;
+    if (res.destroyed) return;
+    this.respond();
+    res.end(trailerFrame(trailers));
+    cutIfStuck(res, () => res.destroy());
+  }
+
+  fail(error: unknown): void {
+    const res = this.response;
+    if (res.writableEnded || res.destroyed) return;
+    const frame = trailerFrame(statusOf(error, (internal) => this.onInternalError(internal, this.path)).trailers);
+    if (!res.headersSent) res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": frame.length });
+    res.end(frame);
+  }
+
+  private respond(): void {
+    if (!this.response.headersSent) this.response.writeHead(200, { "content-type": CONTENT_TYPE });
+  }
 }

@@ -1,6 +1,6 @@
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { cutIfStuck, OK_TRAILERS, serveRoute, statusOf, unknownMethod, type Responder, type Route } from "./routes.js";
+import { cutIfStuck, OK_TRAILERS, serveRoute, statusOf, unknownMethod, type FrameOutput, type Responder, type Route } from "./routes.js";
 
 export interface GrpcTransportOptions {
   routes: Map<string, Route>;
@@ -86,49 +86,64 @@ function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeade
     stream.respond({ ":status": 415 }, { endStream: true });
     return;
   }
-  const responder = http2Responder(stream, (error) => options.onInternalError(error, path));
+  const responder = new Http2Responder(stream, path, options.onInternalError);
   const route = options.routes.get(path);
   if (!route) responder.fail(unknownMethod(path));
   else serveRoute(route, stream, headers.authorization, responder, options.streamQueueLimit);
 }
 
-function http2Responder(stream: http2.ServerHttp2Stream, onInternalError: (error: unknown) => void): Responder {
-  const respond = () => {
-    if (!stream.headersSent) stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-  };
-  const endWith = (trailers: Readonly<Record<string, string>>) => {
+/** One stream's answer; a class, as Http1Responder in grpc-web.ts is, because it is made per RPC. */
+class Http2Responder implements Responder, FrameOutput {
+  constructor(
+    readonly response: http2.ServerHttp2Stream,
+    private readonly path: string,
+    private readonly onInternalError: (error: unknown, path: string) => void,
+  ) {}
+
+  answer(encoded: Uint8Array): void {
+    const stream = this.response;
+    if (stream.destroyed) return;
+    this.respond();
+    stream.once("wantTrailers", () => stream.sendTrailers(OK_TRAILERS));
+    stream.end(encoded);
+  }
+
+  streamOutput(): FrameOutput {
+    return this;
+  }
+
+  write(frame: Uint8Array): boolean {
+    this.respond();
+    return this.response.write(frame);
+  }
+
+  end(trailers: Readonly<Record<string, string>>): void {
+    const stream = this.response;
+    if (stream.destroyed) return;
+    this.respond();
+    this.endWith(trailers);
+    cutIfStuck(stream, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+  }
+
+  fail(error: unknown): void {
+    const stream = this.response;
+    if (stream.destroyed || stream.closed) return;
+    const { trailers } = statusOf(error, (internal) => this.onInternalError(internal, this.path));
+    // Trailers-only when nothing was sent yet: the status rides on the response headers.
+    if (stream.headersSent) this.endWith(trailers);
+    else stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
+    // Refused before the client finished sending (too large, say): ask it to stop, without
+    // error, instead of reading the rest (RFC 9113 §8.1).
+    if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  }
+
+  private respond(): void {
+    if (!this.response.headersSent) this.response.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+  }
+
+  private endWith(trailers: Readonly<Record<string, string>>): void {
+    const stream = this.response;
     stream.once("wantTrailers", () => stream.sendTrailers(trailers));
     stream.end();
-  };
-  return {
-    response: stream,
-    answer(encoded) {
-      if (stream.destroyed) return;
-      respond();
-      stream.once("wantTrailers", () => stream.sendTrailers(OK_TRAILERS));
-      stream.end(encoded);
-    },
-    streamOutput: () => ({
-      write: (frame) => {
-        respond();
-        return stream.write(frame);
-      },
-      end: (trailers) => {
-        if (stream.destroyed) return;
-        respond();
-        endWith(trailers);
-        cutIfStuck(stream, () => stream.close(http2.constants.NGHTTP2_CANCEL));
-      },
-    }),
-    fail(error) {
-      if (stream.destroyed || stream.closed) return;
-      const { trailers } = statusOf(error, onInternalError);
-      // Trailers-only when nothing was sent yet: the status rides on the response headers.
-      if (stream.headersSent) endWith(trailers);
-      else stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
-      // Refused before the client finished sending (too large, say): ask it to stop, without
-      // error, instead of reading the rest (RFC 9113 §8.1).
-      if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    },
-  };
+  }
 }
