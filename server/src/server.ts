@@ -19,8 +19,9 @@ export interface RunningServer {
 }
 
 /**
- * Replay window per session; a client that missed more starts a fresh session. 256 KiB is
- * some twenty call setups of SDPs and candidates.
+ * Replay window per session (the hub also drops what is older than a resume can need); a client
+ * that missed more starts a fresh session. 256 KiB is some twenty call setups of SDPs and
+ * candidates.
  */
 export const HISTORY_LIMIT = { events: 512, bytes: 256 * 1024 };
 

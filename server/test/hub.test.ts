@@ -397,6 +397,43 @@ describe("resume and control messages", () => {
     expect(call.alice.session.canReplayAfter(last - 6n)).toBe(false);
   });
 
+  describe("forgets events no resume can need", () => {
+    // The client's watchdog (two heartbeats and a second), then the grace period to come back.
+    const ageMs = HUB_OPTIONS.sessionGraceMs + 2 * HUB_OPTIONS.heartbeatMs + 1_000;
+
+    it("keeps everything a detached session missed for its whole grace period", () => {
+      const { alice, bob, callId } = withEvents(2);
+      hub.start();
+      hub.detach(alice.session, alice.sink);
+      hub.hangUp(bob.session, callId, EndReason.HANGUP);
+      vi.advanceTimersByTime(HUB_OPTIONS.sessionGraceMs - 1);
+      expect(hub.resumable(alice.session.id, 0n)).toBe(alice.session);
+      const resumed = new CollectingSink();
+      hub.attach(alice.session, resumed);
+      alice.session.replayAfter(0n);
+      expect(resumed.messages.map((m) => m.event.case)).toEqual(["answer", "iceCandidates", "iceCandidates", "callEnded"]);
+    });
+
+    it("drops a finished call's events once a broken stream could no longer resume for them", () => {
+      const { alice, bob, callId } = withEvents(2);
+      hub.hangUp(bob.session, callId, EndReason.HANGUP);
+      hub.start();
+      const last = alice.session.seq;
+      // The stream still looks alive, as a half-open one does: its client may yet come back.
+      vi.advanceTimersByTime(ageMs - HUB_OPTIONS.heartbeatMs);
+      expect(hub.resumable(alice.session.id, 0n)).toBe(alice.session);
+
+      vi.advanceTimersByTime(2 * HUB_OPTIONS.heartbeatMs);
+      expect(hub.resumable(alice.session.id, 0n)).toBeUndefined();
+      expect(hub.resumable(alice.session.id, last - 1n)).toBeUndefined();
+      // A client that missed nothing still resumes, and newer events are kept as before.
+      expect(hub.resumable(alice.session.id, last)).toBe(alice.session);
+      hub.offer(bob.session, { toUserId: "alice", callId: "", sdp: SAMPLE_OFFER });
+      expect(hub.resumable(alice.session.id, last)).toBe(alice.session);
+      expect(alice.session.seq).toBe(last + 1n);
+    });
+  });
+
   it("sends heartbeats with the latest seq, and never stores or renumbers them", () => {
     const { alice, bob } = withEvents(2);
     alice.sink.take();

@@ -87,7 +87,7 @@ export class Hub {
       throw new HubError("already_exists", ErrorReason.ID_TAKEN, `The ID "${userId}" is already online.`);
     }
     if (existing) this.close(existing);
-    const session = new Session(crypto.randomUUID(), userId, watchPresence, this.options.historyLimit);
+    const session = new Session(crypto.randomUUID(), userId, watchPresence, this.options.historyLimit, this.now);
     this.sessionsByUser.set(userId, session);
     this.sessionsById.set(session.id, session);
     this.broadcastPresence(userId, true);
@@ -234,10 +234,24 @@ export class Hub {
   }
 
   private heartbeat(): void {
-    const serverTimeMs = BigInt(this.now());
+    const now = this.now();
+    const serverTimeMs = BigInt(now);
+    const forgetBefore = now - this.historyAgeMs();
     for (const session of this.sessionsById.values()) {
+      session.forgetBefore(forgetBefore);
       session.control({ event: { case: "heartbeat", value: { serverTimeMs } } });
     }
+  }
+
+  /**
+   * How long an event stays in a session's history. A resume needs it only until the client has
+   * noticed a dead stream (two missed heartbeats and a second, PROTOCOL.md) and come back within
+   * the grace period; after that the session has either resumed or ended. A finished call's SDPs
+   * so leave memory half a minute after it (at the defaults) instead of staying until twenty
+   * newer calls push them out.
+   */
+  private historyAgeMs(): number {
+    return this.options.sessionGraceMs + 2 * this.options.heartbeatMs + 1_000;
   }
 
   private participantCall(from: Session, callId: string): Call {

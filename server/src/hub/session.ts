@@ -20,10 +20,10 @@ export interface EventInit {
 }
 
 /**
- * One joined user. Events are numbered per session and kept in a history bounded in count and
- * in weight, so a client whose stream broke can resume and receive exactly what it missed, in
- * order (one that missed more than that starts a fresh session), and a long session's calls do
- * not pile up in memory.
+ * One joined user. Events are numbered per session and kept in a history bounded in count, in
+ * weight and in age (the hub calls forgetBefore), so a client whose stream broke can resume and
+ * receive exactly what it missed, in order (one that missed more than that starts a fresh
+ * session), and a session's past calls do not stay in memory.
  */
 export interface HistoryLimit {
   events: number;
@@ -31,24 +31,36 @@ export interface HistoryLimit {
   bytes: number;
 }
 
+function candidatesWeight(list: readonly { candidate: string }[]): number {
+  let weight = 0;
+  for (const c of list) weight += c.candidate.length + 32;
+  return weight;
+}
+
 /** About what an event holds in memory: its SDP and candidates, plus a fixed part. */
 function weightOf(message: SignalingMessage): number {
   const { event } = message;
-  const candidates = (list: { candidate: string }[]) => list.reduce((sum, c) => sum + c.candidate.length + 32, 0);
   switch (event.case) {
     case "offer":
     case "answer":
-      return 128 + event.value.sdp.length + candidates(event.value.candidates);
+      return 128 + event.value.sdp.length + candidatesWeight(event.value.candidates);
     case "iceCandidates":
-      return 128 + candidates(event.value.candidates);
+      return 128 + candidatesWeight(event.value.candidates);
     default:
       return 128;
   }
 }
 
+interface Kept {
+  message: SignalingMessage;
+  weight: number;
+  /** When it was sent, by the hub's clock. */
+  at: number;
+}
+
 export class Session {
   private lastSeq = 0n;
-  private readonly history: SignalingMessage[] = [];
+  private readonly history: Kept[] = [];
   private historyWeight = 0;
   private sink: Sink | undefined;
   graceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -58,6 +70,7 @@ export class Session {
     readonly userId: string,
     readonly watchPresence: boolean,
     private readonly historyLimit: HistoryLimit,
+    private readonly now: () => number,
   ) {}
 
   get seq(): bigint {
@@ -72,14 +85,22 @@ export class Session {
   send(init: EventInit): SignalingMessage {
     this.lastSeq += 1n;
     const message = create(SignalingMessageSchema, { ...init, seq: this.lastSeq });
-    this.history.push(message);
-    this.historyWeight += weightOf(message);
-    while (this.history.length > this.historyLimit.events || this.historyWeight > this.historyLimit.bytes) {
-      const dropped = this.history.shift();
-      if (dropped) this.historyWeight -= weightOf(dropped);
-    }
+    const weight = weightOf(message);
+    this.history.push({ message, weight, at: this.now() });
+    this.historyWeight += weight;
+    while (this.history.length > this.historyLimit.events || this.historyWeight > this.historyLimit.bytes) this.dropOldest();
     this.sink?.push(message);
     return message;
+  }
+
+  /** Drops the events sent before `time`: no resume can need them any more. */
+  forgetBefore(time: number): void {
+    while ((this.history[0]?.at ?? time) < time) this.dropOldest();
+  }
+
+  private dropOldest(): void {
+    const dropped = this.history.shift();
+    if (dropped) this.historyWeight -= dropped.weight;
   }
 
   /**
@@ -93,7 +114,7 @@ export class Session {
   /** True when every event after `afterSeq` is still in the history. */
   canReplayAfter(afterSeq: bigint): boolean {
     if (afterSeq > this.lastSeq) return false;
-    const oldest = this.history[0]?.seq ?? this.lastSeq + 1n;
+    const oldest = this.history[0]?.message.seq ?? this.lastSeq + 1n;
     return afterSeq + 1n >= oldest;
   }
 
@@ -106,7 +127,7 @@ export class Session {
 
   /** Delivers the events after `afterSeq` to the attached stream (call canReplayAfter first). */
   replayAfter(afterSeq: bigint): void {
-    this.sink?.replay(this.history.filter((message) => message.seq > afterSeq));
+    this.sink?.replay(this.history.filter((kept) => kept.message.seq > afterSeq).map((kept) => kept.message));
   }
 
   /** Detaches `sink` if it is still the current one; a newer stream is left alone. */
