@@ -27,6 +27,13 @@ export interface Sizes {
   scaleSetups: number;
   idleWindowMs: number;
   stepTimeoutMs: number;
+  /**
+   * B3 after calls: pairs that each make one call, then go idle; the replay window their server
+   * keeps events for is set by its grace period and heartbeat (PROTOCOL.md).
+   */
+  afterCallPairs: number;
+  afterCallGraceMs: number;
+  afterCallHeartbeatMs: number;
   /** B4: measured calls per system in real Chromium, after b4Warmup unmeasured ones. */
   b4Calls: number;
   b4Warmup: number;
@@ -51,6 +58,9 @@ export const FULL: Sizes = {
   scaleSetups: 1_000,
   idleWindowMs: 5_000,
   stepTimeoutMs: 15_000,
+  afterCallPairs: 1_000,
+  afterCallGraceMs: 2_000,
+  afterCallHeartbeatMs: 1_000,
   b4Calls: 20,
   b4Warmup: 1,
   resumeUsers: 50,
@@ -73,6 +83,9 @@ export const SMOKE: Sizes = {
   scaleSetups: 10,
   idleWindowMs: 300,
   stepTimeoutMs: 10_000,
+  afterCallPairs: 50,
+  afterCallGraceMs: 300,
+  afterCallHeartbeatMs: 200,
   b4Calls: 2,
   b4Warmup: 1,
   resumeUsers: 4,
@@ -119,6 +132,20 @@ export interface LevelResult {
   netCpuPerSetupUs: number;
 }
 
+/** Heap per session of pairs that each made one call, at three moments. */
+export interface AfterCallsResult {
+  sessions: number;
+  setups: SetupRun;
+  /** Joined, before any call. */
+  joinedHeapPerSessionBytes: number;
+  /** Just after each pair's call ended: its events are still kept for a resume. */
+  afterCallHeapPerSessionBytes: number;
+  /** Once the replay window passed (ours: the events are forgotten). */
+  laterHeapPerSessionBytes: number;
+  /** How long after the calls `later` was read. */
+  laterAfterMs: number;
+}
+
 export interface SystemResult {
   system: SystemId;
   cpu: CpuResult;
@@ -127,6 +154,7 @@ export interface SystemResult {
   rush: RushResult;
   baseline: ProcessStats;
   levels: LevelResult[];
+  afterCalls: AfterCallsResult;
 }
 
 /** Runs `body` with a fresh server and load generator(s), always stopping them afterwards. */
@@ -135,12 +163,14 @@ async function withTarget<T>(
   options: RunOptions,
   loads: number,
   body: (target: Target, loads: Load[]) => Promise<T>,
-  relayFloor = false,
+  server: { relayFloor?: boolean; env?: Record<string, string> } = {},
 ): Promise<T> {
-  const maxSessions = Math.max(...options.sizes.levels) + 4 * Math.max(options.sizes.rushPairs, options.sizes.scalePairs);
+  const { sizes } = options;
+  const maxSessions = Math.max(...sizes.levels, 2 * sizes.afterCallPairs) + 4 * Math.max(sizes.rushPairs, sizes.scalePairs);
   const profiles = options.cpuProfileDir;
+  const relayFloor = server.relayFloor ?? false;
   const serverProfile = profiles && `${profiles}/${system}${relayFloor ? "-floor" : ""}-server`;
-  const target = await startTarget(system, { maxSessions, cpuProfileDir: serverProfile, relayFloor });
+  const target = await startTarget(system, { maxSessions, cpuProfileDir: serverProfile, relayFloor, ...(server.env ? { env: server.env } : {}) });
   const started: Load[] = [];
   try {
     for (let i = 0; i < loads; i++) {
@@ -191,7 +221,7 @@ export function relayFloorSetups(system: SystemId, options: RunOptions): Promise
       options.log(`  ${system} relay floor: ${cpu.cpuPerSetupUs.toFixed(0)} µs server CPU per setup`);
       return cpu;
     },
-    true,
+    { relayFloor: true },
   );
 }
 
@@ -303,9 +333,56 @@ export function idleSessions(
   });
 }
 
+/**
+ * B3 for sessions that have called: what a session holds once its call is over, right after and
+ * once no resume can need the call's events any more (ours keeps them for that long).
+ */
+export function sessionsAfterCalls(system: SystemId, options: RunOptions): Promise<AfterCallsResult> {
+  const { sizes, log } = options;
+  const env = { SESSION_GRACE_MS: String(sizes.afterCallGraceMs), HEARTBEAT_MS: String(sizes.afterCallHeartbeatMs) };
+  // The replay window (PROTOCOL.md), plus one heartbeat for the sweep that forgets, and a margin.
+  const laterAfterMs = sizes.afterCallGraceMs + 3 * sizes.afterCallHeartbeatMs + 1_000 + 1_000;
+  return withTarget(
+    system,
+    options,
+    1,
+    async (target, loads) => {
+      const load = first(loads);
+      const sessions = 2 * sizes.afterCallPairs;
+      const baseline = await target.call("stats", { gc: true });
+      const perSession = (stats: ProcessStats) => (stats.heapUsed - baseline.heapUsed) / sessions;
+      await load.call("openPairs", { count: sizes.afterCallPairs, prefix: "after-" }, 600_000);
+      const joined = await target.call("stats", { gc: true });
+      // One call per pair: runSetups starts one on every pair before any finishes.
+      const setups = await load.call("runSetups", { total: sizes.afterCallPairs }, 600_000);
+      const called = await target.call("stats", { gc: true });
+      // A measurement at a set time, not a wait for a condition: the window is the server's own.
+      await delay(laterAfterMs);
+      const later = await target.call("stats", { gc: true });
+      await load.call("closePairs", {});
+      const result: AfterCallsResult = {
+        sessions,
+        setups,
+        joinedHeapPerSessionBytes: perSession(joined),
+        afterCallHeapPerSessionBytes: perSession(called),
+        laterHeapPerSessionBytes: perSession(later),
+        laterAfterMs,
+      };
+      log(
+        `  ${system} after one call each (${sessions} sessions): ${(result.joinedHeapPerSessionBytes / 1024).toFixed(2)} KiB heap joined, ` +
+          `${(result.afterCallHeapPerSessionBytes / 1024).toFixed(2)} just after, ${(result.laterHeapPerSessionBytes / 1024).toFixed(2)} ` +
+          `${(laterAfterMs / 1000).toFixed(1)} s later`,
+      );
+      return result;
+    },
+    { env },
+  );
+}
+
 export async function runSystem(system: SystemId, options: RunOptions): Promise<SystemResult> {
   const { cpu, rush } = await callSetups(system, options);
   const relayFloor = system === "peerjs" ? undefined : await relayFloorSetups(system, options);
   const { baseline, levels } = await idleSessions(system, options);
-  return { system, cpu, rush, baseline, levels, ...(relayFloor ? { relayFloor } : {}) };
+  const afterCalls = await sessionsAfterCalls(system, options);
+  return { system, cpu, rush, baseline, levels, afterCalls, ...(relayFloor ? { relayFloor } : {}) };
 }

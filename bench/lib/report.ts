@@ -145,6 +145,22 @@ export function buildFigures(systems: Systems, b4?: AcceptToFrameResult): Figure
       unit: "KiB", ours: ours.heapPerSessionBytes / 1024, peerjs: theirs.heapPerSessionBytes / 1024, digits: 2,
       target: `≤ ${HEAP_LIMIT_KIB[transport]} KiB`, met: (value) => value <= HEAP_LIMIT_KIB[transport],
     });
+    const after = systems[key].afterCalls;
+    const theirsAfter = peer.afterCalls;
+    const sessions = after.sessions.toLocaleString("en-US");
+    add({
+      table: "headline", id: "B3", name: `— sessions that have called (${sessions}), joined before any call`, transport,
+      unit: "KiB", ours: after.joinedHeapPerSessionBytes / 1024, peerjs: theirsAfter.joinedHeapPerSessionBytes / 1024, digits: 2,
+    });
+    add({
+      table: "headline", id: "B3", name: "— just after one call each (its events kept for a resume)", transport,
+      unit: "KiB", ours: after.afterCallHeapPerSessionBytes / 1024, peerjs: theirsAfter.afterCallHeapPerSessionBytes / 1024, digits: 2,
+    });
+    add({
+      table: "headline", id: "B3", name: `— idle again, ${(after.laterAfterMs / 1000).toFixed(0)} s later (past the replay window)`, transport,
+      unit: "KiB", ours: after.laterHeapPerSessionBytes / 1024, peerjs: theirsAfter.laterHeapPerSessionBytes / 1024, digits: 2,
+      target: `≤ ${HEAP_LIMIT_KIB[transport]} KiB`, met: (value) => value <= HEAP_LIMIT_KIB[transport],
+    });
   }
   if (b4) figures.push(...acceptToFrameFigures(b4));
   for (const { transport, key } of TRANSPORTS) {

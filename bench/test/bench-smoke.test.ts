@@ -89,12 +89,14 @@ describe("npm run bench -- --smoke", () => {
         result.rush.warmup,
         result.rush.run,
         ...result.levels.map((level) => level.setups),
+        result.afterCalls.setups,
       ];
       for (const run of runs) {
         expect(run.errors, `${system}: ${run.errorSamples.join("\n")}`).toBe(0);
         expect(run.completed, system).toBeGreaterThan(0);
       }
       expect(result.cpu.run.completed, system).toBe(20);
+      expect(result.afterCalls.setups.completed, system).toBe(50);
       for (const level of result.levels) expect(level.joinErrors, system).toEqual([]);
     }
   });
