@@ -1,7 +1,6 @@
 import { expect, test } from "./fixtures.js";
 import {
   call,
-  connect,
   expectMediaFlowing,
   expectVideoPlaying,
   inboundStats,
@@ -9,6 +8,7 @@ import {
   join,
   localTrackEnabled,
   negotiatedCodecs,
+  videoSenderScale,
 } from "./helpers.js";
 
 test("alice calls bob from the online list; both see and hear each other; hang-up reaches alice", async ({ openUser }) => {
@@ -126,12 +126,23 @@ test("with camera and microphone blocked the user is told, can join, and still s
   expect((await inboundStats(alice)).framesDecoded).toBe(0);
 });
 
-test("accepted call: media both ways, with only the SDK's preferred codecs in every description", async ({ openUser }) => {
+test("accepted call: media both ways, first frames small, with only the SDK's preferred codecs in every description", async ({ openUser }) => {
   const alice = await openUser();
   const bob = await openUser();
   await join(alice, "alice");
   await join(bob, "bob");
-  await connect(alice, "alice", bob, "bob");
+  await call(alice, "bob");
+  const dialog = incomingDialog(bob, "alice");
+  await expect(dialog).toBeVisible();
+  // packages/client/src/first-frames.ts: the 720p fake camera goes out at 360p until the call
+  // has been connected for a moment (the answer is prepared while it rings), then at 720p.
+  await expect.poll(() => videoSenderScale(bob)).toBe(2);
+  await expect.poll(() => videoSenderScale(alice)).toBe(2);
+  await dialog.getByRole("button", { name: "Accept" }).click();
+  await expectMediaFlowing(alice);
+  await expectMediaFlowing(bob);
+  await expect.poll(() => videoSenderScale(alice)).toBe(1);
+  await expect.poll(() => videoSenderScale(bob)).toBe(1);
   // packages/client/src/codecs.ts: Opus + RED, VP8, VP9 profile 0, H.264 42e01f, AV1, RTX.
   const wanted = new Set(["opus", "red", "VP8", "rtx", "VP9", "H264 42e01f", "AV1"]);
   for (const page of [alice, bob]) {

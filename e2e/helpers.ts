@@ -89,6 +89,16 @@ export function remoteUfrag(page: Page): Promise<string | undefined> {
   return page.evaluate(() => /a=ice-ufrag:(\S+)/.exec(livePeerConnection().remoteDescription?.sdp ?? "")?.[1]);
 }
 
+/** How much the live peer connection's video sender scales the camera down (1: not at all). */
+export function videoSenderScale(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const sender = livePeerConnection()
+      .getSenders()
+      .find((s) => s.track?.kind === "video");
+    return sender?.getParameters().encodings[0]?.scaleResolutionDownBy ?? 1;
+  });
+}
+
 /** The codecs (rtpmap names, with H.264's profile-level-id) in the live peer connection's local and remote descriptions. */
 export function negotiatedCodecs(page: Page): Promise<{ local: string[]; remote: string[] }> {
   return page.evaluate(() => {

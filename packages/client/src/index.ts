@@ -9,6 +9,7 @@ export type {
   StoredSession,
 } from "./signaling-client.js";
 export { CANDIDATE_TIMING, PeerCall, type CallSignaling, type ControlMessage, type PeerCallOptions } from "./peer-call.js";
+export { FIRST_FRAMES, limitVideoHeight, type VideoSender } from "./first-frames.js";
 export { preferredCodecs, type CodecCapability } from "./codecs.js";
 export { Phone, type CallDirection, type CallOutcome, type CallPhase, type CallView, type PhoneSnapshot } from "./phone.js";
 export { DefaultReconnectPolicy, type ReconnectPolicy } from "./reconnect-policy.js";

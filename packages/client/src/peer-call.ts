@@ -1,4 +1,5 @@
 import { preferredCodecs } from "./codecs.js";
+import { FIRST_FRAMES, limitVideoHeight } from "./first-frames.js";
 import { Emitter } from "./emitter.js";
 import type { CandidateBurst } from "./signaling-client.js";
 
@@ -94,6 +95,9 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   private giveUpTimer: ReturnType<typeof setTimeout> | undefined;
+  private fullSizeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Until the first connection, video goes out small (FIRST_FRAMES). */
+  private everConnected = false;
   private remote: MediaStream | undefined;
   private localMedia = { audio: true, video: true };
   private closed = false;
@@ -177,6 +181,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
         this.attachLocalMedia();
         this.preferCodecs();
         await this.pc.setLocalDescription(await this.pc.createAnswer());
+        this.startSmall();
         const answer = this.pc.localDescription;
         if (answer) this.queueDescription({ type: "answer", sdp: answer.sdp });
       }
@@ -214,6 +219,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     clearTimeout(this.flushTimer);
     clearTimeout(this.restartTimer);
     clearTimeout(this.giveUpTimer);
+    clearTimeout(this.fullSizeTimer);
     this.channel.close();
     this.pc.close();
   }
@@ -245,6 +251,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
       const offer = await this.pc.createOffer();
       if (this.pc.signalingState !== "stable") return; // a remote offer arrived meanwhile
       await this.pc.setLocalDescription(offer);
+      this.startSmall();
       const local = this.pc.localDescription;
       if (local) this.queueDescription({ type: "offer", sdp: local.sdp });
     } catch (error) {
@@ -359,9 +366,18 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     if (this.remote) this.emit("remoteStream", this.remote);
   }
 
+  /** Before the first connection: the first frames go out small (FIRST_FRAMES). */
+  private startSmall(): void {
+    if (!this.everConnected) void limitVideoHeight(this.pc.getSenders(), FIRST_FRAMES.maxHeight);
+  }
+
   private connectionChanged(): void {
     const state = this.pc.connectionState;
     this.emit("connectionState", state);
+    if (state === "connected" && !this.everConnected) {
+      this.everConnected = true;
+      this.fullSizeTimer = setTimeout(() => void limitVideoHeight(this.pc.getSenders(), Number.POSITIVE_INFINITY), FIRST_FRAMES.fullSizeAfterMs);
+    }
     clearTimeout(this.restartTimer);
     if (state === "connected" || state === "closed") {
       clearTimeout(this.giveUpTimer);

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { CANDIDATE_TIMING, PeerCall, type CallSignaling, type CandidateBurst } from "../src/index.js";
+import { StandInPeerConnection } from "./stand-in-peer-connection.js";
 
 /*
  * When PeerCall lets its offers, answers and candidates go: timers, not media, so a stand-in
@@ -9,61 +10,6 @@ import { CANDIDATE_TIMING, PeerCall, type CallSignaling, type CandidateBurst } f
 type Sent =
   | { at: number; kind: "offer" | "answer"; candidates: string[]; end: boolean }
   | { at: number; kind: "candidates"; candidates: string[]; end: boolean };
-
-/** The part of RTCPeerConnection that PeerCall's negotiation touches. */
-class StandInPeerConnection {
-  static last: StandInPeerConnection | undefined;
-  onnegotiationneeded: (() => void) | null = null;
-  onicecandidate: ((event: { candidate: { candidate: string; toJSON(): RTCIceCandidateInit } | null }) => void) | null = null;
-  ontrack: unknown = null;
-  onconnectionstatechange: unknown = null;
-  iceGatheringState: RTCIceGatheringState = "new";
-  signalingState: RTCSignalingState = "stable";
-  connectionState: RTCPeerConnectionState = "new";
-  localDescription: RTCSessionDescriptionInit | null = null;
-  remoteDescription: RTCSessionDescriptionInit | null = null;
-  currentRemoteDescription: RTCSessionDescriptionInit | null = null;
-  private readonly transceivers: { receiver: { track: { kind: string } }; sender: { track: null }; direction: string }[] = [];
-
-  constructor() {
-    StandInPeerConnection.last = this;
-  }
-
-  createDataChannel() {
-    return { onopen: null, onmessage: null, onclose: null, readyState: "connecting", close() {}, send() {} };
-  }
-  getTransceivers() {
-    return this.transceivers;
-  }
-  addTransceiver(kind: string, init: { direction: string }) {
-    this.transceivers.push({ receiver: { track: { kind } }, sender: { track: null }, direction: init.direction });
-  }
-  async createOffer() {
-    return { type: "offer" as const, sdp: "offer-sdp" };
-  }
-  async createAnswer() {
-    return { type: "answer" as const, sdp: "answer-sdp" };
-  }
-  async setLocalDescription(description: RTCSessionDescriptionInit) {
-    this.localDescription = description;
-    this.signalingState = description.type === "offer" ? "have-local-offer" : "stable";
-    if (this.iceGatheringState !== "complete") this.iceGatheringState = "gathering";
-  }
-  async setRemoteDescription(description: RTCSessionDescriptionInit) {
-    this.remoteDescription = description;
-    this.currentRemoteDescription = description;
-    this.signalingState = description.type === "offer" ? "have-remote-offer" : "stable";
-  }
-  async addIceCandidate() {}
-  restartIce() {}
-  close() {}
-
-  /** The browser gathers a candidate (or, with null, ends gathering). */
-  gather(candidate: string | null) {
-    if (candidate === null) this.iceGatheringState = "complete";
-    this.onicecandidate?.({ candidate: candidate === null ? null : { candidate, toJSON: () => ({ candidate, sdpMid: "0" }) } });
-  }
-}
 
 function recordingSignaling(sent: Sent[]): CallSignaling {
   const names = (burst: CandidateBurst) => burst.candidates.map((c) => c.candidate ?? "");
@@ -76,16 +22,7 @@ function recordingSignaling(sent: Sent[]): CallSignaling {
 }
 
 function newCall(sent: Sent[], held = false): { call: PeerCall; pc: StandInPeerConnection } {
-  const call = new PeerCall({
-    RTCPeerConnection: StandInPeerConnection as unknown as typeof RTCPeerConnection,
-    rtcConfiguration: {},
-    signaling: recordingSignaling(sent),
-    polite: held,
-    held,
-  });
-  const pc = StandInPeerConnection.last;
-  if (!pc) throw new Error("PeerCall made no peer connection");
-  return { call, pc };
+  return StandInPeerConnection.newCall({ signaling: recordingSignaling(sent), polite: held, held });
 }
 
 /** The caller's first offer: set, with its setLocalDescription done, at t = 0. */

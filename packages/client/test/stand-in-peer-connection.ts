@@ -1,0 +1,115 @@
+import { PeerCall, type PeerCallOptions } from "../src/index.js";
+
+/*
+ * The part of RTCPeerConnection that PeerCall's negotiation and senders touch, for tests of
+ * its timers: it gathers only what the test tells it to and connects when told (real calls
+ * are in e2e/).
+ */
+
+/** A sender's encoding parameters, as Chromium keeps them. */
+export class StandInSender {
+  private parameters: { encodings: { scaleResolutionDownBy?: number }[] } = { encodings: [{}] };
+  /** Every setParameters() call, in order. */
+  readonly applied: (number | undefined)[] = [];
+
+  constructor(readonly track: { kind: string; getSettings(): { height?: number } } | null) {}
+
+  getParameters() {
+    return structuredClone(this.parameters);
+  }
+
+  async setParameters(parameters: { encodings: { scaleResolutionDownBy?: number }[] }) {
+    this.parameters = structuredClone(parameters);
+    this.applied.push(parameters.encodings[0]?.scaleResolutionDownBy);
+  }
+
+  get scale(): number | undefined {
+    return this.parameters.encodings[0]?.scaleResolutionDownBy;
+  }
+}
+
+interface StandInTransceiver {
+  receiver: { track: { kind: string } };
+  sender: StandInSender;
+  direction: string;
+}
+
+export class StandInPeerConnection {
+  static last: StandInPeerConnection | undefined;
+  onnegotiationneeded: (() => void) | null = null;
+  onicecandidate: ((event: { candidate: { candidate: string; toJSON(): RTCIceCandidateInit } | null }) => void) | null = null;
+  ontrack: unknown = null;
+  onconnectionstatechange: (() => void) | null = null;
+  iceGatheringState: RTCIceGatheringState = "new";
+  signalingState: RTCSignalingState = "stable";
+  connectionState: RTCPeerConnectionState = "new";
+  localDescription: RTCSessionDescriptionInit | null = null;
+  remoteDescription: RTCSessionDescriptionInit | null = null;
+  currentRemoteDescription: RTCSessionDescriptionInit | null = null;
+  private readonly transceivers: StandInTransceiver[] = [];
+
+  constructor() {
+    StandInPeerConnection.last = this;
+  }
+
+  /** A PeerCall on a stand-in connection, with the test's signaling and options. */
+  static newCall(options: Omit<PeerCallOptions, "RTCPeerConnection" | "rtcConfiguration">): { call: PeerCall; pc: StandInPeerConnection } {
+    const call = new PeerCall({
+      RTCPeerConnection: StandInPeerConnection as unknown as typeof RTCPeerConnection,
+      rtcConfiguration: {},
+      ...options,
+    });
+    const pc = StandInPeerConnection.last;
+    if (!pc) throw new Error("PeerCall made no peer connection");
+    return { call, pc };
+  }
+
+  createDataChannel() {
+    return { onopen: null, onmessage: null, onclose: null, readyState: "connecting", close() {}, send() {} };
+  }
+  getTransceivers() {
+    return this.transceivers;
+  }
+  getSenders() {
+    return this.transceivers.map((t) => t.sender);
+  }
+  addTrack(track: { kind: string; getSettings(): { height?: number } }) {
+    const sender = new StandInSender(track);
+    this.transceivers.push({ receiver: { track: { kind: track.kind } }, sender, direction: "sendrecv" });
+    return sender;
+  }
+  addTransceiver(kind: string, init: { direction: string }) {
+    this.transceivers.push({ receiver: { track: { kind } }, sender: new StandInSender(null), direction: init.direction });
+  }
+  async createOffer() {
+    return { type: "offer" as const, sdp: "offer-sdp" };
+  }
+  async createAnswer() {
+    return { type: "answer" as const, sdp: "answer-sdp" };
+  }
+  async setLocalDescription(description: RTCSessionDescriptionInit) {
+    this.localDescription = description;
+    this.signalingState = description.type === "offer" ? "have-local-offer" : "stable";
+    if (this.iceGatheringState !== "complete") this.iceGatheringState = "gathering";
+  }
+  async setRemoteDescription(description: RTCSessionDescriptionInit) {
+    this.remoteDescription = description;
+    this.currentRemoteDescription = description;
+    this.signalingState = description.type === "offer" ? "have-remote-offer" : "stable";
+  }
+  async addIceCandidate() {}
+  restartIce() {}
+  close() {}
+
+  /** The browser gathers a candidate (or, with null, ends gathering). */
+  gather(candidate: string | null) {
+    if (candidate === null) this.iceGatheringState = "complete";
+    this.onicecandidate?.({ candidate: candidate === null ? null : { candidate, toJSON: () => ({ candidate, sdpMid: "0" }) } });
+  }
+
+  /** The connection changes state, as ICE and DTLS would make it. */
+  becomes(state: RTCPeerConnectionState) {
+    this.connectionState = state;
+    this.onconnectionstatechange?.();
+  }
+}
