@@ -1,11 +1,12 @@
 /**
  * B4: Accept → first decoded remote frame on both sides, in real Chromium (fake camera and
- * microphone), for three systems in turn, each in a fresh browser and over the same number of
+ * microphone), for four systems in turn, each in a fresh browser and over the same number of
  * calls:
  *
  * - ours: the app on server/src/main.ts, two contexts, clicking Call, Accept and Hang up;
  * - PeerJS: the peerjs client against the `peer` server, two contexts, answering on 'call';
- * - floor: one page, two RTCPeerConnections, signaling by direct calls.
+ * - floor: one page, two RTCPeerConnections, signaling by direct calls;
+ * - floorFirstFrames: the same floor, its video starting small as the SDK's does (FIRST_FRAMES).
  *
  * Accept is taken inside the callee's page (performance.now() in a capturing click listener on
  * the Accept button, or where the page answers in code); a side's first frame is the
@@ -21,8 +22,9 @@ import { runFloor } from "./floor.js";
 import { runOurs } from "./ours.js";
 import { runPeerjs } from "./peerjs.js";
 
-export type B4System = "ours" | "peerjs" | "floor";
-export const B4_SYSTEMS: B4System[] = ["ours", "peerjs", "floor"];
+/** "floorFirstFrames": the floor with each side's first frames sent as the SDK sends them. */
+export type B4System = "ours" | "peerjs" | "floor" | "floorFirstFrames";
+export const B4_SYSTEMS: B4System[] = ["ours", "peerjs", "floor", "floorFirstFrames"];
 
 export interface AcceptToFrameOptions {
   /** Measured calls per system. */
@@ -117,6 +119,7 @@ export async function measureAcceptToFrame(options: AcceptToFrameOptions): Promi
       ours: () => runOurs(plan),
       peerjs: () => runPeerjs(plan, assets),
       floor: () => runFloor(plan, assets),
+      floorFirstFrames: () => runFloor(plan, assets, true),
     };
     for (const system of B4_SYSTEMS) {
       let run: SystemRun;

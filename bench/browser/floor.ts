@@ -2,6 +2,7 @@
  * B4's floor: what a call costs the browser alone. One page, two RTCPeerConnections (caller and
  * callee), each with its own fake camera + microphone stream, signaling by direct function calls.
  */
+import { FIRST_FRAMES, limitVideoHeight } from "@peertobeer/client";
 import type { Browser } from "playwright-core";
 import { FLOOR_VIEWPORT, type AssetServer } from "./assets.js";
 import {
@@ -27,6 +28,8 @@ interface FloorWindow extends ProbeWindow {
   __callerStream: MediaStream;
   __calleeStream: MediaStream;
   __pcs: RTCPeerConnection[];
+  /** The SDK's own limitVideoHeight (packages/client/src/first-frames.ts), in the page. */
+  __limitVideoHeight?: typeof limitVideoHeight;
 }
 
 /** In the page: one camera + microphone stream per side, as two users would have. */
@@ -49,8 +52,13 @@ async function openStreams(constraints: MediaStreamConstraints): Promise<void> {
  * candidates reach the caller as it gathers them. Resolves once the answer is applied; the
  * media then starts on its own.
  */
-async function floorCall(labels: { caller: string; callee: string }): Promise<void> {
+async function floorCall({ labels, firstFramesMaxHeight }: { labels: { caller: string; callee: string }; firstFramesMaxHeight: number | null }): Promise<void> {
   const w = window as unknown as FloorWindow;
+  // As the SDK does before its first connection (only the first frames are measured, so the
+  // later return to full size does not matter here).
+  const startSmall = async (pc: RTCPeerConnection) => {
+    if (firstFramesMaxHeight !== null) await w.__limitVideoHeight?.(pc.getSenders(), firstFramesMaxHeight);
+  };
   const config: RTCConfiguration = { iceServers: [], bundlePolicy: "max-bundle" };
   const video = (label: string) => {
     const element = document.querySelector<HTMLVideoElement>(`video[aria-label="${label}"]`);
@@ -74,6 +82,7 @@ async function floorCall(labels: { caller: string; callee: string }): Promise<vo
   });
   for (const track of w.__callerStream.getTracks()) caller.addTrack(track, w.__callerStream);
   await caller.setLocalDescription(await caller.createOffer());
+  await startSmall(caller);
   const offer = caller.localDescription;
   if (!offer) throw new Error("the caller has no offer");
   await gathered;
@@ -90,10 +99,12 @@ async function floorCall(labels: { caller: string; callee: string }): Promise<vo
   for (const candidate of callerCandidates) added.push(callee.addIceCandidate(candidate));
   for (const track of w.__calleeStream.getTracks()) callee.addTrack(track, w.__calleeStream);
   await callee.setLocalDescription(await callee.createAnswer());
+  // Beside the answer's way to the caller, as the SDK does it.
+  const calleeSmall = startSmall(callee);
   const answer = callee.localDescription;
   if (!answer) throw new Error("the callee has no answer");
   await caller.setRemoteDescription(answer);
-  await Promise.all(added);
+  await Promise.all([...added, calleeSmall]);
 }
 
 /** In the page: closes both connections and clears both videos. */
@@ -106,9 +117,9 @@ function endFloorCall(labels: string[]): void {
   }
 }
 
-async function oneCall(page: Page, timeoutMs: number) {
+async function oneCall(page: Page, timeoutMs: number, firstFramesMaxHeight: number | null) {
   await resetProbe(page);
-  await page.evaluate(floorCall, { caller: CALLER_VIDEO, callee: CALLEE_VIDEO });
+  await page.evaluate(floorCall, { labels: { caller: CALLER_VIDEO, callee: CALLEE_VIDEO }, firstFramesMaxHeight });
   await waitFrames(page, [CALLER_VIDEO, CALLEE_VIDEO], timeoutMs);
   const [record, video] = await Promise.all([readProbe(page), readVideoStats(page)]);
   const acceptAt = record.accepts[0];
@@ -119,14 +130,20 @@ async function oneCall(page: Page, timeoutMs: number) {
   return timing;
 }
 
-export async function runFloor(plan: CallPlan, assets: AssetServer): Promise<SystemRun> {
+/**
+ * `firstFrames`: each side's video starts at most FIRST_FRAMES.maxHeight high, as the SDK
+ * sends it; without, the browser's defaults (the floor B4 is judged against).
+ */
+export async function runFloor(plan: CallPlan, assets: AssetServer, firstFrames = false): Promise<SystemRun> {
   let browser: Browser | undefined;
   try {
     browser = await launchBrowser();
     const { page } = await probedPage(browser, FLOOR_VIEWPORT);
+    if (firstFrames) await page.addInitScript({ content: `window.__limitVideoHeight = ${limitVideoHeight.toString()};` });
     await page.goto(`${assets.url}/floor.html`);
     await page.evaluate(openStreams, MEDIA_CONSTRAINTS);
-    return await loop("floor", plan, () => oneCall(page, plan.stepTimeoutMs));
+    const maxHeight = firstFrames ? FIRST_FRAMES.maxHeight : null;
+    return await loop(firstFrames ? "floor, first frames as the SDK's" : "floor", plan, () => oneCall(page, plan.stepTimeoutMs, maxHeight));
   } finally {
     await browser?.close();
   }

@@ -25,6 +25,9 @@ export interface Figure {
   floor?: number;
   /** B4 only: ours / floor. */
   floorRatio?: number;
+  /** B4 only: the floor with its first frames sent as the SDK sends them, and ours / that. */
+  floorFirstFrames?: number;
+  floorFirstFramesRatio?: number;
   /** Human-readable target, or "" for a figure shown for context. */
   target: string;
   met: boolean | null;
@@ -211,11 +214,12 @@ const B4_STATS: { name: string; key: keyof Summary; judged: boolean }[] = [
 
 /** B4 over gRPC-Web (what the browser speaks): ours, PeerJS, and the in-page floor beside them. */
 function acceptToFrameFigures(b4: AcceptToFrameResult): Figure[] {
-  const { ours, peerjs, floor } = b4.systems;
+  const { ours, peerjs, floor, floorFirstFrames } = b4.systems;
   return B4_STATS.map(({ name, key, judged }) => {
     const o = ours.summary[key];
     const p = peerjs.summary[key];
     const f = floor.summary[key];
+    const small = floorFirstFrames.summary[key];
     return {
       table: "headline",
       id: "B4",
@@ -227,6 +231,8 @@ function acceptToFrameFigures(b4: AcceptToFrameResult): Figure[] {
       ratio: o / p,
       floor: f,
       floorRatio: o / f,
+      floorFirstFrames: small,
+      floorFirstFramesRatio: o / small,
       target: judged ? `≤ ${FLOOR_LIMIT}× in-page floor` : "",
       met: judged ? o <= FLOOR_LIMIT * f : null,
       digits: 0,
@@ -300,7 +306,10 @@ function format(value: number, digits: number): string {
 /** The target; for B4 also the floor's value and ours ÷ floor, which the target is judged on. */
 function targetCell(f: Figure, unit: string): string {
   if (f.floor === undefined) return f.target || "—";
-  const floor = `floor ${format(f.floor, f.digits)}${unit}, ours ${format(f.floorRatio ?? Number.NaN, 2)}×`;
+  let floor = `floor ${format(f.floor, f.digits)}${unit}, ours ${format(f.floorRatio ?? Number.NaN, 2)}×`;
+  if (f.floorFirstFrames !== undefined) {
+    floor += `; with the SDK's first frames ${format(f.floorFirstFrames, f.digits)}${unit}, ours ${format(f.floorFirstFramesRatio ?? Number.NaN, 2)}×`;
+  }
   return f.target ? `${f.target} (${floor})` : floor;
 }
 
