@@ -246,9 +246,9 @@ export class Hub {
   /**
    * How long an event stays in a session's history. A resume needs it only until the client has
    * noticed a dead stream (two missed heartbeats and a second, PROTOCOL.md) and come back within
-   * the grace period; after that the session has either resumed or ended. A finished call's SDPs
-   * so leave memory half a minute after it (at the defaults) instead of staying until twenty
-   * newer calls push them out.
+   * the grace period; after that the session has either resumed or ended. So a finished call's
+   * SDPs leave memory about half a minute after it (at the defaults), not only once newer calls
+   * push them out.
    */
   private historyAgeMs(): number {
     return this.options.sessionGraceMs + 2 * this.options.heartbeatMs + 1_000;

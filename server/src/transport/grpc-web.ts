@@ -5,7 +5,7 @@ import { Code } from "@connectrpc/connect";
 import { ErrorReason, LIMITS } from "@peertobeer/protocol";
 import { rpcError } from "../rpc/errors.js";
 import { lingerAfterRefusal } from "./linger.js";
-import { cutIfStuck, OK_TRAILERS, serveRoute, statusOf, unknownMethod, type FrameOutput, type Responder, type Route } from "./routes.js";
+import { cutIfStuck, OK_TRAILERS, serveRoute, unknownMethod, WireResponder, type Route } from "./routes.js";
 
 export interface GrpcWebOptions {
   routes: Map<string, Route>;
@@ -56,32 +56,14 @@ export function createGrpcWebHandler(options: GrpcWebOptions): (req: http.Incomi
   };
 }
 
-/**
- * One request's answer. A class rather than closures: it is made for every RPC, and methods on
- * the prototype cost nothing per request.
- */
-class Http1Responder implements Responder, FrameOutput {
-  constructor(
-    readonly response: http.ServerResponse,
-    private readonly path: string,
-    private readonly onInternalError: (error: unknown, path: string) => void,
-  ) {}
-
+/** One request's answer over HTTP/1.1: the status rides in a trailer frame at the end of the body. */
+class Http1Responder extends WireResponder<http.ServerResponse> {
   answer(encoded: Uint8Array): void {
     const res = this.response;
     if (res.destroyed) return;
     const body = Buffer.concat([encoded, OK_TRAILER_FRAME]);
     res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": body.length });
     res.end(body);
-  }
-
-  streamOutput(): FrameOutput {
-    return this;
-  }
-
-  write(frame: Uint8Array): boolean {
-    this.respond();
-    return this.response.write(frame);
   }
 
   end(trailers: Readonly<Record<string, string>>): void {
@@ -95,12 +77,12 @@ class Http1Responder implements Responder, FrameOutput {
   fail(error: unknown): void {
     const res = this.response;
     if (res.writableEnded || res.destroyed) return;
-    const frame = trailerFrame(statusOf(error, (internal) => this.onInternalError(internal, this.path)).trailers);
+    const frame = trailerFrame(this.statusOf(error).trailers);
     if (!res.headersSent) res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": frame.length });
     res.end(frame);
   }
 
-  private respond(): void {
+  protected respond(): void {
     if (!this.response.headersSent) this.response.writeHead(200, { "content-type": CONTENT_TYPE });
   }
 }

@@ -1,6 +1,6 @@
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { cutIfStuck, OK_TRAILERS, serveRoute, statusOf, unknownMethod, type FrameOutput, type Responder, type Route } from "./routes.js";
+import { cutIfStuck, OK_TRAILERS, serveRoute, unknownMethod, WireResponder, type Route } from "./routes.js";
 
 export interface GrpcTransportOptions {
   routes: Map<string, Route>;
@@ -92,29 +92,14 @@ function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeade
   else serveRoute(route, stream, headers.authorization, responder, options.streamQueueLimit);
 }
 
-/** One stream's answer; a class, as Http1Responder in grpc-web.ts is, because it is made per RPC. */
-class Http2Responder implements Responder, FrameOutput {
-  constructor(
-    readonly response: http2.ServerHttp2Stream,
-    private readonly path: string,
-    private readonly onInternalError: (error: unknown, path: string) => void,
-  ) {}
-
+/** One RPC's answer over HTTP/2: the status rides in HTTP trailers. */
+class Http2Responder extends WireResponder<http2.ServerHttp2Stream> {
   answer(encoded: Uint8Array): void {
     const stream = this.response;
     if (stream.destroyed) return;
     this.respond();
     stream.once("wantTrailers", () => stream.sendTrailers(OK_TRAILERS));
     stream.end(encoded);
-  }
-
-  streamOutput(): FrameOutput {
-    return this;
-  }
-
-  write(frame: Uint8Array): boolean {
-    this.respond();
-    return this.response.write(frame);
   }
 
   end(trailers: Readonly<Record<string, string>>): void {
@@ -128,7 +113,7 @@ class Http2Responder implements Responder, FrameOutput {
   fail(error: unknown): void {
     const stream = this.response;
     if (stream.destroyed || stream.closed) return;
-    const { trailers } = statusOf(error, (internal) => this.onInternalError(internal, this.path));
+    const { trailers } = this.statusOf(error);
     // Trailers-only when nothing was sent yet: the status rides on the response headers.
     if (stream.headersSent) this.endWith(trailers);
     else stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
@@ -137,7 +122,7 @@ class Http2Responder implements Responder, FrameOutput {
     if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
   }
 
-  private respond(): void {
+  protected respond(): void {
     if (!this.response.headersSent) this.response.respond(RESPONSE_HEADERS, { waitForTrailers: true });
   }
 

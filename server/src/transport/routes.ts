@@ -197,7 +197,7 @@ export interface Status {
 export const OK_TRAILERS: Readonly<Record<string, string>> = { "grpc-status": "0" };
 
 /** A failure as a gRPC status; anything but a ConnectError is INTERNAL and reported. */
-export function statusOf(error: unknown, onInternalError: (error: unknown) => void): Status {
+function statusOf(error: unknown, onInternalError: (error: unknown) => void): Status {
   let connectError: ConnectError;
   if (error instanceof ConnectError) {
     connectError = error;
@@ -218,6 +218,42 @@ export function cutIfStuck(response: NodeJS.EventEmitter, cut: () => void): void
   const timer = setTimeout(cut, END_FLUSH_MS);
   timer.unref();
   response.once("close", () => clearTimeout(timer));
+}
+
+/**
+ * What both transports' responders share: a stream's output is the responder itself, each
+ * frame goes after the response headers, and an unexpected failure is reported with the
+ * request's path. Classes rather than closures, because one is made per RPC (and under tsx
+ * every named closure also costs an Object.defineProperty).
+ */
+export abstract class WireResponder<R extends NodeJS.EventEmitter & { write(frame: Uint8Array): boolean }>
+  implements Responder, FrameOutput
+{
+  constructor(
+    readonly response: R,
+    private readonly path: string,
+    private readonly onInternalError: (error: unknown, path: string) => void,
+  ) {}
+
+  abstract answer(encoded: Uint8Array): void;
+  abstract end(trailers: Readonly<Record<string, string>>): void;
+  abstract fail(error: unknown): void;
+  /** Sends the response headers unless they went already. */
+  protected abstract respond(): void;
+
+  streamOutput(): FrameOutput {
+    return this;
+  }
+
+  write(frame: Uint8Array): boolean {
+    this.respond();
+    return this.response.write(frame);
+  }
+
+  /** The gRPC status for `error`; anything unexpected is reported with this request's path. */
+  protected statusOf(error: unknown): Status {
+    return statusOf(error, (internal) => this.onInternalError(internal, this.path));
+  }
 }
 
 /** Stream output a transport gives a WireSink. */
