@@ -57,7 +57,9 @@ async function floorCall({ labels, firstFramesMaxHeight }: { labels: { caller: s
   // As the SDK does before its first connection (only the first frames are measured, so the
   // later return to full size does not matter here).
   const startSmall = async (pc: RTCPeerConnection) => {
-    if (firstFramesMaxHeight !== null) await w.__limitVideoHeight?.(pc.getSenders(), firstFramesMaxHeight);
+    if (firstFramesMaxHeight === null) return;
+    if (!w.__limitVideoHeight) throw new Error("the floor page has no limitVideoHeight");
+    await w.__limitVideoHeight(pc.getSenders(), firstFramesMaxHeight);
   };
   const config: RTCConfiguration = { iceServers: [], bundlePolicy: "max-bundle" };
   const video = (label: string) => {
