@@ -63,7 +63,7 @@ function problems(result: SystemResult): string[] {
     if (level.joinErrors.length > 0) {
       found.push(`${result.system} @ ${level.sessions}: sessions failed to join, e.g. ${level.joinErrors[0]}`);
     }
-    const expected = level.sessions + 2 * sizes.scalePairs;
+    const expected = level.sessions;
     if (level.serverSessions !== expected) {
       found.push(`${result.system} @ ${level.sessions}: the server counts ${level.serverSessions} sessions, expected ${expected}`);
     }

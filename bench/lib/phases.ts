@@ -263,74 +263,104 @@ export function idleSessions(
   const { sizes, log } = options;
   const top = Math.max(...sizes.levels);
   const idleLoads = Math.ceil(top / sizes.sessionsPerLoad);
-  return withTarget(system, options, 1 + idleLoads, async (target, loads) => {
-    const [callLoad, ...sessionLoads] = loads;
-    if (!callLoad) throw new Error("no load generator");
-    await callLoad.call("openPairs", { count: sizes.scalePairs, prefix: "scale-" });
-    await callLoad.call("runSetups", { total: sizes.scaleWarmup });
-    const baseline = await target.call("stats", { gc: true });
-    const perLoad = sessionLoads.map(() => 0);
-    const levels: LevelResult[] = [];
-    let opened = 0;
-    for (const level of sizes.levels) {
-      const beforeJoin = await target.call("stats", { gc: false });
-      // Spread the new sessions over the load generators, each up to sessionsPerLoad.
-      const batches: Promise<{ opened: number; errors: string[] }>[] = [];
-      let toOpen = level - opened;
-      for (const [i, load] of sessionLoads.entries()) {
-        const room = sizes.sessionsPerLoad - (perLoad[i] ?? 0);
-        const count = Math.min(room, toOpen);
-        if (count <= 0) continue;
-        batches.push(
-          load.call(
-            "openIdle",
-            { count, prefix: `idle-${i}-${perLoad[i] ?? 0}-`, concurrency: Math.ceil(sizes.joinConcurrency / sessionLoads.length) },
-            600_000,
-          ),
+  return withTarget(
+    system,
+    options,
+    1 + idleLoads,
+    async (target, loads) => {
+      const [callLoad, ...sessionLoads] = loads;
+      if (!callLoad) throw new Error("no load generator");
+      // The calling pairs come for each level's setups and go before the next reading: their
+      // sessions' call history must not count as what idle sessions hold.
+      await callLoad.call("openPairs", { count: sizes.scalePairs, prefix: "scale-warmup-" });
+      await callLoad.call("runSetups", { total: sizes.scaleWarmup });
+      await callLoad.call("closePairs", {});
+      await untilSessions(target, 0, sizes.stepTimeoutMs);
+      const baseline = await target.call("stats", { gc: true });
+      const perLoad = sessionLoads.map(() => 0);
+      const levels: LevelResult[] = [];
+      let opened = 0;
+      for (const level of sizes.levels) {
+        const beforeJoin = await target.call("stats", { gc: false });
+        // Spread the new sessions over the load generators, each up to sessionsPerLoad.
+        const batches: Promise<{ opened: number; errors: string[] }>[] = [];
+        let toOpen = level - opened;
+        for (const [i, load] of sessionLoads.entries()) {
+          const room = sizes.sessionsPerLoad - (perLoad[i] ?? 0);
+          const count = Math.min(room, toOpen);
+          if (count <= 0) continue;
+          batches.push(
+            load.call(
+              "openIdle",
+              { count, prefix: `idle-${i}-${perLoad[i] ?? 0}-`, concurrency: Math.ceil(sizes.joinConcurrency / sessionLoads.length) },
+              600_000,
+            ),
+          );
+          perLoad[i] = (perLoad[i] ?? 0) + count;
+          toOpen -= count;
+        }
+        const joined = await Promise.all(batches);
+        const afterJoin = await target.call("stats", { gc: false });
+        const added = level - opened;
+        opened = level;
+        const joinErrors = joined.flatMap((batch) => batch.errors);
+
+        const memory = await target.call("stats", { gc: true });
+        const idleStart = await target.call("stats", { gc: false });
+        // A measurement window, not a wait for a condition: what the server spends doing nothing.
+        await delay(sizes.idleWindowMs);
+        const idleEnd = await target.call("stats", { gc: false });
+        const idleCpuUsPerSecond = cpuUs(idleStart, idleEnd) / (sizes.idleWindowMs / 1000);
+
+        await callLoad.call("openPairs", { count: sizes.scalePairs, prefix: `scale-${level}-` });
+        // New connections: let their first setups (HPACK tables, buffers) go unmeasured.
+        await callLoad.call("runSetups", { total: sizes.scaleWarmup });
+        const calls = await measureSetups(target, callLoad, { total: sizes.scaleSetups });
+        await callLoad.call("closePairs", {});
+        await untilSessions(target, level, sizes.stepTimeoutMs);
+        const cpuPerSetupUs = calls.serverCpuUs / calls.run.completed;
+        const netCpuPerSetupUs =
+          (calls.serverCpuUs - idleCpuUsPerSecond * (calls.run.wallMs / 1000)) / calls.run.completed;
+        const result: LevelResult = {
+          sessions: level,
+          serverSessions: memory.sessions,
+          joinErrors,
+          joinCpuPerSessionUs: cpuUs(beforeJoin, afterJoin) / added,
+          heapPerSessionBytes: (memory.heapUsed - baseline.heapUsed) / level,
+          externalPerSessionBytes: (memory.external - baseline.external) / level,
+          rssPerSessionBytes: (memory.rss - baseline.rss) / level,
+          idleCpuUsPerSecond,
+          idleCpuPerSessionUsPerSecond: idleCpuUsPerSecond / level,
+          setups: calls.run,
+          cpuPerSetupUs,
+          netCpuPerSetupUs,
+        };
+        levels.push(result);
+        log(
+          `  ${system} @ ${level} sessions: ${(result.heapPerSessionBytes / 1024).toFixed(2)} KiB heap each, ` +
+            `${cpuPerSetupUs.toFixed(0)} µs CPU per setup, ${joinErrors.length} join errors`,
         );
-        perLoad[i] = (perLoad[i] ?? 0) + count;
-        toOpen -= count;
       }
-      const joined = await Promise.all(batches);
-      const afterJoin = await target.call("stats", { gc: false });
-      const added = level - opened;
-      opened = level;
-      const joinErrors = joined.flatMap((batch) => batch.errors);
+      await Promise.all(loads.map((load) => load.call("closeAll", {}, 120_000)));
+      return { baseline, levels };
+    },
+    // Closed pairs' sessions go once this grace is over (ours; PeerJS forgets a closed socket at once).
+    { env: { SESSION_GRACE_MS: String(CLOSED_PAIR_GRACE_MS) } },
+  );
+}
 
-      const memory = await target.call("stats", { gc: true });
-      const idleStart = await target.call("stats", { gc: false });
-      // A measurement window, not a wait for a condition: what the server spends doing nothing.
-      await delay(sizes.idleWindowMs);
-      const idleEnd = await target.call("stats", { gc: false });
-      const idleCpuUsPerSecond = cpuUs(idleStart, idleEnd) / (sizes.idleWindowMs / 1000);
+/** How long the idle-sessions server keeps a closed pair's session for a resume. */
+const CLOSED_PAIR_GRACE_MS = 500;
 
-      const calls = await measureSetups(target, callLoad, { total: sizes.scaleSetups });
-      const cpuPerSetupUs = calls.serverCpuUs / calls.run.completed;
-      const netCpuPerSetupUs =
-        (calls.serverCpuUs - idleCpuUsPerSecond * (calls.run.wallMs / 1000)) / calls.run.completed;
-      const result: LevelResult = {
-        sessions: level,
-        serverSessions: memory.sessions,
-        joinErrors,
-        joinCpuPerSessionUs: cpuUs(beforeJoin, afterJoin) / added,
-        heapPerSessionBytes: (memory.heapUsed - baseline.heapUsed) / level,
-        externalPerSessionBytes: (memory.external - baseline.external) / level,
-        rssPerSessionBytes: (memory.rss - baseline.rss) / level,
-        idleCpuUsPerSecond,
-        idleCpuPerSessionUsPerSecond: idleCpuUsPerSecond / level,
-        setups: calls.run,
-        cpuPerSetupUs,
-        netCpuPerSetupUs,
-      };
-      levels.push(result);
-      log(
-        `  ${system} @ ${level} sessions: ${(result.heapPerSessionBytes / 1024).toFixed(2)} KiB heap each, ` +
-          `${cpuPerSetupUs.toFixed(0)} µs CPU per setup, ${joinErrors.length} join errors`,
-      );
-    }
-    await Promise.all(loads.map((load) => load.call("closeAll", {}, 120_000)));
-    return { baseline, levels };
-  });
+/** Waits until the server counts `count` sessions (closed ones gone), polling its stats. */
+async function untilSessions(target: Target, count: number, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const { sessions } = await target.call("stats", { gc: false });
+    if (sessions === count) return;
+    if (performance.now() > deadline) throw new Error(`${target.name}: ${sessions} sessions after ${timeoutMs} ms, expected ${count}`);
+    await delay(50);
+  }
 }
 
 /**
