@@ -140,9 +140,9 @@ export interface AfterCallsResult {
   joinedHeapPerSessionBytes: number;
   /** Just after each pair's call ended: its events are still kept for a resume. */
   afterCallHeapPerSessionBytes: number;
-  /** Once the replay window passed (ours: the events are forgotten). */
+  /** Once the server keeps no event for a resume any more (ours: the replay window passed). */
   laterHeapPerSessionBytes: number;
-  /** How long after the calls `later` was read. */
+  /** How long after the calls that was. */
   laterAfterMs: number;
 }
 
@@ -352,15 +352,22 @@ export function idleSessions(
 /** How long the idle-sessions server keeps a closed pair's session for a resume. */
 const CLOSED_PAIR_GRACE_MS = 500;
 
-/** Waits until the server counts `count` sessions (closed ones gone), polling its stats. */
-async function untilSessions(target: Target, count: number, timeoutMs: number): Promise<void> {
+/** Waits until the server's own counts say `done`, polling its stats. */
+async function untilStats(target: Target, done: (stats: ProcessStats) => boolean, what: string, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const { sessions } = await target.call("stats", { gc: false });
-    if (sessions === count) return;
-    if (performance.now() > deadline) throw new Error(`${target.name}: ${sessions} sessions after ${timeoutMs} ms, expected ${count}`);
+    const stats = await target.call("stats", { gc: false });
+    if (done(stats)) return;
+    if (performance.now() > deadline) {
+      throw new Error(`${target.name}: not ${what} after ${timeoutMs} ms (${stats.sessions} sessions, ${stats.keptEvents} kept events)`);
+    }
     await delay(50);
   }
+}
+
+/** Waits until the server counts `count` sessions (closed ones gone). */
+function untilSessions(target: Target, count: number, timeoutMs: number): Promise<void> {
+  return untilStats(target, (stats) => stats.sessions === count, `${count} sessions`, timeoutMs);
 }
 
 /**
@@ -370,8 +377,6 @@ async function untilSessions(target: Target, count: number, timeoutMs: number): 
 export function sessionsAfterCalls(system: SystemId, options: RunOptions): Promise<AfterCallsResult> {
   const { sizes, log } = options;
   const env = { SESSION_GRACE_MS: String(sizes.afterCallGraceMs), HEARTBEAT_MS: String(sizes.afterCallHeartbeatMs) };
-  // The replay window (PROTOCOL.md), plus one heartbeat for the sweep that forgets, and a margin.
-  const laterAfterMs = sizes.afterCallGraceMs + 3 * sizes.afterCallHeartbeatMs + 1_000 + 1_000;
   return withTarget(
     system,
     options,
@@ -386,8 +391,9 @@ export function sessionsAfterCalls(system: SystemId, options: RunOptions): Promi
       // One call per pair: runSetups starts one on every pair before any finishes.
       const setups = await load.call("runSetups", { total: sizes.afterCallPairs }, 600_000);
       const called = await target.call("stats", { gc: true });
-      // A measurement at a set time, not a wait for a condition: the window is the server's own.
-      await delay(laterAfterMs);
+      const calledAt = performance.now();
+      await untilStats(target, (stats) => stats.keptEvents === 0, "rid of the calls' events", sizes.stepTimeoutMs);
+      const laterAfterMs = performance.now() - calledAt;
       const later = await target.call("stats", { gc: true });
       await load.call("closePairs", {});
       const result: AfterCallsResult = {

@@ -160,7 +160,7 @@ export function buildFigures(systems: Systems, b4?: AcceptToFrameResult): Figure
       unit: "KiB", ours: after.afterCallHeapPerSessionBytes / 1024, peerjs: theirsAfter.afterCallHeapPerSessionBytes / 1024, digits: 2,
     });
     add({
-      table: "headline", id: "B3", name: `— idle again, ${(after.laterAfterMs / 1000).toFixed(0)} s later (past the replay window)`, transport,
+      table: "headline", id: "B3", name: `— idle again, once no event is kept for a resume (ours: ${(after.laterAfterMs / 1000).toFixed(1)} s after the calls)`, transport,
       unit: "KiB", ours: after.laterHeapPerSessionBytes / 1024, peerjs: theirsAfter.laterHeapPerSessionBytes / 1024, digits: 2,
       target: `≤ ${HEAP_LIMIT_KIB[transport]} KiB`, met: (value) => value <= HEAP_LIMIT_KIB[transport],
     });

@@ -11,6 +11,8 @@ export interface ProcessStats {
   rss: number;
   /** Open sessions as the server itself counts them (hub sessions, PeerJS realm clients). */
   sessions: number;
+  /** Events the server keeps for a resume (ours); PeerJS keeps none. */
+  keptEvents: number;
 }
 
 export type TargetMethods = {
@@ -26,7 +28,7 @@ export interface TargetInfo {
   grpcPort?: number;
 }
 
-export async function readStats(gc: boolean, sessions: () => number): Promise<ProcessStats> {
+export async function readStats(gc: boolean, sessions: () => number, keptEvents: () => number = () => 0): Promise<ProcessStats> {
   if (gc) {
     const collect = globalThis.gc;
     if (!collect) throw new Error("start the server under test with --expose-gc");
@@ -45,5 +47,6 @@ export async function readStats(gc: boolean, sessions: () => number): Promise<Pr
     arrayBuffers: memory.arrayBuffers,
     rss: memory.rss,
     sessions: sessions(),
+    keptEvents: keptEvents(),
   };
 }

@@ -423,7 +423,9 @@ describe("resume and control messages", () => {
       vi.advanceTimersByTime(ageMs - HUB_OPTIONS.heartbeatMs);
       expect(hub.resumable(alice.session.id, 0n)).toBe(alice.session);
 
+      expect(hub.keptEventCount).toBeGreaterThan(0);
       vi.advanceTimersByTime(2 * HUB_OPTIONS.heartbeatMs);
+      expect(hub.keptEventCount).toBe(0);
       expect(hub.resumable(alice.session.id, 0n)).toBeUndefined();
       expect(hub.resumable(alice.session.id, last - 1n)).toBeUndefined();
       // A client that missed nothing still resumes, and newer events are kept as before.

@@ -65,6 +65,13 @@ export class Hub {
     return this.sessionsById.size;
   }
 
+  /** Events all sessions keep for a resume. */
+  get keptEventCount(): number {
+    let count = 0;
+    for (const session of this.sessionsById.values()) count += session.keptEvents;
+    return count;
+  }
+
   get callCount(): number {
     return this.calls.size;
   }

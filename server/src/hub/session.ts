@@ -77,6 +77,11 @@ export class Session {
     return this.lastSeq;
   }
 
+  /** Events kept for a resume. */
+  get keptEvents(): number {
+    return this.history.length;
+  }
+
   get attached(): boolean {
     return this.sink !== undefined;
   }
