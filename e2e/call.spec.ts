@@ -25,6 +25,12 @@ test("alice calls bob from the online list; both see and hear each other; hang-u
 
   const dialog = incomingDialog(bob, "alice");
   await expect(dialog).toBeVisible();
+  // Behind the dialog bob already has the call screen, its remote video bound to alice's stream,
+  // so Accept only has to close the dialog.
+  await expect(bob.getByRole("status").filter({ hasText: "alice is calling…" })).toBeVisible();
+  await expect
+    .poll(() => bob.evaluate(() => document.querySelector<HTMLVideoElement>('video[aria-label="Remote video"]')?.srcObject instanceof MediaStream))
+    .toBe(true);
   await dialog.getByRole("button", { name: "Accept" }).click();
 
   await expect(alice.getByRole("button", { name: "Hang up" })).toBeVisible();

@@ -72,7 +72,10 @@ export function App() {
       )}
       {media.problem && <NoticeBanner notice={{ tone: "alert", text: media.problem }} />}
       {outcome && !inCall && <NoticeBanner notice={outcome} onDismiss={() => phone.dismissOutcome()} />}
-      {inCall ? (
+      {call ? (
+        // Also under the incoming-call dialog: Accept then only closes the dialog, with the
+        // remote <video> already bound. Mounting the call screen on Accept cost ~100 ms of
+        // main-thread work just as media starts (docs/BENCHMARKS.md, B4).
         <CallScreen
           call={call}
           localStream={media.stream}

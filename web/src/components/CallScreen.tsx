@@ -12,11 +12,13 @@ interface CallScreenProps {
   onToggleCamera: () => void;
 }
 
-/** Outgoing ringing, media starting, and the call itself. */
+/** Ringing (either way), media starting, and the call itself. */
 export function CallScreen({ call, localStream, localMedia, onHangUp, onToggleMicrophone, onToggleCamera }: CallScreenProps) {
-  const ringing = call.phase === "outgoing";
+  const incoming = call.phase === "incoming";
+  const ringing = incoming || call.phase === "outgoing";
   const status =
-    ringing ? `Calling ${call.peer}…`
+    incoming ? `${call.peer} is calling…`
+    : ringing ? `Calling ${call.peer}…`
     : call.phase === "connected" ? (call.media === "disconnected" ? `Reconnecting to ${call.peer}…` : undefined)
     : `Connecting to ${call.peer}…`;
   return (
@@ -49,34 +51,37 @@ export function CallScreen({ call, localStream, localMedia, onHangUp, onToggleMi
           <Video stream={localStream} label="Local video" muted mirrored />
         </div>
       </div>
-      <div className="flex items-center justify-center gap-3 pb-2">
-        {!ringing && (
-          <>
-            <Button
-              size="icon"
-              variant={localMedia.audio ? "ghost" : "toggledOff"}
-              aria-label={localMedia.audio ? "Mute microphone" : "Unmute microphone"}
-              title={localMedia.audio ? "Mute microphone" : "Unmute microphone"}
-              onClick={onToggleMicrophone}
-            >
-              {localMedia.audio ? <Mic aria-hidden /> : <MicOff aria-hidden />}
-            </Button>
-            <Button
-              size="icon"
-              variant={localMedia.video ? "ghost" : "toggledOff"}
-              aria-label={localMedia.video ? "Turn camera off" : "Turn camera on"}
-              title={localMedia.video ? "Turn camera off" : "Turn camera on"}
-              onClick={onToggleCamera}
-            >
-              {localMedia.video ? <VideoIcon aria-hidden /> : <VideoOff aria-hidden />}
-            </Button>
-          </>
-        )}
-        <Button size="lg" variant="danger" onClick={onHangUp}>
-          <PhoneOff className="h-5 w-5" aria-hidden />
-          {ringing ? "Cancel" : "Hang up"}
-        </Button>
-      </div>
+      {/* An incoming call is answered in its dialog. */}
+      {!incoming && (
+        <div className="flex items-center justify-center gap-3 pb-2">
+          {!ringing && (
+            <>
+              <Button
+                size="icon"
+                variant={localMedia.audio ? "ghost" : "toggledOff"}
+                aria-label={localMedia.audio ? "Mute microphone" : "Unmute microphone"}
+                title={localMedia.audio ? "Mute microphone" : "Unmute microphone"}
+                onClick={onToggleMicrophone}
+              >
+                {localMedia.audio ? <Mic aria-hidden /> : <MicOff aria-hidden />}
+              </Button>
+              <Button
+                size="icon"
+                variant={localMedia.video ? "ghost" : "toggledOff"}
+                aria-label={localMedia.video ? "Turn camera off" : "Turn camera on"}
+                title={localMedia.video ? "Turn camera off" : "Turn camera on"}
+                onClick={onToggleCamera}
+              >
+                {localMedia.video ? <VideoIcon aria-hidden /> : <VideoOff aria-hidden />}
+              </Button>
+            </>
+          )}
+          <Button size="lg" variant="danger" onClick={onHangUp}>
+            <PhoneOff className="h-5 w-5" aria-hidden />
+            {ringing ? "Cancel" : "Hang up"}
+          </Button>
+        </div>
+      )}
     </section>
   );
 }
