@@ -8,6 +8,7 @@ import {
   join,
   localTrackEnabled,
   negotiatedCodecs,
+  remoteVideoTracks,
   videoSenderScale,
 } from "./helpers.js";
 
@@ -25,12 +26,10 @@ test("alice calls bob from the online list; both see and hear each other; hang-u
 
   const dialog = incomingDialog(bob, "alice");
   await expect(dialog).toBeVisible();
-  // Behind the dialog bob already has the call screen, its remote video bound to alice's stream,
-  // so Accept only has to close the dialog.
+  // Behind the dialog bob already has the call screen, and on both sides the remote video is
+  // bound to the call's audio and video tracks while it rings: Accept only closes the dialog.
   await expect(bob.getByRole("status").filter({ hasText: "alice is calling…" })).toBeVisible();
-  await expect
-    .poll(() => bob.evaluate(() => document.querySelector<HTMLVideoElement>('video[aria-label="Remote video"]')?.srcObject instanceof MediaStream))
-    .toBe(true);
+  for (const page of [alice, bob]) await expect.poll(() => remoteVideoTracks(page)).toBe(2);
   await dialog.getByRole("button", { name: "Accept" }).click();
 
   await expect(alice.getByRole("button", { name: "Hang up" })).toBeVisible();

@@ -56,6 +56,17 @@ export async function expectMediaFlowing(page: Page): Promise<void> {
   await expect.poll(async () => (await inboundStats(page)).audioPackets).toBeGreaterThan(before.audioPackets);
 }
 
+/**
+ * How many tracks the "Remote video" element is bound to. While a call rings it is already
+ * bound (to tracks still silent), so that Accept does not wait on setting up its player.
+ */
+export function remoteVideoTracks(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const stream = document.querySelector<HTMLVideoElement>('video[aria-label="Remote video"]')?.srcObject;
+    return stream instanceof MediaStream ? stream.getTracks().length : 0;
+  });
+}
+
 /** The <video> labelled `label` shows frames: one is presented after we start looking. */
 export async function expectVideoPlaying(page: Page, label: string): Promise<void> {
   await expect(page.getByLabel(label)).toBeVisible();

@@ -30,6 +30,10 @@ export type ControlMessage =
   | { type: "bye" };
 
 export interface PeerCallEvents extends Record<string, unknown> {
+  /**
+   * The peer's audio and video: one stream per call, given as soon as the receivers exist
+   * (its tracks are silent until media flows) and again whenever it gains a track.
+   */
   remoteStream: MediaStream;
   connectionState: RTCPeerConnectionState;
   control: ControlMessage;
@@ -121,7 +125,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     };
     this.pc.onnegotiationneeded = () => void this.negotiate();
     this.pc.onicecandidate = ({ candidate }) => this.queueCandidate(candidate);
-    this.pc.ontrack = (event) => this.addRemoteTrack(event);
+    this.pc.ontrack = (event) => this.addRemoteTracks([event.track]);
     this.pc.onconnectionstatechange = () => this.connectionChanged();
   }
 
@@ -238,6 +242,9 @@ export class PeerCall extends Emitter<PeerCallEvents> {
       if (existing) existing.direction = "recvonly";
       else this.pc.addTransceiver(kind, { direction: "recvonly" });
     }
+    // The receivers exist from here on: a UI can bind their (still silent) tracks while it
+    // rings, rather than set up its player only when the answer arrives.
+    this.addRemoteTracks(this.pc.getReceivers().map((receiver) => receiver.track));
   }
 
   private async negotiate(): Promise<void> {
@@ -355,15 +362,13 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     await Promise.all(added);
   }
 
-  private addRemoteTrack(event: RTCTrackEvent): void {
-    const stream = event.streams[0];
-    if (stream && stream !== this.remote) {
-      this.remote = stream;
-    } else if (!stream) {
-      this.remote ??= new MediaStream();
-      this.remote.addTrack(event.track);
-    }
-    if (this.remote) this.emit("remoteStream", this.remote);
+  /** The peer's media: one stream for the whole call, which only ever gains tracks. */
+  private addRemoteTracks(tracks: MediaStreamTrack[]): void {
+    const fresh = tracks.filter((track) => !this.remote?.getTrackById(track.id));
+    if (fresh.length === 0) return;
+    this.remote ??= new MediaStream();
+    for (const track of fresh) this.remote.addTrack(track);
+    this.emit("remoteStream", this.remote);
   }
 
   /** Before the first connection: the first frames go out small (FIRST_FRAMES). */

@@ -28,17 +28,41 @@ export class StandInSender {
   }
 }
 
+/** A receiver's track, as Chromium makes one with each transceiver (silent until media flows). */
+export interface StandInTrack {
+  id: string;
+  kind: string;
+}
+
 interface StandInTransceiver {
-  receiver: { track: { kind: string } };
+  receiver: { track: StandInTrack };
   sender: StandInSender;
   direction: string;
 }
+
+/** What PeerCall does with the MediaStream it hands out, where Node has none. */
+export class StandInMediaStream {
+  private readonly tracks: StandInTrack[] = [];
+  addTrack(track: StandInTrack) {
+    this.tracks.push(track);
+  }
+  getTrackById(id: string) {
+    return this.tracks.find((track) => track.id === id) ?? null;
+  }
+  getTracks() {
+    return [...this.tracks];
+  }
+}
+globalThis.MediaStream ??= StandInMediaStream as unknown as typeof MediaStream;
+
+let trackCount = 0;
+const receiverTrack = (kind: string): StandInTrack => ({ id: `remote-${kind}-${++trackCount}`, kind });
 
 export class StandInPeerConnection {
   static last: StandInPeerConnection | undefined;
   onnegotiationneeded: (() => void) | null = null;
   onicecandidate: ((event: { candidate: { candidate: string; toJSON(): RTCIceCandidateInit } | null }) => void) | null = null;
-  ontrack: unknown = null;
+  ontrack: ((event: { track: StandInTrack }) => void) | null = null;
   onconnectionstatechange: (() => void) | null = null;
   iceGatheringState: RTCIceGatheringState = "new";
   signalingState: RTCSignalingState = "stable";
@@ -73,13 +97,16 @@ export class StandInPeerConnection {
   getSenders() {
     return this.transceivers.map((t) => t.sender);
   }
+  getReceivers() {
+    return this.transceivers.map((t) => t.receiver);
+  }
   addTrack(track: { kind: string; getSettings(): { height?: number } }) {
     const sender = new StandInSender(track);
-    this.transceivers.push({ receiver: { track: { kind: track.kind } }, sender, direction: "sendrecv" });
+    this.transceivers.push({ receiver: { track: receiverTrack(track.kind) }, sender, direction: "sendrecv" });
     return sender;
   }
   addTransceiver(kind: string, init: { direction: string }) {
-    this.transceivers.push({ receiver: { track: { kind } }, sender: new StandInSender(null), direction: init.direction });
+    this.transceivers.push({ receiver: { track: receiverTrack(kind) }, sender: new StandInSender(null), direction: init.direction });
   }
   async createOffer() {
     return { type: "offer" as const, sdp: "offer-sdp" };
