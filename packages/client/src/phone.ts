@@ -95,10 +95,11 @@ export class Phone {
       s.on("answer", (e) => {
         const call = this.callFor(e.callId, e.from);
         if (!call?.peerCall) return;
-        // The answer first: a UI re-renders on the snapshot change, and the browser starts ICE and
-        // DTLS only once setRemoteDescription has been called.
-        void call.peerCall.handleDescription({ type: "answer", sdp: e.sdp }, e.burst);
-        if (call.view.phase === "outgoing") this.patchCall({ phase: "connecting" });
+        // The UI hears of it once the answer is applied: a re-render while setRemoteDescription
+        // runs held it (and so ICE and DTLS) up by some 20 ms (docs/BENCHMARKS.md, B4).
+        void call.peerCall.handleDescription({ type: "answer", sdp: e.sdp }, e.burst).then(() => {
+          if (this.active === call && call.view.phase === "outgoing") this.patchCall({ phase: "connecting" });
+        });
       }),
       s.on("candidates", (e) => {
         const call = this.callFor(e.callId, e.from);
