@@ -3,9 +3,8 @@
  * sessions at growing counts (B3 and the scaling rows).
  */
 import { setTimeout as delay } from "node:timers/promises";
-import type { SetupRun, SideTally, SystemId } from "../load/types.js";
+import type { SetupRun, SystemId } from "../load/types.js";
 import type { ProcessStats } from "../targets/introspect.js";
-import { percentile } from "./stats.js";
 import { cpuUs, startLoad, startTarget, type Load, type Target } from "./processes.js";
 
 export interface Sizes {
@@ -22,14 +21,10 @@ export interface Sizes {
   /** Idle sessions per load-generator process. */
   sessionsPerLoad: number;
   joinConcurrency: number;
-  /**
-   * Setups measured at each level (with scalePairs pairs): scaleRounds rounds of scaleSetups,
-   * the median round counting; and the idle CPU window.
-   */
+  /** Setups measured at each level (with scalePairs pairs), and the idle CPU window. */
   scalePairs: number;
   scaleWarmup: number;
   scaleSetups: number;
-  scaleRounds: number;
   idleWindowMs: number;
   stepTimeoutMs: number;
   /**
@@ -60,8 +55,7 @@ export const FULL: Sizes = {
   joinConcurrency: 100,
   scalePairs: 8,
   scaleWarmup: 100,
-  scaleSetups: 500,
-  scaleRounds: 3,
+  scaleSetups: 1_000,
   idleWindowMs: 5_000,
   stepTimeoutMs: 15_000,
   afterCallPairs: 1_000,
@@ -87,7 +81,6 @@ export const SMOKE: Sizes = {
   scalePairs: 2,
   scaleWarmup: 2,
   scaleSetups: 10,
-  scaleRounds: 2,
   idleWindowMs: 300,
   stepTimeoutMs: 10_000,
   afterCallPairs: 50,
@@ -133,11 +126,9 @@ export interface LevelResult {
   rssPerSessionBytes: number;
   idleCpuUsPerSecond: number;
   idleCpuPerSessionUsPerSecond: number;
-  /** Every round's setups together (the latency is the median round's). */
   setups: SetupRun;
-  /** Server CPU per setup in the median round. */
   cpuPerSetupUs: number;
-  /** Per round, CPU less the idle CPU rate over the same time (what the calls themselves cost); the median round's. */
+  /** cpuPerSetupUs less the idle CPU rate over the same time: what the calls themselves cost. */
   netCpuPerSetupUs: number;
 }
 
@@ -324,21 +315,12 @@ export function idleSessions(
         await callLoad.call("openPairs", { count: sizes.scalePairs, prefix: `scale-${level}-` });
         // New connections: let their first setups (HPACK tables, buffers) go unmeasured.
         await callLoad.call("runSetups", { total: sizes.scaleWarmup });
-        // A burst of other work on a shared VM lands in one round, not in the median.
-        const rounds: { gross: number; net: number }[] = [];
-        const runs: SetupRun[] = [];
-        for (let round = 0; round < sizes.scaleRounds; round++) {
-          const calls = await measureSetups(target, callLoad, { total: sizes.scaleSetups });
-          runs.push(calls.run);
-          rounds.push({
-            gross: calls.serverCpuUs / calls.run.completed,
-            net: (calls.serverCpuUs - idleCpuUsPerSecond * (calls.run.wallMs / 1000)) / calls.run.completed,
-          });
-        }
+        const calls = await measureSetups(target, callLoad, { total: sizes.scaleSetups });
         await callLoad.call("closePairs", {});
         await untilSessions(target, level, sizes.stepTimeoutMs);
-        const cpuPerSetupUs = median(rounds.map((r) => r.gross));
-        const netCpuPerSetupUs = median(rounds.map((r) => r.net));
+        const cpuPerSetupUs = calls.serverCpuUs / calls.run.completed;
+        const netCpuPerSetupUs =
+          (calls.serverCpuUs - idleCpuUsPerSecond * (calls.run.wallMs / 1000)) / calls.run.completed;
         const result: LevelResult = {
           sessions: level,
           serverSessions: memory.sessions,
@@ -349,7 +331,7 @@ export function idleSessions(
           rssPerSessionBytes: (memory.rss - baseline.rss) / level,
           idleCpuUsPerSecond,
           idleCpuPerSessionUsPerSecond: idleCpuUsPerSecond / level,
-          setups: combine(runs),
+          setups: calls.run,
           cpuPerSetupUs,
           netCpuPerSetupUs,
         };
@@ -364,37 +346,6 @@ export function idleSessions(
     },
     // Closed pairs' sessions go once this grace is over (ours; PeerJS forgets a closed socket at once).
     { env: { SESSION_GRACE_MS: String(CLOSED_PAIR_GRACE_MS) } },
-  );
-}
-
-/** The middle value (nearest rank), as the latency percentiles are taken. */
-function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
-}
-
-/** Rounds of setups as one run: counts and tallies add up; the latency is the median round's. */
-function combine(runs: SetupRun[]): SetupRun {
-  const [first, ...rest] = runs;
-  if (!first) throw new Error("no setup rounds");
-  const add = (a: SideTally, b: SideTally): SideTally => ({
-    sent: a.sent + b.sent,
-    received: a.received + b.received,
-    heartbeats: a.heartbeats + b.heartbeats,
-    bytesSent: a.bytesSent + b.bytesSent,
-    bytesReceived: a.bytesReceived + b.bytesReceived,
-  });
-  const byLatency = [...runs].sort((a, b) => a.latency.p50Ms - b.latency.p50Ms);
-  return rest.reduce<SetupRun>(
-    (sum, run) => ({
-      completed: sum.completed + run.completed,
-      errors: sum.errors + run.errors,
-      errorSamples: [...sum.errorSamples, ...run.errorSamples].slice(0, 5),
-      wallMs: sum.wallMs + run.wallMs,
-      latency: sum.latency,
-      caller: add(sum.caller, run.caller),
-      callee: add(sum.callee, run.callee),
-    }),
-    { ...first, latency: (byLatency[Math.floor(byLatency.length / 2)] ?? first).latency },
   );
 }
 
