@@ -1,5 +1,5 @@
 import type { CallView } from "@peertobeer/client";
-import { Mic, MicOff, PhoneOff, Video as VideoIcon, VideoOff } from "lucide-react";
+import { Mic, MicOff, PhoneOff, Video as VideoIcon, VideoOff, type LucideIcon } from "lucide-react";
 import { Button } from "./Button.js";
 import { Video } from "./Video.js";
 
@@ -56,24 +56,18 @@ export function CallScreen({ call, localStream, localMedia, onHangUp, onToggleMi
         <div className="flex items-center justify-center gap-3 pb-2">
           {!ringing && (
             <>
-              <Button
-                size="icon"
-                variant={localMedia.audio ? "ghost" : "toggledOff"}
-                aria-label={localMedia.audio ? "Mute microphone" : "Unmute microphone"}
-                title={localMedia.audio ? "Mute microphone" : "Unmute microphone"}
+              <MediaToggle
+                on={localMedia.audio}
+                labels={["Mute microphone", "Unmute microphone"]}
+                icons={[Mic, MicOff]}
                 onClick={onToggleMicrophone}
-              >
-                {localMedia.audio ? <Mic aria-hidden /> : <MicOff aria-hidden />}
-              </Button>
-              <Button
-                size="icon"
-                variant={localMedia.video ? "ghost" : "toggledOff"}
-                aria-label={localMedia.video ? "Turn camera off" : "Turn camera on"}
-                title={localMedia.video ? "Turn camera off" : "Turn camera on"}
+              />
+              <MediaToggle
+                on={localMedia.video}
+                labels={["Turn camera off", "Turn camera on"]}
+                icons={[VideoIcon, VideoOff]}
                 onClick={onToggleCamera}
-              >
-                {localMedia.video ? <VideoIcon aria-hidden /> : <VideoOff aria-hidden />}
-              </Button>
+              />
             </>
           )}
           <Button size="lg" variant="danger" onClick={onHangUp}>
@@ -83,5 +77,24 @@ export function CallScreen({ call, localStream, localMedia, onHangUp, onToggleMi
         </div>
       )}
     </section>
+  );
+}
+
+interface MediaToggleProps {
+  on: boolean;
+  /** What clicking does: while on, then while off. */
+  labels: [string, string];
+  icons: [LucideIcon, LucideIcon];
+  onClick: () => void;
+}
+
+/** The microphone or camera button: its label says what a click does. */
+function MediaToggle({ on, labels, icons, onClick }: MediaToggleProps) {
+  const label = on ? labels[0] : labels[1];
+  const Icon = on ? icons[0] : icons[1];
+  return (
+    <Button size="icon" variant={on ? "ghost" : "toggledOff"} aria-label={label} title={label} onClick={onClick}>
+      <Icon aria-hidden />
+    </Button>
   );
 }
