@@ -17,7 +17,7 @@ import { measureDrain } from "./faults/drain.js";
 import { measureResume } from "./faults/resume.js";
 import type { SystemId } from "./load/types.js";
 import { loadFixture } from "./lib/fixture.js";
-import { FULL, runSystem, SMOKE, type SystemResult } from "./lib/phases.js";
+import { FULL, runSystems, SMOKE, type SystemResult } from "./lib/phases.js";
 import { buildFigures, renderReport, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -97,11 +97,9 @@ async function main(): Promise<number> {
   const log = (line: string) => console.log(line);
   log(`Peer-to-Beer vs PeerJS (${smoke ? "smoke" : "full"} run, ${os.cpus().length} cores, Node ${process.version})`);
 
-  const systems = {} as Record<SystemId, SystemResult>;
-  for (const system of SYSTEMS) {
-    log(`${system}:`);
-    systems[system] = await runSystem(system, { sizes, cpuProfileDir, log });
-  }
+  log(`${SYSTEMS.join(", ")}, each workload for all of them in turn:`);
+  const results = await runSystems(SYSTEMS, { sizes, cpuProfileDir, log });
+  const systems = Object.fromEntries(results) as Record<SystemId, SystemResult>;
 
   log("B4, Accept → first decoded remote frame (real Chromium):");
   let b4: AcceptToFrameResult | undefined;

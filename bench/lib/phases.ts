@@ -421,10 +421,31 @@ export function sessionsAfterCalls(system: SystemId, options: RunOptions): Promi
   );
 }
 
-export async function runSystem(system: SystemId, options: RunOptions): Promise<SystemResult> {
-  const { cpu, rush } = await callSetups(system, options);
-  const relayFloor = system === "peerjs" ? undefined : await relayFloorSetups(system, options);
-  const { baseline, levels } = await idleSessions(system, options);
-  const afterCalls = await sessionsAfterCalls(system, options);
-  return { system, cpu, rush, baseline, levels, afterCalls, ...(relayFloor ? { relayFloor } : {}) };
+/** Runs `phase` for each system in turn, one at a time. */
+async function each<T>(systems: readonly SystemId[], phase: (system: SystemId) => Promise<T>): Promise<Map<SystemId, T>> {
+  const results = new Map<SystemId, T>();
+  for (const system of systems) results.set(system, await phase(system));
+  return results;
+}
+
+/**
+ * Every workload for every system, a workload for all systems before the next workload: a
+ * figure of ours and PeerJS's then come a minute or two apart rather than several, and the
+ * VM's slower and faster stretches weigh less on their ratio.
+ */
+export async function runSystems(systems: readonly SystemId[], options: RunOptions): Promise<Map<SystemId, SystemResult>> {
+  const calls = await each(systems, (system) => callSetups(system, options));
+  const floors = await each(systems.filter((system) => system !== "peerjs"), (system) => relayFloorSetups(system, options));
+  const idle = await each(systems, (system) => idleSessions(system, options));
+  const afterCalls = await each(systems, (system) => sessionsAfterCalls(system, options));
+  const results = new Map<SystemId, SystemResult>();
+  for (const system of systems) {
+    const call = calls.get(system);
+    const sessions = idle.get(system);
+    const after = afterCalls.get(system);
+    if (!call || !sessions || !after) throw new Error(`${system}: a workload did not run`);
+    const relayFloor = floors.get(system);
+    results.set(system, { system, ...call, ...sessions, afterCalls: after, ...(relayFloor ? { relayFloor } : {}) });
+  }
+  return results;
 }
