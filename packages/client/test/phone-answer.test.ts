@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { Emitter } from "../src/emitter.js";
+import { Phone, type SignalingClient, type SignalingEvents } from "../src/index.js";
+import { StandInPeerConnection } from "./stand-in-peer-connection.js";
+
+/** The part of SignalingClient a Phone uses to place a call and hear its answer. */
+class StandInSignaling extends Emitter<SignalingEvents> {
+  state = "online";
+  user = "alice";
+  rtcConfiguration = {};
+  sendOffer = async () => "call-1";
+  sendAnswer = async () => {};
+  sendIceCandidates = async () => {};
+  endCall = async () => {};
+  deliver<K extends keyof SignalingEvents>(event: K, payload: SignalingEvents[K]) {
+    this.emit(event, payload);
+  }
+}
+
+describe("Phone on the callee's answer", () => {
+  it("shows 'connecting' only once the answer is applied, so no render runs while it is", async () => {
+    const signaling = new StandInSignaling();
+    const phone = new Phone({
+      signaling: signaling as unknown as SignalingClient,
+      RTCPeerConnection: StandInPeerConnection as unknown as typeof RTCPeerConnection,
+    });
+    phone.call("bob");
+    const pc = StandInPeerConnection.last;
+    if (!pc) throw new Error("no peer connection");
+    let applied!: () => void;
+    const applying = new Promise<void>((resolve) => (applied = resolve));
+    pc.setRemoteDescription = async () => applying;
+
+    signaling.deliver("answer", { callId: "call-1", from: "bob", sdp: "answer-sdp", polite: false, burst: { candidates: [], endOfCandidates: true } });
+    expect(phone.getSnapshot().call?.phase).toBe("outgoing");
+    // Still so once everything else queued has run: only the answer being applied moves it on.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(phone.getSnapshot().call?.phase).toBe("outgoing");
+
+    applied();
+    await expect.poll(() => phone.getSnapshot().call?.phase).toBe("connecting");
+    phone.dispose();
+  });
+});
