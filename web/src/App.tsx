@@ -74,8 +74,8 @@ export function App() {
       {outcome && !inCall && <NoticeBanner notice={outcome} onDismiss={() => phone.dismissOutcome()} />}
       {call ? (
         // Also under the incoming-call dialog: Accept then only closes the dialog, with the
-        // remote <video> already bound. Mounting the call screen on Accept cost ~100 ms of
-        // main-thread work just as media starts (docs/BENCHMARKS.md, B4).
+        // remote <video> already bound. Mounting the call screen on Accept cost the callee
+        // ~44 ms of React work just as media starts (docs/BENCHMARKS.md, B4).
         <CallScreen
           call={call}
           localStream={media.stream}
