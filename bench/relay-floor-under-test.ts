@@ -9,7 +9,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { SignalingMessageSchema } from "@peertobeer/protocol";
-import type { Session, Sink } from "../server/src/hub/index.js";
+import type { Sink } from "../server/src/hub/index.js";
 import type { Signaling } from "../server/src/rpc/signaling.js";
 import { createGrpcServer } from "../server/src/transport/grpc.js";
 import { createGrpcWebHandler } from "../server/src/transport/grpc-web.js";
@@ -33,37 +33,37 @@ function relay(from: string, callId: string, event: Event) {
 }
 
 const signaling: Signaling = {
-  joinCall(request, sink) {
+  async joinCall(request, sink) {
     sinks.set(request.userId, sink);
     sink.push(create(SignalingMessageSchema, { seq: 1n, event: { case: "joined", value: { sessionToken: request.userId } } }));
     // The transports only hand the session back to streamEnded, which ignores it.
-    return { userId: request.userId } as Session;
+    return { id: request.userId, userId: request.userId };
   },
   streamEnded(session, sink) {
     if (sinks.get(session.userId) === sink) sinks.delete(session.userId);
   },
-  sendOffer(request, authorization) {
+  async sendOffer(request, authorization) {
     const from = userOf(authorization);
     const callId = request.callId || `c${nextCall++}`;
     if (!request.callId) calls.set(callId, { caller: from, callee: request.toUserId });
     relay(from, callId, { case: "offer", value: { sdp: request.sdp, candidates: request.candidates, endOfCandidates: request.endOfCandidates } });
     return { success: true, callId };
   },
-  sendAnswer(request, authorization) {
+  async sendAnswer(request, authorization) {
     relay(userOf(authorization), request.callId, {
       case: "answer",
       value: { sdp: request.sdp, candidates: request.candidates, endOfCandidates: request.endOfCandidates },
     });
     return { success: true, callId: request.callId };
   },
-  sendIceCandidate(request, authorization) {
+  async sendIceCandidate(request, authorization) {
     relay(userOf(authorization), request.callId, {
       case: "iceCandidates",
       value: { candidates: request.candidates, endOfCandidates: request.endOfCandidates },
     });
     return { success: true, callId: request.callId };
   },
-  endCall(request, authorization) {
+  async endCall(request, authorization) {
     relay(userOf(authorization), request.callId, { case: "callEnded", value: { reason: request.reason } });
     calls.delete(request.callId);
     return { success: true, callId: request.callId };

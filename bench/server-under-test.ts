@@ -15,6 +15,6 @@ const logger = pino({ level: config.logLevel });
 const server = await startServer(config, logger);
 
 const info: TargetInfo = { system: "ours", webPort: server.webPort, grpcPort: server.grpcPort };
-serve<TargetMethods>({ stats: ({ gc }) => readStats(gc, () => server.hub.sessionCount, () => server.hub.keptEventCount) }, info);
+serve<TargetMethods>({ stats: ({ gc }) => readStats(gc, () => server.hub!.sessionCount, () => server.hub!.keptEventCount) }, info);
 // As in production: SIGTERM drains, then the process exits 0 (the drain benchmark times it).
 drainOnSignals(server, logger);

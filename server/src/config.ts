@@ -24,6 +24,10 @@ export interface Config {
   rateLimitBurst: number;
   webRoot: string;
   logLevel: string;
+  /** Cluster mode: the Redis every node shares, or undefined for one node in memory. */
+  redisUrl: string | undefined;
+  /** Key prefix in Redis; nodes of one deployment share it. */
+  redisPrefix: string;
 }
 
 export const DEFAULT_ICE_SERVERS = "stun:stun.l.google.com:19302";
@@ -49,7 +53,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitBurst: positiveInt(env, "RATE_LIMIT_BURST", 60),
     webRoot: env.WEB_ROOT ?? new URL("../../web/dist", import.meta.url).pathname,
     logLevel: env.LOG_LEVEL ?? "info",
+    ...parseCluster(env),
   };
+}
+
+/** REDIS_URL turns on cluster mode, where every node must verify every node's tokens. */
+function parseCluster(env: NodeJS.ProcessEnv): Pick<Config, "redisUrl" | "redisPrefix"> {
+  const redisUrl = env.REDIS_URL || undefined;
+  if (redisUrl !== undefined) {
+    if (!/^rediss?:\/\//.test(redisUrl)) throw new Error(`REDIS_URL must be a redis:// or rediss:// URL, got "${redisUrl}"`);
+    if (!env.TOKEN_SECRET) {
+      throw new Error("TOKEN_SECRET is required with REDIS_URL: every node must verify the session tokens the others issue");
+    }
+  }
+  const redisPrefix = env.REDIS_PREFIX ?? "p2b";
+  if (!/^[A-Za-z0-9_.-]{1,32}$/.test(redisPrefix)) throw new Error(`REDIS_PREFIX must be 1-32 of A-Z a-z 0-9 _ . -, got "${redisPrefix}"`);
+  return { redisUrl, redisPrefix };
 }
 
 /**

@@ -2,7 +2,10 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
 import { TokenSigner } from "./auth/tokens.js";
 import type { Config } from "./config.js";
-import { Hub } from "./hub/index.js";
+import type { SignalingBackend } from "./bus/backend.js";
+import type { Hub } from "./hub/index.js";
+import { MemoryBackend } from "./bus/memory.js";
+import { RedisBackend } from "./bus/redis.js";
 import { createSignalingHandlers } from "./rpc/handlers.js";
 import { createSignaling } from "./rpc/signaling.js";
 import { createGrpcServer } from "./transport/grpc.js";
@@ -11,7 +14,9 @@ import { createRoutes } from "./transport/routes.js";
 import { closeGracefully, createWebServer, listen } from "./transport/web.js";
 
 export interface RunningServer {
-  hub: Hub;
+  backend: SignalingBackend;
+  /** The in-memory hub (one-node mode), for tests and the bench; undefined in cluster mode. */
+  hub: Hub | undefined;
   webPort: number;
   grpcPort: number;
   /** Stops accepting joins, tells clients to reconnect, closes streams, then both ports. */
@@ -26,17 +31,24 @@ export interface RunningServer {
 export const HISTORY_LIMIT = { events: 512, bytes: 256 * 1024 };
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const hub = new Hub({
+  const hubOptions = {
     ringTimeoutMs: config.ringTimeoutMs,
     sessionGraceMs: config.sessionGraceMs,
     heartbeatMs: config.heartbeatMs,
     historyLimit: HISTORY_LIMIT,
-  });
-  hub.start();
+  };
+  const backend: SignalingBackend = config.redisUrl
+    ? await RedisBackend.connect({
+        ...hubOptions,
+        url: config.redisUrl,
+        prefix: config.redisPrefix,
+        onError: (error, what) => logger.warn({ err: error }, `redis: ${what} failed`),
+      })
+    : new MemoryBackend(hubOptions);
   let draining = false;
   const shutdownController = new AbortController();
   const deps = {
-    hub,
+    backend,
     tokens: new TokenSigner(config.tokenSecret, config.tokenTtlMs),
     config,
     isDraining: () => draining,
@@ -50,7 +62,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     handlers: createSignalingHandlers(deps, signaling),
     webRoot: config.webRoot,
     shutdownSignal: shutdownController.signal,
-    isReady: () => !draining,
+    isReady: () => !draining && backend.ready(),
   });
   const webPort = await listen(web, config.port, config.host);
   const native = createGrpcServer({ routes, streamQueueLimit: config.streamQueueLimit, onInternalError });
@@ -60,7 +72,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     if (draining) return;
     draining = true;
     // Every stream is told to reconnect and ended; unary RPCs in flight finish normally.
-    hub.drain(0);
+    backend.drain(0);
     shutdownController.abort();
     const drained = new AbortController();
     // Resolves at the drain deadline; never, once everything closed in time.
@@ -69,8 +81,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     );
     await Promise.all([native.close(deadlinePassed), closeGracefully(web, deadlinePassed)]);
     drained.abort();
-    hub.stop();
+    await backend.close();
   }
 
-  return { hub, webPort, grpcPort, shutdown };
+  return { backend, hub: backend instanceof MemoryBackend ? backend.hub : undefined, webPort, grpcPort, shutdown };
 }

@@ -83,7 +83,7 @@ describe("fuzzing the lean transports with raw frames", () => {
   });
 
   it(`answers ${MIN_REQUESTS}+ raw malformed requests on both ports as the contract says, promptly, and keeps serving`, async () => {
-    const before = server.hub.snapshot();
+    const before = server.hub!.snapshot();
     const requests = rawRequests(online, user);
     const tally = {
       tried: 0,
@@ -125,7 +125,7 @@ describe("fuzzing the lean transports with raw frames", () => {
     expect(tally.mismatches).toBe(0);
     for (const t of ["grpc", "grpcWeb"]) expect(tally.byTransport.get(t) ?? 0).toBeGreaterThan(tally.tried / 3);
     // Nothing changed: that user's is still the only session, attached, and there is no call.
-    expect(server.hub.snapshot()).toEqual(before);
+    expect(server.hub!.snapshot()).toEqual(before);
 
     // Real clients on both ports: a new call from native gRPC to gRPC-Web, answered, with candidates.
     const after = clientsFor(server);

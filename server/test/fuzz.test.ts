@@ -98,9 +98,9 @@ describe("fuzzing both transports with requests that must be refused", () => {
     const erin = await join(clients.grpc, streams, "erin");
     const firstGhost = await join(clients.grpcWeb, streams, "ghost");
     await firstGhost.reader.close();
-    await vi.waitFor(() => expect(server.hub.sessionById(firstGhost.joined.sessionId)?.attached).toBe(false));
+    await vi.waitFor(() => expect(server.hub!.sessionById(firstGhost.joined.sessionId)?.attached).toBe(false));
     const ghost = await join(clients.grpcWeb, streams, "ghost");
-    expect(server.hub.sessionById(firstGhost.joined.sessionId)).toBeUndefined();
+    expect(server.hub!.sessionById(firstGhost.joined.sessionId)).toBeUndefined();
 
     ({ callId: activeCallId } = await clients.grpc.sendOffer({ toUserId: "bob", sdp: SAMPLE_OFFER }, alice.auth));
     await nextEvent(bob.reader, "offer");
@@ -136,7 +136,7 @@ describe("fuzzing both transports with requests that must be refused", () => {
   it(
     `answers ${MIN_REQUESTS}+ malformed, out-of-order and impersonating requests exactly as the contract says, and changes nothing`,
     async () => {
-      const before: HubSnapshot = server.hub.snapshot();
+      const before: HubSnapshot = server.hub!.snapshot();
       expect(before.sessions).toHaveLength(6);
       expect(before.calls).toHaveLength(2);
       const { request } = generators(world);
@@ -163,7 +163,7 @@ describe("fuzzing both transports with requests that must be refused", () => {
       const elapsedMs = Date.now() - started;
 
       // Nothing changed: same sessions (still attached, same seq), same calls in the same states.
-      expect(server.hub.snapshot()).toEqual(before);
+      expect(server.hub!.snapshot()).toEqual(before);
       expect(tally.tried).toBeGreaterThanOrEqual(MIN_REQUESTS);
       expect(tally.mismatches).toBe(0);
       // Both transports carried a fair share.

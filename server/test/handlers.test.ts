@@ -3,7 +3,8 @@ import { Code, ConnectError, createClient, createRouterTransport } from "@connec
 import { createHmac } from "node:crypto";
 import { EndReason, ErrorReason, IceTransportPolicy, LIMITS, SignalingService, type IceCandidate } from "@peertobeer/protocol";
 import { TokenSigner } from "../src/auth/tokens.js";
-import { Hub } from "../src/hub/index.js";
+import { MemoryBackend } from "../src/bus/memory.js";
+import type { Hub } from "../src/hub/index.js";
 import { createSignalingHandlers } from "../src/rpc/handlers.js";
 import {
   bearer,
@@ -28,6 +29,7 @@ const MAX_SESSIONS = 8;
 const STREAM_QUEUE_LIMIT = 8;
 const RATE_LIMIT_BURST = 40;
 
+let backend: MemoryBackend;
 let hub: Hub;
 let tokens: TokenSigner;
 let draining: boolean;
@@ -35,11 +37,12 @@ let client: SignalingClient;
 const streams = new Streams();
 
 beforeEach(() => {
-  hub = new Hub(HUB_OPTIONS);
+  backend = new MemoryBackend(HUB_OPTIONS);
+  hub = backend.hub;
   tokens = new TokenSigner("handlers-test-secret", TOKEN_TTL_MS);
   draining = false;
   const handlers = createSignalingHandlers({
-    hub,
+    backend,
     tokens,
     config: {
       iceServers: [{ urls: ["stun:127.0.0.1:3478"] }],

@@ -73,7 +73,7 @@ beforeAll(async () => {
 afterEach(async () => {
   await streams.closeAll();
   // The client sees its cancel at once; wait until the server has seen it too, so IDs are free.
-  await vi.waitFor(() => expect(server.hub.snapshot().sessions.filter((s) => s.attached)).toEqual([]));
+  await vi.waitFor(() => expect(server.hub!.snapshot().sessions.filter((s) => s.attached)).toEqual([]));
 });
 
 afterAll(async () => {

@@ -137,7 +137,7 @@ describe("a client that stops reading its stream", () => {
     const slow = await join(slowClients()[transport], streams, `slow-${tag}`);
     const sender = await join(clients.grpc, streams, `sender-${tag}`);
     const { callId } = await clients.grpc.sendOffer({ toUserId: slow.userId, sdp: SAMPLE_OFFER }, sender.auth);
-    const session = () => server.hub.sessionById(slow.joined.sessionId);
+    const session = () => server.hub!.sessionById(slow.joined.sessionId);
     return { slow, sender, callId, session };
   }
 

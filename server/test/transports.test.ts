@@ -71,7 +71,7 @@ describe("a running server", () => {
       reason: EndReason.HANGUP,
       endedByUserId: "bob",
     });
-    expect(server.hub.callCount).toBe(0);
+    expect(server.hub!.callCount).toBe(0);
   });
 
   it("relays between the Connect protocol and the other two", async () => {

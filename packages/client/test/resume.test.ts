@@ -65,7 +65,7 @@ describe("resume through a cut connection", () => {
     await when(bob, "presence", () => presence.includes("alice:true"));
 
     cut();
-    const bobSession = () => server.hub.snapshot().sessions.find((s) => s.userId === "bob");
+    const bobSession = () => server.hub!.snapshot().sessions.find((s) => s.userId === "bob");
     await expect.poll(() => bobSession()?.attached).toBe(false);
     expect(bobSession()?.id).toBe(bobJoined.sessionId);
 
@@ -96,12 +96,12 @@ describe("resume through a cut connection", () => {
     let reset = false;
     bob.on("sessionReset", () => (reset = true));
     proxy.cutAndBlock();
-    const session = server.hub.sessionById(first.sessionId);
+    const session = server.hub!.sessionById(first.sessionId);
     expect(session).toBeDefined();
-    if (session) server.hub.close(session); // as if the grace period ran out
+    if (session) server.hub!.close(session); // as if the grace period ran out
     proxy.unblock();
     await when(bob, "joined", () => reset);
     expect(bob.state).toBe("online");
-    expect(server.hub.snapshot().sessions.map((s) => s.userId)).toEqual(["bob"]);
+    expect(server.hub!.snapshot().sessions.map((s) => s.userId)).toEqual(["bob"]);
   });
 });

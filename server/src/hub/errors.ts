@@ -8,6 +8,7 @@ export type HubErrorKind =
   | "failed_precondition"
   | "aborted"
   | "permission_denied"
+  | "unauthenticated"
   | "resource_exhausted"
   | "unavailable";
 

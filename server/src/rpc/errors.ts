@@ -9,6 +9,7 @@ const CODE_OF_KIND: Record<HubErrorKind, Code> = {
   failed_precondition: Code.FailedPrecondition,
   aborted: Code.Aborted,
   permission_denied: Code.PermissionDenied,
+  unauthenticated: Code.Unauthenticated,
   resource_exhausted: Code.ResourceExhausted,
   unavailable: Code.Unavailable,
 };

@@ -35,9 +35,10 @@ export function createSignalingHandlers(
         replay: (messages) => queue.pushAll(messages),
         end: () => queue.end(),
       };
-      const session = signaling.joinCall(request, sink);
+      const session = await signaling.joinCall(request, sink);
       const onAbort = () => queue.end();
       context.signal.addEventListener("abort", onAbort, { once: true });
+      if (context.signal.aborted) onAbort();
       try {
         yield* queue;
       } finally {

@@ -12,13 +12,14 @@ import {
 import type { TokenSigner } from "../auth/tokens.js";
 import { turnServer } from "../auth/turn.js";
 import type { Config } from "../config.js";
-import type { Hub, Session, Sink } from "../hub/index.js";
+import type { JoinedFactory, JoinRequest, SessionHandle, SignalingBackend } from "../bus/backend.js";
+import type { Sink } from "../hub/index.js";
 import { rpcError, toRpcError } from "./errors.js";
 import { TokenBucket } from "./token-bucket.js";
 import { checkCallId, checkCandidates, checkEndReason, checkSdp, checkUserId } from "./validate.js";
 
 export interface SignalingDeps {
-  hub: Hub;
+  backend: SignalingBackend;
   tokens: TokenSigner;
   config: Pick<
     Config,
@@ -31,22 +32,22 @@ export interface SignalingDeps {
 export type SuccessResponseInit = MessageInitShape<typeof SuccessResponseSchema>;
 
 /** A unary RPC: the request and the `authorization` header it came with. */
-export type UnaryHandler<Req> = (request: Req, authorization: string | undefined) => SuccessResponseInit;
+export type UnaryHandler<Req> = (request: Req, authorization: string | undefined) => Promise<SuccessResponseInit>;
 
 /**
- * The SignalingService, written once against the hub and free of any transport: the transports
- * (transport/grpc.ts, transport/grpc-web.ts, and the Connect adapter in rpc/handlers.ts) decode
- * requests, call these, and frame what comes back. Every failure is thrown as a ConnectError
- * carrying its gRPC code and machine-readable reason.
+ * The SignalingService, written once against the backend and free of any transport: the
+ * transports (transport/grpc.ts, transport/grpc-web.ts, and the Connect adapter in
+ * rpc/handlers.ts) decode requests, call these, and frame what comes back. Every failure is
+ * thrown as a ConnectError carrying its gRPC code and machine-readable reason.
  */
 export interface Signaling {
   /**
    * Opens (or resumes) the caller's session and attaches `sink` to it; the `joined` message
-   * and any replay have been pushed to `sink` when this returns.
+   * and any replay have been pushed to `sink` when this resolves.
    */
-  joinCall(request: UserRequest, sink: Sink): Session;
+  joinCall(request: UserRequest, sink: Sink): Promise<SessionHandle>;
   /** The stream behind `sink` ended; the session waits out its grace period. */
-  streamEnded(session: Session, sink: Sink): void;
+  streamEnded(session: SessionHandle, sink: Sink): void;
   sendOffer: UnaryHandler<OfferRequest>;
   sendAnswer: UnaryHandler<AnswerRequest>;
   sendIceCandidate: UnaryHandler<IceCandidateRequest>;
@@ -54,21 +55,21 @@ export interface Signaling {
 }
 
 export function createSignaling(deps: SignalingDeps): Signaling {
-  const { hub, tokens } = deps;
+  const { backend, tokens } = deps;
   // Per session, so one noisy client cannot starve the others; dropped with the session.
-  const buckets = new WeakMap<Session, TokenBucket>();
+  const buckets = new WeakMap<SessionHandle, TokenBucket>();
   // The tokens this node issued to its sessions, looked up as they are: the common request
   // needs neither parsing nor an HMAC (a token from elsewhere is still verified in full).
-  const issued = new Map<string, { session: Session; expiresAt: number }>();
-  const tokenOf = new WeakMap<Session, string>();
-  const forget = (session: Session) => {
-    const token = tokenOf.get(session);
+  const issued = new Map<string, { session: SessionHandle; expiresAt: number }>();
+  const tokenOf = new Map<string, string>();
+  backend.onSessionClosed((sessionId) => {
+    const token = tokenOf.get(sessionId);
     if (token !== undefined) issued.delete(token);
-  };
-  hub.onSessionClosed(forget);
+    tokenOf.delete(sessionId);
+  });
 
   /** The session named by the bearer token; the only source of the sender's identity. */
-  function authenticate(authorization: string | undefined, fromUserId: string): Session {
+  function authenticate(authorization: string | undefined, fromUserId: string): SessionHandle {
     if (!authorization) {
       throw rpcError(Code.Unauthenticated, ErrorReason.NO_TOKEN, "Missing authorization: Bearer <session token>.");
     }
@@ -91,65 +92,49 @@ export function createSignaling(deps: SignalingDeps): Signaling {
     return session;
   }
 
-  function sessionOf(token: string): Session {
+  function sessionOf(token: string): SessionHandle {
     const known = issued.get(token);
     if (known && known.expiresAt > Date.now()) return known.session;
     const check = tokens.verify(token);
     if (!check.ok) throw rpcError(Code.Unauthenticated, ErrorReason.BAD_TOKEN, `Invalid session token: ${check.problem}.`);
-    const session = hub.sessionById(check.claims.sessionId);
-    if (!session || session.userId !== check.claims.userId) {
-      throw rpcError(Code.Unauthenticated, ErrorReason.SESSION_ENDED, "This session has ended; join again.");
-    }
+    const session = backend.session(check.claims.sessionId, check.claims.userId);
+    if (!session) throw rpcError(Code.Unauthenticated, ErrorReason.SESSION_ENDED, "This session has ended; join again.");
     return session;
   }
 
-  /** The session the request's token names, when it can replay everything the client missed. */
-  function resume(request: UserRequest): Session | undefined {
+  /** The session the request's resume token names, if the token is valid and the user's. */
+  function resumeOf(request: UserRequest): JoinRequest["resume"] {
     if (request.resumeToken === "") return undefined;
     const check = tokens.verify(request.resumeToken);
     if (!check.ok || check.claims.userId !== request.userId) return undefined;
-    const resumable = hub.resumable(check.claims.sessionId, request.lastSeq);
-    if (resumable) return resumable;
-    // Too much was missed to replay: the old session cannot continue, so the user starts afresh.
-    const stale = hub.sessionById(check.claims.sessionId);
-    if (stale) hub.close(stale);
-    return undefined;
+    return { sessionId: check.claims.sessionId, lastSeq: request.lastSeq };
   }
 
-  function open(request: UserRequest): Session {
-    if (hub.sessionCount >= deps.config.maxSessions) {
-      throw rpcError(Code.ResourceExhausted, ErrorReason.SERVER_FULL, "The server is full; try again later.");
-    }
-    return hub.open(request.userId, request.watchPresence);
-  }
-
-  function joined(session: Session, resumed: boolean) {
+  const joined: JoinedFactory = (session, resumed, onlineUserIds) => {
     const turn = deps.config.turn;
     const now = Date.now();
     const sessionToken = tokens.sign(session.userId, session.id, now);
-    forget(session);
+    const previous = tokenOf.get(session.id);
+    if (previous !== undefined) issued.delete(previous);
     issued.set(sessionToken, { session, expiresAt: tokens.expiryOf(now) });
-    tokenOf.set(session, sessionToken);
+    tokenOf.set(session.id, sessionToken);
     return {
-      case: "joined" as const,
-      value: {
-        sessionId: session.id,
-        sessionToken,
-        iceServers: turn ? [...deps.config.iceServers, turnServer(turn, session.userId)] : deps.config.iceServers,
-        iceTransportPolicy: deps.config.iceTransportPolicy,
-        heartbeatIntervalMs: deps.config.heartbeatMs,
-        serverTimeMs: BigInt(Date.now()),
-        resumed,
-        onlineUserIds: session.watchPresence ? hub.onlineUserIds().filter((id) => id !== session.userId) : [],
-      },
+      sessionId: session.id,
+      sessionToken,
+      iceServers: turn ? [...deps.config.iceServers, turnServer(turn, session.userId)] : deps.config.iceServers,
+      iceTransportPolicy: deps.config.iceTransportPolicy,
+      heartbeatIntervalMs: deps.config.heartbeatMs,
+      serverTimeMs: BigInt(now),
+      resumed,
+      onlineUserIds,
     };
-  }
+  };
 
   /** Turns domain errors into their gRPC status; validation errors already are ConnectErrors. */
   function unary<Req>(handler: UnaryHandler<Req>): UnaryHandler<Req> {
-    return (request, authorization) => {
+    return async (request, authorization) => {
       try {
-        return handler(request, authorization);
+        return await handler(request, authorization);
       } catch (error) {
         throw toRpcError(error);
       }
@@ -157,62 +142,60 @@ export function createSignaling(deps: SignalingDeps): Signaling {
   }
 
   return {
-    joinCall(request, sink) {
+    async joinCall(request, sink) {
       try {
         checkUserId(request.userId, "user_id");
         // Resumes too: a client told to reconnect must land on another node, not this one.
         if (deps.isDraining()) throw rpcError(Code.Unavailable, ErrorReason.DRAINING, "This server is restarting; try again.");
-        const resumed = resume(request);
-        const session = resumed ?? open(request);
-        hub.attach(session, sink);
-        if (resumed) {
-          session.control({ event: joined(session, true) });
-          session.replayAfter(request.lastSeq);
-        } else {
-          session.send({ event: joined(session, false) });
+        if (!backend.ready()) {
+          throw rpcError(Code.Unavailable, ErrorReason.STORE_UNAVAILABLE, "The server cannot reach its shared state; try again shortly.");
         }
-        return session;
+        const resume = resumeOf(request);
+        if (!resume && backend.localSessionCount >= deps.config.maxSessions) {
+          throw rpcError(Code.ResourceExhausted, ErrorReason.SERVER_FULL, "The server is full; try again later.");
+        }
+        return await backend.join({ userId: request.userId, watchPresence: request.watchPresence, resume }, sink, joined);
       } catch (error) {
         throw toRpcError(error);
       }
     },
 
     streamEnded(session, sink) {
-      hub.detach(session, sink);
+      backend.streamEnded(session, sink);
     },
 
-    sendOffer: unary((request, authorization) => {
+    sendOffer: unary(async (request, authorization) => {
       const session = authenticate(authorization, request.fromUserId);
       checkCallId(request.callId, false);
       if (request.callId === "" || request.toUserId !== "") checkUserId(request.toUserId, "to_user_id");
       checkSdp(request.sdp);
       checkCandidates(request.candidates, request.endOfCandidates, false);
-      const callId = hub.offer(session, request);
+      const callId = await backend.offer(session, request);
       return { success: true, callId };
     }),
 
-    sendAnswer: unary((request, authorization) => {
+    sendAnswer: unary(async (request, authorization) => {
       const session = authenticate(authorization, request.fromUserId);
       checkCallId(request.callId, true);
       checkSdp(request.sdp);
       checkCandidates(request.candidates, request.endOfCandidates, false);
-      hub.answer(session, request.callId, request.sdp, request.candidates, request.endOfCandidates);
+      await backend.answer(session, request.callId, request.sdp, request.candidates, request.endOfCandidates);
       return { success: true, callId: request.callId };
     }),
 
-    sendIceCandidate: unary((request, authorization) => {
+    sendIceCandidate: unary(async (request, authorization) => {
       const session = authenticate(authorization, request.fromUserId);
       checkCallId(request.callId, true);
       checkCandidates(request.candidates, request.endOfCandidates);
-      hub.candidates(session, request.callId, request.candidates, request.endOfCandidates);
+      await backend.candidates(session, request.callId, request.candidates, request.endOfCandidates);
       return { success: true, callId: request.callId };
     }),
 
-    endCall: unary((request, authorization) => {
+    endCall: unary(async (request, authorization) => {
       const session = authenticate(authorization, request.fromUserId);
       checkCallId(request.callId, true);
       checkEndReason(request.reason);
-      hub.hangUp(session, request.callId, request.reason);
+      await backend.hangUp(session, request.callId, request.reason);
       return { success: true, callId: request.callId };
     }),
   };

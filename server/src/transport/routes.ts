@@ -15,7 +15,8 @@ import {
   UserRequestSchema,
   type SignalingMessage,
 } from "@peertobeer/protocol";
-import type { Session, Sink } from "../hub/index.js";
+import type { SessionHandle } from "../bus/backend.js";
+import type { Sink } from "../hub/index.js";
 import { rpcError } from "../rpc/errors.js";
 import type { Signaling, UnaryHandler } from "../rpc/signaling.js";
 
@@ -27,15 +28,15 @@ import type { Signaling, UnaryHandler } from "../rpc/signaling.js";
  */
 
 export type Route =
-  | { kind: "unary"; call(body: Uint8Array, authorization: string | undefined): Uint8Array }
-  | { kind: "stream"; open(body: Uint8Array, sink: Sink): Session; ended(session: Session, sink: Sink): void };
+  | { kind: "unary"; call(body: Uint8Array, authorization: string | undefined): Promise<Uint8Array> }
+  | { kind: "stream"; open(body: Uint8Array, sink: Sink): Promise<SessionHandle>; ended(session: SessionHandle, sink: Sink): void };
 
 /** Routes by request path, e.g. `/peertobeer.signaling.v1.SignalingService/SendOffer`. */
 export function createRoutes(signaling: Signaling): Map<string, Route> {
   const unary = <S extends DescMessage>(schema: S, handler: UnaryHandler<MessageShape<S>>): Route => ({
     kind: "unary",
-    call: (body, authorization) =>
-      encodeEnvelope(0, toBinary(SuccessResponseSchema, create(SuccessResponseSchema, handler(decode(schema, body), authorization)))),
+    call: async (body, authorization) =>
+      encodeEnvelope(0, toBinary(SuccessResponseSchema, create(SuccessResponseSchema, await handler(decode(schema, body), authorization)))),
   });
   const path = (name: string) => `/${SignalingService.typeName}/${name}`;
   return new Map<string, Route>([
@@ -43,7 +44,7 @@ export function createRoutes(signaling: Signaling): Map<string, Route> {
       path(SignalingService.method.joinCall.name),
       {
         kind: "stream",
-        open: (body, sink) => signaling.joinCall(decode(UserRequestSchema, body), sink),
+        open: async (body, sink) => signaling.joinCall(decode(UserRequestSchema, body), sink),
         ended: (session, sink) => signaling.streamEnded(session, sink),
       },
     ],
@@ -160,32 +161,34 @@ export function serveRoute(
 }
 
 function answerUnary(route: Extract<Route, { kind: "unary" }>, message: Uint8Array, authorization: string | undefined, responder: Responder): void {
-  let encoded: Uint8Array;
-  try {
-    encoded = route.call(message, authorization);
-  } catch (error) {
-    responder.fail(error);
-    return;
-  }
-  responder.answer(encoded);
+  route.call(message, authorization).then(
+    (encoded) => responder.answer(encoded),
+    (error: unknown) => responder.fail(error),
+  );
 }
 
 /** Opens the session's stream, which lives until the transport's response closes. */
 function startStream(route: Extract<Route, { kind: "stream" }>, message: Uint8Array, responder: Responder, limit: number): void {
   const sink = new WireSink(responder.streamOutput(), limit);
-  let session: Session;
-  try {
-    session = route.open(message, sink);
-  } catch (error) {
-    sink.closed();
-    responder.fail(error);
-    return;
-  }
+  let session: SessionHandle | undefined;
+  let closed = false;
   responder.response.on("drain", () => sink.drained());
   responder.response.once("close", () => {
+    closed = true;
     sink.closed();
-    route.ended(session, sink);
+    if (session) route.ended(session, sink);
   });
+  route.open(message, sink).then(
+    (opened) => {
+      session = opened;
+      // The client left while the session was being opened: it waits for a resume as usual.
+      if (closed) route.ended(opened, sink);
+    },
+    (error: unknown) => {
+      sink.closed();
+      responder.fail(error);
+    },
+  );
 }
 
 export interface Status {

@@ -1,0 +1,401 @@
+import { randomUUID } from "node:crypto";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { EndReason, ErrorReason, SignalingMessageSchema, type IceCandidate, type SignalingMessage } from "@peertobeer/protocol";
+import { Redis } from "ioredis";
+import { HubError, type EventInit, type HistoryLimit, type OfferInput, type Sink } from "../hub/index.js";
+import type { JoinedFactory, JoinRequest, SessionHandle, SignalingBackend } from "./backend.js";
+import { CLUSTER_SCRIPT } from "./redis-script.js";
+
+export interface RedisBackendOptions {
+  url: string;
+  /** Key prefix: the hash tag of every key, so one deployment's keys share a Redis Cluster slot. */
+  prefix: string;
+  ringTimeoutMs: number;
+  sessionGraceMs: number;
+  heartbeatMs: number;
+  historyLimit: HistoryLimit;
+  /** How often this node ticks: its liveness and the cluster's timers (ring, grace). */
+  tickMs?: number;
+  /** A node that has not ticked for this long is dead: its sessions lose their streams. */
+  nodeTtlMs?: number;
+  onError?: (error: unknown, what: string) => void;
+}
+
+type Reply = Buffer | number | Reply[];
+type ScriptArg = string | number | Uint8Array;
+
+/** A stream this node holds for a session. */
+interface LocalStream {
+  handle: SessionHandle;
+  sink: Sink;
+  /** The attach generation in Redis; a takeover names the generation that replaced it. */
+  gen: number;
+  /** The last event pushed to the sink. */
+  delivered: bigint;
+  /** Events that arrived while the join was under way, pushed once it has replayed. */
+  pending: Buffer[] | undefined;
+}
+
+const SEPARATOR = 0x7c; // "|"
+
+/**
+ * Cluster mode: sessions, calls, presence, histories and timers in Redis, so any node takes any
+ * request and a node's death loses nothing. Each change is one atomic script run (redis-script.ts);
+ * events reach the node holding the recipient's stream over sharded pub/sub, and a resumed
+ * stream replays from the history in Redis.
+ */
+export class RedisBackend implements SignalingBackend {
+  readonly nodeId = randomUUID();
+  private readonly cmd: Redis;
+  private readonly sub: Redis;
+  private readonly key: string;
+  private readonly streams = new Map<string, LocalStream>();
+  /** Handles of sessions this node has seen recently, so rate limits follow them. */
+  private readonly handles = new Map<string, SessionHandle>();
+  private readonly closeListeners: ((sessionId: string) => void)[] = [];
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private readonly config: [number, number, number];
+  private ticking = false;
+  private connectedBefore = false;
+
+  private constructor(private readonly options: RedisBackendOptions) {
+    this.key = `{${options.prefix}}:`;
+    const common = { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true };
+    this.cmd = new Redis(options.url, common);
+    this.sub = new Redis(options.url, { ...common, enableOfflineQueue: true });
+    this.cmd.defineCommand("p2b", { numberOfKeys: 1, lua: CLUSTER_SCRIPT });
+    const historyMs = options.sessionGraceMs + 2 * options.heartbeatMs + 1_000;
+    this.config = [options.historyLimit.events, historyMs, options.sessionGraceMs];
+    for (const connection of [this.cmd, this.sub]) connection.on("error", (error) => this.report(error, "redis connection"));
+    this.sub.on("smessageBuffer", (_channel: Buffer, message: Buffer) => this.onMessage(message));
+  }
+
+  static async connect(options: RedisBackendOptions): Promise<RedisBackend> {
+    const backend = new RedisBackend(options);
+    await Promise.all([backend.cmd.connect(), backend.sub.connect()]);
+    await backend.sub.ssubscribe(`${backend.key}n:${backend.nodeId}`);
+    await backend.tick();
+    backend.connectedBefore = true;
+    backend.cmd.on("ready", () => backend.reconnected());
+    const tickMs = options.tickMs ?? 250;
+    backend.timers.push(setInterval(() => void backend.tick(), tickMs));
+    backend.timers.push(setInterval(() => backend.heartbeat(), options.heartbeatMs));
+    for (const timer of backend.timers) timer.unref();
+    return backend;
+  }
+
+  get localSessionCount(): number {
+    return this.streams.size;
+  }
+
+  ready(): boolean {
+    return this.cmd.status === "ready" && this.sub.status === "ready";
+  }
+
+  async join(request: JoinRequest, sink: Sink, joined: JoinedFactory): Promise<SessionHandle> {
+    const { userId } = request;
+    if (request.resume) {
+      const sessionId = request.resume.sessionId;
+      const stream = this.holdStream({ id: sessionId, userId }, sink);
+      const reply = await this.run("attach", sessionId, userId, this.nodeId, request.resume.lastSeq.toString()).catch((error: unknown) => {
+        this.dropStream(stream);
+        throw error;
+      });
+      if (text(reply[0]) === "ok") {
+        stream.gen = Number(reply[1]);
+        const missed = reply[3] as Buffer[];
+        const latest = request.resume.lastSeq + BigInt(missed.length);
+        sink.push(create(SignalingMessageSchema, { seq: latest, event: { case: "joined", value: joined(stream.handle, true, texts(reply[4])) } }));
+        stream.delivered = request.resume.lastSeq;
+        sink.replay(missed.map((entry) => decodeEntry(entry).message));
+        stream.delivered = latest;
+        this.release(stream);
+        return stream.handle;
+      }
+      this.dropStream(stream);
+    }
+    const stream = this.holdStream({ id: randomUUID(), userId }, sink);
+    let reply: Reply[];
+    try {
+      reply = await this.run("open", userId, stream.handle.id, this.nodeId, request.watchPresence ? "1" : "0");
+    } catch (error) {
+      this.dropStream(stream);
+      throw error;
+    }
+    if (text(reply[0]) === "taken") {
+      this.dropStream(stream);
+      throw new HubError("already_exists", ErrorReason.ID_TAKEN, `The ID "${userId}" is already online.`);
+    }
+    stream.gen = 1;
+    stream.delivered = 1n;
+    sink.push(create(SignalingMessageSchema, { seq: 1n, event: { case: "joined", value: joined(stream.handle, false, texts(reply[1])) } }));
+    this.release(stream);
+    return stream.handle;
+  }
+
+  streamEnded(session: SessionHandle, sink: Sink): void {
+    const stream = this.streams.get(session.id);
+    if (stream?.sink !== sink) return;
+    this.streams.delete(session.id);
+    this.run("detach", session.id, this.nodeId, String(stream.gen)).catch((error: unknown) => this.report(error, "detach"));
+  }
+
+  session(sessionId: string, userId: string): SessionHandle {
+    const known = this.streams.get(sessionId)?.handle ?? this.handles.get(sessionId);
+    if (known?.userId === userId) return known;
+    const handle = { id: sessionId, userId };
+    this.remember(handle);
+    return handle;
+  }
+
+  async offer(from: SessionHandle, input: OfferInput): Promise<string> {
+    const offer = (polite: boolean, renegotiation: boolean) =>
+      encodeEvent({
+        case: "offer",
+        value: { sdp: input.sdp, renegotiation, polite, candidates: input.candidates ?? [], endOfCandidates: input.endOfCandidates ?? false },
+      });
+    if (input.callId !== "") {
+      await this.relay(from, input.callId, "offer", input.toUserId, offer(true, true), offer(false, true));
+      return input.callId;
+    }
+    const to = input.toUserId;
+    if (to === from.userId) throw new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, "You cannot call yourself.");
+    const callId = randomUUID();
+    const reply = await this.run("call", from.userId, from.id, to, callId, this.options.ringTimeoutMs, offer(true, false));
+    switch (text(reply[0])) {
+      case "ok":
+        return callId;
+      case "glare":
+        throw new HubError("aborted", ErrorReason.CALL_GLARE, `${to} is already calling you.`, text(reply[1]));
+      case "incall":
+        throw new HubError("failed_precondition", ErrorReason.ALREADY_IN_CALL, "You are already in a call.");
+      case "offline":
+        throw new HubError("not_found", ErrorReason.USER_OFFLINE, `${to} is not online.`);
+      case "busy":
+        throw new HubError("failed_precondition", ErrorReason.USER_BUSY, `${to} is busy in another call.`);
+      default:
+        throw refusal(text(reply[0]), callId, "");
+    }
+  }
+
+  async answer(from: SessionHandle, callId: string, sdp: string, candidates: IceCandidate[], endOfCandidates: boolean): Promise<void> {
+    const answer = (polite: boolean) => encodeEvent({ case: "answer", value: { sdp, polite, candidates, endOfCandidates } });
+    await this.relay(from, callId, "answer", "", answer(true), answer(false));
+  }
+
+  async candidates(from: SessionHandle, callId: string, candidates: IceCandidate[], endOfCandidates: boolean): Promise<void> {
+    const payload = encodeEvent({ case: "iceCandidates", value: { candidates, endOfCandidates } });
+    await this.relay(from, callId, "candidates", "", payload, payload);
+  }
+
+  async hangUp(from: SessionHandle, callId: string, requested: EndReason): Promise<EndReason> {
+    const reply = await this.run("hangup", from.userId, from.id, callId, requested);
+    if (text(reply[0]) !== "ok") throw refusal(text(reply[0]), callId, "");
+    return Number(reply[1]) as EndReason;
+  }
+
+  drain(reconnectAfterMs: number): void {
+    for (const stream of this.streams.values()) {
+      stream.sink.push(control(stream, { case: "draining", value: { reconnectAfterMs } }));
+      stream.sink.end();
+    }
+  }
+
+  onSessionClosed(listener: (sessionId: string) => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    for (const stream of [...this.streams.values()]) {
+      this.streams.delete(stream.handle.id);
+      stream.sink.end();
+      await this.run("detach", stream.handle.id, this.nodeId, String(stream.gen)).catch(() => undefined);
+    }
+    await this.run("leave", this.nodeId).catch(() => undefined);
+    this.cmd.disconnect();
+    this.sub.disconnect();
+  }
+
+  private async relay(from: SessionHandle, callId: string, mode: string, to: string, toCallee: Uint8Array, toCaller: Uint8Array): Promise<void> {
+    const reply = await this.run("relay", from.userId, from.id, callId, mode, to, toCallee, toCaller);
+    if (text(reply[0]) !== "ok") throw refusal(text(reply[0]), callId, reply[1] === undefined ? "" : text(reply[1]), to);
+  }
+
+  /** Registers a stream before its join runs, so events published meanwhile wait for it. */
+  private holdStream(handle: SessionHandle, sink: Sink): LocalStream {
+    const previous = this.streams.get(handle.id);
+    const stream: LocalStream = { handle: previous?.handle ?? handle, sink, gen: 0, delivered: 0n, pending: [] };
+    this.streams.set(handle.id, stream);
+    // A newer stream of the same session replaces the old one, as on one node.
+    previous?.sink.end();
+    return stream;
+  }
+
+  private dropStream(stream: LocalStream): void {
+    if (this.streams.get(stream.handle.id) === stream) this.streams.delete(stream.handle.id);
+  }
+
+  /** The join is done: what arrived meanwhile is pushed, and later events go straight through. */
+  private release(stream: LocalStream): void {
+    const pending = stream.pending ?? [];
+    stream.pending = undefined;
+    for (const entry of pending) this.push(stream, entry);
+    this.remember(stream.handle);
+  }
+
+  private remember(handle: SessionHandle): void {
+    this.handles.delete(handle.id);
+    this.handles.set(handle.id, handle);
+    // Bounded: the oldest goes first (a Map iterates in insertion order).
+    if (this.handles.size > 50_000) this.handles.delete(this.handles.keys().next().value as string);
+  }
+
+  private push(stream: LocalStream, entry: Buffer): void {
+    const { seq, message } = decodeEntry(entry);
+    if (seq <= stream.delivered) return; // replayed already
+    stream.delivered = seq;
+    stream.sink.push(message);
+  }
+
+  private onMessage(message: Buffer): void {
+    const kind = message[0];
+    const idEnd = message.indexOf(SEPARATOR, 2);
+    const sessionId = message.toString("latin1", 2, idEnd < 0 ? message.length : idEnd);
+    const stream = this.streams.get(sessionId);
+    if (!stream) return;
+    if (kind === 0x65 /* e */) {
+      const entry = message.subarray(idEnd + 1);
+      if (stream.pending) stream.pending.push(entry);
+      else this.push(stream, entry);
+    } else if (kind === 0x74 /* t */) {
+      // Another node's stream took the session over.
+      if (!stream.pending && stream.gen < Number(message.toString("latin1", idEnd + 1))) {
+        this.streams.delete(sessionId);
+        stream.sink.end();
+      }
+    } else if (kind === 0x78 /* x */) {
+      this.streams.delete(sessionId);
+      stream.sink.end();
+      this.sessionClosed(sessionId);
+    }
+  }
+
+  private sessionClosed(sessionId: string): void {
+    this.handles.delete(sessionId);
+    for (const listener of this.closeListeners) listener(sessionId);
+  }
+
+  private heartbeat(): void {
+    const serverTimeMs = BigInt(Date.now());
+    for (const stream of this.streams.values()) {
+      if (!stream.pending) stream.sink.push(control(stream, { case: "heartbeat", value: { serverTimeMs } }));
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || !this.ready()) return;
+    this.ticking = true;
+    try {
+      const reply = await this.run("tick", this.nodeId, this.options.nodeTtlMs ?? 5_000);
+      for (const id of texts(reply[1])) this.sessionClosed(id);
+    } catch (error) {
+      this.report(error, "tick");
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /**
+   * Redis came back after an outage: events published meanwhile never reached this node, and
+   * Redis may have lost state. Every stream ends, so its client resumes (replaying from Redis)
+   * or, when its session is gone, joins afresh.
+   */
+  private reconnected(): void {
+    if (!this.connectedBefore) return;
+    for (const stream of [...this.streams.values()]) {
+      this.streams.delete(stream.handle.id);
+      stream.sink.end();
+    }
+  }
+
+  private async run(op: string, ...args: ScriptArg[]): Promise<Reply[]> {
+    try {
+      return await (this.cmd as unknown as ScriptCommand).p2bBuffer(this.key, op, ...this.config, ...args);
+    } catch (error) {
+      throw new HubError("unavailable", ErrorReason.STORE_UNAVAILABLE, "The server cannot reach its shared state; try again shortly.");
+    }
+  }
+
+  private report(error: unknown, what: string): void {
+    this.options.onError?.(error, what);
+  }
+}
+
+/** The command defineCommand adds; ioredis's types cannot know of it. */
+interface ScriptCommand {
+  p2bBuffer(key: string, ...args: ScriptArg[]): Promise<Reply[]>;
+}
+
+/** A refusal the script returned for a call operation, as the hub words it. */
+function refusal(code: string, callId: string, peer: string, to = ""): HubError {
+  switch (code) {
+    case "ended":
+      return new HubError("unauthenticated", ErrorReason.SESSION_ENDED, "This session has ended; join again.");
+    case "nocall":
+      return new HubError("not_found", ErrorReason.CALL_NOT_FOUND, "That call does not exist or has ended.");
+    case "notin":
+      return new HubError("permission_denied", ErrorReason.NOT_IN_CALL, "You are not a participant of that call.");
+    case "wrongstate":
+      return new HubError("failed_precondition", ErrorReason.WRONG_STATE, "Only the person being called can answer.");
+    case "wrongpeer":
+      return new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, `Call ${callId} is with ${peer}, not ${to}.`);
+    default:
+      return new HubError("unavailable", ErrorReason.STORE_UNAVAILABLE, `Unexpected answer from the shared state: ${code}.`);
+  }
+}
+
+type EventOf = EventInit["event"];
+
+function encodeEvent(event: EventOf): Uint8Array {
+  return toBinary(SignalingMessageSchema, create(SignalingMessageSchema, { event }));
+}
+
+function control(stream: LocalStream, event: EventOf): SignalingMessage {
+  return create(SignalingMessageSchema, { seq: stream.delivered, event });
+}
+
+/** An event entry of a session's history: "seq|from|callId|kind|payload". */
+function decodeEntry(entry: Buffer): { seq: bigint; message: SignalingMessage } {
+  const fields: string[] = [];
+  let start = 0;
+  for (let i = 0; i < 4; i++) {
+    const end = entry.indexOf(SEPARATOR, start);
+    fields.push(entry.toString("latin1", start, end));
+    start = end + 1;
+  }
+  const [seqText = "0", fromUserId = "", callId = "", kind] = fields;
+  const seq = BigInt(seqText);
+  const payload = entry.subarray(start);
+  if (kind === "p") {
+    const message = fromBinary(SignalingMessageSchema, payload);
+    message.seq = seq;
+    message.fromUserId = fromUserId;
+    message.callId = callId;
+    return { seq, message };
+  }
+  const [first = "", second = ""] = payload.toString("latin1").split(",");
+  const message =
+    kind === "c"
+      ? create(SignalingMessageSchema, { seq, fromUserId, callId, event: { case: "callEnded", value: { reason: Number(first) as EndReason, endedByUserId: second } } })
+      : create(SignalingMessageSchema, { seq, fromUserId, callId, event: { case: "presence", value: { userId: first, online: second === "1" } } });
+  return { seq, message };
+}
+
+function text(reply: Reply | undefined): string {
+  return Buffer.isBuffer(reply) ? reply.toString() : String(reply ?? "");
+}
+
+function texts(reply: Reply | undefined): string[] {
+  return Array.isArray(reply) ? reply.map(text) : [];
+}
