@@ -17,6 +17,7 @@ const SYSTEM_PACKAGES = [
   { pkg: "chromium", binary: "/usr/bin/chromium" },
   { pkg: "coturn", binary: "/usr/bin/turnserver" },
   { pkg: "nginx", binary: "/usr/sbin/nginx" },
+  { pkg: "redis-server", binary: "/usr/bin/redis-server" },
 ];
 
 function run(title, command, args, options = {}) {

@@ -22,7 +22,7 @@ export interface RedisBackendOptions {
 }
 
 type Reply = Buffer | number | Reply[];
-type ScriptArg = string | number | Uint8Array;
+type ScriptArg = string | number | Buffer;
 
 /** A stream this node holds for a session. */
 interface LocalStream {
@@ -217,7 +217,7 @@ export class RedisBackend implements SignalingBackend {
     this.sub.disconnect();
   }
 
-  private async relay(from: SessionHandle, callId: string, mode: string, to: string, toCallee: Uint8Array, toCaller: Uint8Array): Promise<void> {
+  private async relay(from: SessionHandle, callId: string, mode: string, to: string, toCallee: Buffer, toCaller: Buffer): Promise<void> {
     const reply = await this.run("relay", from.userId, from.id, callId, mode, to, toCallee, toCaller);
     if (text(reply[0]) !== "ok") throw refusal(text(reply[0]), callId, reply[1] === undefined ? "" : text(reply[1]), to);
   }
@@ -357,8 +357,10 @@ function refusal(code: string, callId: string, peer: string, to = ""): HubError 
 
 type EventOf = EventInit["event"];
 
-function encodeEvent(event: EventOf): Uint8Array {
-  return toBinary(SignalingMessageSchema, create(SignalingMessageSchema, { event }));
+/** An event's payload for the script (a Buffer: ioredis would send another Uint8Array as text). */
+function encodeEvent(event: EventOf): Buffer {
+  const bytes = toBinary(SignalingMessageSchema, create(SignalingMessageSchema, { event }));
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function control(stream: LocalStream, event: EventOf): SignalingMessage {

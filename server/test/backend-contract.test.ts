@@ -1,0 +1,351 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { EndReason, ErrorReason, type SignalingMessage } from "@peertobeer/protocol";
+import { startRedis, type RedisServer } from "../../test/support/redis.js";
+import type { JoinedFactory, SessionHandle, SignalingBackend } from "../src/bus/backend.js";
+import { MemoryBackend } from "../src/bus/memory.js";
+import { RedisBackend } from "../src/bus/redis.js";
+import { HubError, type HubErrorKind, type HubOptions, type Sink } from "../src/hub/index.js";
+import { iceCandidate, isEvent, SAMPLE_ANSWER, SAMPLE_CANDIDATE, SAMPLE_OFFER, type EventCase, type MessageOf } from "./helpers.js";
+
+/*
+ * One contract for both backends: what a client sees does not depend on where its session
+ * lives. The memory backend is one node; the Redis backend runs as two nodes on one real
+ * redis-server, and the two users of every call sit on different nodes.
+ */
+
+const OPTIONS: HubOptions = {
+  ringTimeoutMs: 700,
+  sessionGraceMs: 700,
+  heartbeatMs: 60_000,
+  historyLimit: { events: 64, bytes: 1024 * 1024 },
+};
+
+/** Waits for what a backend pushes to one stream, in order. */
+class TestSink implements Sink {
+  readonly messages: SignalingMessage[] = [];
+  ended = false;
+  private read = 0;
+
+  push(message: SignalingMessage): void {
+    this.messages.push(message);
+  }
+
+  replay(messages: readonly SignalingMessage[]): void {
+    this.messages.push(...messages);
+  }
+
+  end(): void {
+    this.ended = true;
+  }
+
+  /** The next unread event other than a heartbeat, which must be a `kind`. */
+  async next<K extends EventCase>(kind: K): Promise<MessageOf<K>> {
+    const message = await vi.waitFor(
+      () => {
+        while (this.messages[this.read]?.event.case === "heartbeat") this.read++;
+        const unread = this.messages[this.read];
+        if (!unread) throw new Error(`no ${kind} event yet`);
+        return unread;
+      },
+      { timeout: 5_000, interval: 10 },
+    );
+    this.read++;
+    if (!isEvent(message, kind)) throw new Error(`expected a ${kind} event, got ${message.event.case ?? "an empty event"}`);
+    return message;
+  }
+
+  /** Events not read yet (heartbeats aside). */
+  unread(): SignalingMessage[] {
+    return this.messages.slice(this.read).filter((m) => m.event.case !== "heartbeat");
+  }
+}
+
+const joined: JoinedFactory = (session, resumed, onlineUserIds) => ({ sessionId: session.id, sessionToken: session.id, resumed, onlineUserIds });
+
+interface Online {
+  session: SessionHandle;
+  sink: TestSink;
+  backend: SignalingBackend;
+}
+
+interface Deployment {
+  /** Where the first and the second user of a test join. */
+  nodes: [SignalingBackend, SignalingBackend];
+  close(): Promise<void>;
+}
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const deployments: { name: string; start(): Promise<Deployment> }[] = [
+  {
+    name: "memory (one node)",
+    async start() {
+      const backend = new MemoryBackend(OPTIONS);
+      return { nodes: [backend, backend], close: () => backend.close() };
+    },
+  },
+  {
+    name: "redis (two nodes)",
+    async start() {
+      // A prefix per test: each starts from an empty deployment on the shared redis-server.
+      const options = { ...OPTIONS, url: redis.url, prefix: `t${randomUUID().slice(0, 8)}`, tickMs: 50, nodeTtlMs: 1_000 };
+      const nodes = await Promise.all([RedisBackend.connect(options), RedisBackend.connect(options)]);
+      return { nodes: [nodes[0], nodes[1]], close: async () => void (await Promise.all(nodes.map((n) => n.close()))) };
+    },
+  },
+];
+
+async function expectHubError(promise: Promise<unknown>, kind: HubErrorKind, reason: ErrorReason): Promise<HubError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(HubError);
+  const hubError = error as HubError;
+  expect({ kind: hubError.kind, reason: hubError.reason }).toEqual({ kind, reason });
+  return hubError;
+}
+
+describe.each(deployments)("the signaling backend, $name", ({ start }) => {
+  let deployment: Deployment;
+  let a: SignalingBackend;
+  let b: SignalingBackend;
+
+  afterEach(async () => {
+    await deployment?.close();
+  });
+
+  async function setUp(): Promise<void> {
+    deployment = await start();
+    [a, b] = deployment.nodes;
+  }
+
+  async function online(backend: SignalingBackend, userId: string, watchPresence = false): Promise<Online> {
+    const sink = new TestSink();
+    const session = await backend.join({ userId, watchPresence }, sink, joined);
+    await sink.next("joined");
+    return { session, sink, backend };
+  }
+
+  /** alice (first node) calls bob (second node); bob has read the offer. */
+  async function ringing() {
+    const alice = await online(a, "alice");
+    const bob = await online(b, "bob");
+    const callId = await a.offer(alice.session, { toUserId: "bob", callId: "", sdp: SAMPLE_OFFER });
+    await bob.sink.next("offer");
+    return { alice, bob, callId };
+  }
+
+  it("opens a session with joined as event 1, and refuses the ID while its stream is live", async () => {
+    await setUp();
+    const sink = new TestSink();
+    const session = await a.join({ userId: "alice", watchPresence: false }, sink, joined);
+    const first = await sink.next("joined");
+    expect({ seq: first.seq, sessionId: first.event.value.sessionId, resumed: first.event.value.resumed }).toEqual({
+      seq: 1n,
+      sessionId: session.id,
+      resumed: false,
+    });
+    await expectHubError(b.join({ userId: "alice", watchPresence: false }, new TestSink(), joined), "already_exists", ErrorReason.ID_TAKEN);
+    expect(a.session(session.id, "alice")).toMatchObject({ id: session.id, userId: "alice" });
+  });
+
+  it("relays a call across nodes: offer, answer, candidates both ways, and a hang-up the other side hears", async () => {
+    await setUp();
+    const alice = await online(a, "alice");
+    const bob = await online(b, "bob");
+    const callId = await a.offer(alice.session, {
+      toUserId: "bob",
+      callId: "",
+      sdp: SAMPLE_OFFER,
+      candidates: [iceCandidate(SAMPLE_CANDIDATE)],
+    });
+    const offer = await bob.sink.next("offer");
+    expect({ from: offer.fromUserId, callId: offer.callId, sdp: offer.event.value.sdp, polite: offer.event.value.polite }).toEqual({
+      from: "alice",
+      callId,
+      sdp: SAMPLE_OFFER,
+      polite: true,
+    });
+    expect(offer.event.value.renegotiation).toBe(false);
+    expect(offer.event.value.candidates.map((c) => c.candidate)).toEqual([SAMPLE_CANDIDATE]);
+
+    await b.answer(bob.session, callId, SAMPLE_ANSWER, [], true);
+    const answer = await alice.sink.next("answer");
+    expect({ from: answer.fromUserId, sdp: answer.event.value.sdp, polite: answer.event.value.polite, end: answer.event.value.endOfCandidates }).toEqual({
+      from: "bob",
+      sdp: SAMPLE_ANSWER,
+      polite: false,
+      end: true,
+    });
+
+    await a.candidates(alice.session, callId, [iceCandidate(SAMPLE_CANDIDATE)], false);
+    await b.candidates(bob.session, callId, [], true);
+    expect((await bob.sink.next("iceCandidates")).event.value.candidates).toHaveLength(1);
+    expect((await alice.sink.next("iceCandidates")).event.value.endOfCandidates).toBe(true);
+
+    // A renegotiation from the callee reaches the caller as the impolite side.
+    expect(await b.offer(bob.session, { toUserId: "alice", callId, sdp: SAMPLE_OFFER })).toBe(callId);
+    const renegotiation = await alice.sink.next("offer");
+    expect({ renegotiation: renegotiation.event.value.renegotiation, polite: renegotiation.event.value.polite }).toEqual({
+      renegotiation: true,
+      polite: false,
+    });
+
+    expect(await b.hangUp(bob.session, callId, EndReason.HANGUP)).toBe(EndReason.HANGUP);
+    const ended = await alice.sink.next("callEnded");
+    expect({ reason: ended.event.value.reason, by: ended.event.value.endedByUserId, callId: ended.callId }).toEqual({
+      reason: EndReason.HANGUP,
+      by: "bob",
+      callId,
+    });
+    expect(bob.sink.unread()).toEqual([]);
+    await expectHubError(a.candidates(alice.session, callId, [], true), "not_found", ErrorReason.CALL_NOT_FOUND);
+  });
+
+  it("numbers each session's events 1, 2, 3 … whichever node sent them", async () => {
+    await setUp();
+    const { alice, bob, callId } = await ringing();
+    await b.answer(bob.session, callId, SAMPLE_ANSWER, [], false);
+    for (let i = 0; i < 5; i++) await (i % 2 ? a : b).candidates(bob.session, callId, [iceCandidate(SAMPLE_CANDIDATE)], false);
+    await alice.sink.next("answer");
+    for (let i = 0; i < 5; i++) await alice.sink.next("iceCandidates");
+    expect(alice.sink.messages.filter((m) => m.event.case !== "heartbeat").map((m) => m.seq)).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n]);
+  });
+
+  it("refuses what cannot be: a call to oneself, to someone offline or busy, a second call, a stranger in a call", async () => {
+    await setUp();
+    const { alice, callId } = await ringing();
+    const carol = await online(b, "carol");
+    const dave = await online(a, "dave");
+    await expectHubError(a.offer(carol.session, { toUserId: "carol", callId: "", sdp: SAMPLE_OFFER }), "invalid_argument", ErrorReason.INVALID_REQUEST);
+    await expectHubError(a.offer(carol.session, { toUserId: "nobody", callId: "", sdp: SAMPLE_OFFER }), "not_found", ErrorReason.USER_OFFLINE);
+    await expectHubError(b.offer(carol.session, { toUserId: "bob", callId: "", sdp: SAMPLE_OFFER }), "failed_precondition", ErrorReason.USER_BUSY);
+    await expectHubError(b.offer(alice.session, { toUserId: "dave", callId: "", sdp: SAMPLE_OFFER }), "failed_precondition", ErrorReason.ALREADY_IN_CALL);
+    await expectHubError(a.candidates(carol.session, callId, [], true), "permission_denied", ErrorReason.NOT_IN_CALL);
+    await expectHubError(b.hangUp(dave.session, callId, EndReason.HANGUP), "permission_denied", ErrorReason.NOT_IN_CALL);
+    await expectHubError(b.answer(alice.session, callId, SAMPLE_ANSWER, [], false), "failed_precondition", ErrorReason.WRONG_STATE);
+    await expectHubError(
+      a.offer(alice.session, { toUserId: "carol", callId, sdp: SAMPLE_OFFER }),
+      "invalid_argument",
+      ErrorReason.INVALID_REQUEST,
+    );
+    await expectHubError(a.answer(carol.session, randomUUID(), SAMPLE_ANSWER, [], false), "not_found", ErrorReason.CALL_NOT_FOUND);
+  });
+
+  it("resolves glare, both calling each other at once through different nodes, to exactly one call", async () => {
+    await setUp();
+    const alice = await online(a, "alice");
+    const bob = await online(b, "bob");
+    const results = await Promise.allSettled([
+      a.offer(alice.session, { toUserId: "bob", callId: "", sdp: SAMPLE_OFFER }),
+      b.offer(bob.session, { toUserId: "alice", callId: "", sdp: SAMPLE_OFFER }),
+    ]);
+    const won = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const lost = results.flatMap((r) => (r.status === "rejected" ? [r.reason as HubError] : []));
+    expect(won).toHaveLength(1);
+    expect(lost.map((e) => ({ reason: e.reason, callId: e.callId }))).toEqual([{ reason: ErrorReason.CALL_GLARE, callId: won[0] }]);
+  });
+
+  it("ends a call the callee declines, the caller cancels or nobody answers, each with its reason", async () => {
+    await setUp();
+    const declined = await ringing();
+    await b.hangUp(declined.bob.session, declined.callId, EndReason.HANGUP);
+    expect((await declined.alice.sink.next("callEnded")).event.value.reason).toBe(EndReason.DECLINED);
+
+    const canceled = await a.offer(declined.alice.session, { toUserId: "bob", callId: "", sdp: SAMPLE_OFFER });
+    await declined.bob.sink.next("offer");
+    expect(await a.hangUp(declined.alice.session, canceled, EndReason.HANGUP)).toBe(EndReason.CANCELED);
+    expect((await declined.bob.sink.next("callEnded")).event.value.reason).toBe(EndReason.CANCELED);
+
+    const unanswered = await a.offer(declined.alice.session, { toUserId: "bob", callId: "", sdp: SAMPLE_OFFER });
+    await declined.bob.sink.next("offer");
+    for (const sink of [declined.alice.sink, declined.bob.sink]) {
+      const ended = await sink.next("callEnded");
+      expect({ callId: ended.callId, reason: ended.event.value.reason }).toEqual({ callId: unanswered, reason: EndReason.NO_ANSWER });
+    }
+  });
+
+  it("resumes a session on the other node, replaying what it missed once and in order, then goes on live", async () => {
+    await setUp();
+    const { alice, bob, callId } = await ringing();
+    await b.answer(bob.session, callId, SAMPLE_ANSWER, [], false);
+    await alice.sink.next("answer");
+    const lastSeq = alice.sink.messages.at(-1)?.seq ?? 0n;
+    a.streamEnded(alice.session, alice.sink);
+    for (let i = 0; i < 3; i++) await b.candidates(bob.session, callId, [iceCandidate(`${SAMPLE_CANDIDATE} ${i}`)], false);
+
+    const resumed = new TestSink();
+    const session = await b.join({ userId: "alice", watchPresence: false, resume: { sessionId: alice.session.id, lastSeq } }, resumed, joined);
+    expect(session.id).toBe(alice.session.id);
+    expect((await resumed.next("joined")).event.value.resumed).toBe(true);
+    const replayed = [await resumed.next("iceCandidates"), await resumed.next("iceCandidates"), await resumed.next("iceCandidates")];
+    expect(replayed.map((m) => [m.seq, m.event.value.candidates[0]?.candidate])).toEqual([0, 1, 2].map((i) => [lastSeq + BigInt(i + 1), `${SAMPLE_CANDIDATE} ${i}`]));
+
+    await a.candidates(bob.session, callId, [], true);
+    expect((await resumed.next("iceCandidates")).seq).toBe(lastSeq + 4n);
+    expect(resumed.unread()).toEqual([]);
+    // The session is the same one: the call goes on.
+    await b.hangUp(session, callId, EndReason.HANGUP);
+    expect((await bob.sink.next("callEnded")).event.value.reason).toBe(EndReason.HANGUP);
+  });
+
+  it("starts a fresh session when too much was missed to replay, ending the old one", async () => {
+    await setUp();
+    const alice = await online(a, "alice");
+    a.streamEnded(alice.session, alice.sink);
+    const sink = new TestSink();
+    const session = await b.join({ userId: "alice", watchPresence: false, resume: { sessionId: alice.session.id, lastSeq: 99n } }, sink, joined);
+    expect(session.id).not.toBe(alice.session.id);
+    const first = await sink.next("joined");
+    expect({ seq: first.seq, resumed: first.event.value.resumed }).toEqual({ seq: 1n, resumed: false });
+  });
+
+  it("ends a session whose stream stays gone past the grace period: its call ends PEER_GONE, watchers see it leave", async () => {
+    await setUp();
+    const watcher = await online(a, "carol", true);
+    const { alice, bob, callId } = await ringing();
+    expect((await watcher.sink.next("presence")).event.value).toMatchObject({ userId: "alice", online: true });
+    expect((await watcher.sink.next("presence")).event.value).toMatchObject({ userId: "bob", online: true });
+    await b.answer(bob.session, callId, SAMPLE_ANSWER, [], false);
+    await alice.sink.next("answer");
+    b.streamEnded(bob.session, bob.sink);
+    const ended = await alice.sink.next("callEnded");
+    expect({ callId: ended.callId, reason: ended.event.value.reason, by: ended.event.value.endedByUserId }).toEqual({
+      callId,
+      reason: EndReason.PEER_GONE,
+      by: "bob",
+    });
+    expect((await watcher.sink.next("presence")).event.value).toMatchObject({ userId: "bob", online: false });
+    // The ID is free again.
+    await online(a, "bob");
+  });
+
+  it("tells a watcher who is online when it joins", async () => {
+    await setUp();
+    await online(a, "alice");
+    await online(b, "bob");
+    const sink = new TestSink();
+    await b.join({ userId: "carol", watchPresence: true }, sink, joined);
+    expect((await sink.next("joined")).event.value.onlineUserIds.sort()).toEqual(["alice", "bob"]);
+  });
+
+  it("drains: every local stream is told to reconnect and ended, and its session can resume elsewhere", async () => {
+    await setUp();
+    const alice = await online(a, "alice");
+    a.drain(0);
+    expect(alice.sink.messages.at(-1)?.event.case).toBe("draining");
+    expect(alice.sink.ended).toBe(true);
+    a.streamEnded(alice.session, alice.sink);
+    const sink = new TestSink();
+    const session = await b.join({ userId: "alice", watchPresence: false, resume: { sessionId: alice.session.id, lastSeq: 1n } }, sink, joined);
+    expect(session.id).toBe(alice.session.id);
+  });
+});
