@@ -8,15 +8,18 @@ import { freePorts } from "./ports.js";
 export interface RedisServer {
   url: string;
   port: number;
-  /** Stops the server (SIGTERM, or SIGKILL to lose its data as a crash would). */
-  stop(signal?: NodeJS.Signals): Promise<void>;
-  /** Starts it again on the same port, empty (it keeps no data on disk). */
-  restart(): Promise<void>;
+  /** Stops the server for now (SIGTERM: it saves its append-only file first). */
+  pause(): Promise<void>;
+  /** Starts it again on the same port, with the data it had. */
+  resume(): Promise<void>;
+  /** Stops it for good and removes its files. */
+  stop(): Promise<void>;
 }
 
 /**
- * A real redis-server (Debian's `redis-server`) on 127.0.0.1 and a free port, without
- * persistence, as cluster mode's tests need it; resolves once it accepts connections.
+ * A real redis-server (Debian's `redis-server`) on 127.0.0.1 and a free port, with an
+ * append-only file as a production Redis for cluster mode has (a restart keeps the state);
+ * resolves once it accepts connections.
  */
 export async function startRedis(): Promise<RedisServer> {
   const [port = 0] = await freePorts(1);
@@ -24,28 +27,28 @@ export async function startRedis(): Promise<RedisServer> {
   let child: ChildProcess | undefined;
 
   async function start(): Promise<void> {
-    const process = spawn(
+    const server = spawn(
       "redis-server",
-      ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no"],
+      ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "yes", "--dir", dir, "--protected-mode", "no"],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
-    child = process;
+    child = server;
     let output = "";
     await new Promise<void>((resolve, reject) => {
-      process.once("error", reject);
-      process.once("exit", (code) => reject(new Error(`redis-server exited with ${code} before it was up: ${output}`)));
-      createInterface({ input: process.stdout! }).on("line", (line) => {
+      server.once("error", reject);
+      server.once("exit", (code) => reject(new Error(`redis-server exited with ${code} before it was up: ${output}`)));
+      createInterface({ input: server.stdout! }).on("line", (line) => {
         output += `${line}\n`;
         if (line.includes("Ready to accept connections")) resolve();
       });
     });
   }
 
-  async function stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  async function stop(): Promise<void> {
     const running = child;
     if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise((resolve) => running.once("exit", resolve));
-    running.kill(signal);
+    running.kill("SIGTERM");
     await exited;
   }
 
@@ -55,14 +58,12 @@ export async function startRedis(): Promise<RedisServer> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    stop: async (signal) => {
-      await stop(signal);
+    pause: stop,
+    resume: start,
+    stop: async () => {
+      await stop();
       process.off("exit", killOnExit);
       rmSync(dir, { recursive: true, force: true });
-    },
-    restart: async () => {
-      await stop("SIGKILL");
-      await start();
     },
   };
 }
