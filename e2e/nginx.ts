@@ -24,10 +24,11 @@ function healthy(url: string): Promise<boolean> {
 }
 
 /**
- * A real nginx (Debian's) on 127.0.0.1 in front of the node's web port, with the locations we
- * ship in deploy/nginx/peertobeer-locations.conf (plain HTTP: loopback is a secure context).
+ * A real nginx (Debian's) on 127.0.0.1 in front of the nodes' web ports (round robin, as in
+ * deploy/nginx/peertobeer-cluster.conf), with the locations we ship in
+ * deploy/nginx/peertobeer-locations.conf (plain HTTP: loopback is a secure context).
  */
-export async function startNginx(webPort: number): Promise<Nginx> {
+export async function startNginx(...webPorts: number[]): Promise<Nginx> {
   const [port] = await freePorts(1);
   const dir = mkdtempSync(join(tmpdir(), "p2b-nginx-"));
   const conf = join(dir, "nginx.conf");
@@ -41,7 +42,10 @@ http {
   access_log off;
   client_body_temp_path ${join(dir, "body")};
   proxy_temp_path ${join(dir, "proxy")};
-  upstream peertobeer { server 127.0.0.1:${webPort}; keepalive 16; }
+  upstream peertobeer {
+${webPorts.map((port) => `    server 127.0.0.1:${port} max_fails=1 fail_timeout=5s;`).join("\n")}
+    keepalive 16;
+  }
   server {
     listen 127.0.0.1:${port};
     include ${LOCATIONS};

@@ -17,6 +17,8 @@ export interface RunningServer {
   backend: SignalingBackend;
   /** The in-memory hub (one-node mode), for tests and the bench; undefined in cluster mode. */
   hub: Hub | undefined;
+  /** This node's id in cluster mode (Redis knows which node holds each stream by it). */
+  nodeId: string | undefined;
   webPort: number;
   grpcPort: number;
   /** Stops accepting joins, tells clients to reconnect, closes streams, then both ports. */
@@ -84,5 +86,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await backend.close();
   }
 
-  return { backend, hub: backend instanceof MemoryBackend ? backend.hub : undefined, webPort, grpcPort, shutdown };
+  return {
+    backend,
+    hub: backend instanceof MemoryBackend ? backend.hub : undefined,
+    nodeId: backend instanceof RedisBackend ? backend.nodeId : undefined,
+    webPort,
+    grpcPort,
+    shutdown,
+  };
 }

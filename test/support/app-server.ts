@@ -7,6 +7,8 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export interface AppServer {
   url: string;
   grpcPort: number;
+  /** The node's id in cluster mode. */
+  nodeId: string | undefined;
   process: ChildProcess;
   /** SIGTERM (the server drains), then SIGKILL if it has not exited within 10 s. */
   stop(): Promise<void>;
@@ -48,8 +50,8 @@ export function startAppServer(env: Record<string, string> = {}, timeoutMs = 60_
     lines.on("line", (line) => {
       if (!line.includes("Peer-to-Beer is up")) return;
       clearTimeout(timer);
-      const { web, grpc } = JSON.parse(line) as { web: number; grpc: number };
-      resolve({ url: `http://127.0.0.1:${web}`, grpcPort: grpc, process: child, stop });
+      const { web, grpc, node } = JSON.parse(line) as { web: number; grpc: number; node?: string };
+      resolve({ url: `http://127.0.0.1:${web}`, grpcPort: grpc, nodeId: node, process: child, stop });
     });
   });
 }
