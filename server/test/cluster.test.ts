@@ -87,6 +87,10 @@ async function activeCall(): Promise<{ alice: JoinedUser; bob: JoinedUser; callI
 }
 
 describe("cluster mode: three nodes on one Redis", () => {
+  it("refuses to start a node without TOKEN_SECRET, saying why", async () => {
+    await expect(startAppServer({ REDIS_URL: redis.url })).rejects.toThrow("exited with 1 before it was up");
+  });
+
   it("connects a call whose two users and every request are on different nodes", async () => {
     const { alice, bob, callId } = await activeCall();
     await clientOf(nodes[1]!).sendIceCandidate({ callId, candidates: [iceCandidate(SAMPLE_CANDIDATE)] }, alice.auth);

@@ -21,6 +21,15 @@ describe("configuration from the environment", () => {
     expect(config.iceTransportPolicy).toBe(IceTransportPolicy.RELAY);
   });
 
+  it("turns on cluster mode with REDIS_URL and a shared TOKEN_SECRET", () => {
+    expect(loadConfig({ REDIS_URL: "redis://10.0.0.5:6379/2", TOKEN_SECRET: "shared" })).toMatchObject({
+      redisUrl: "redis://10.0.0.5:6379/2",
+      redisPrefix: "p2b",
+      tokenSecret: "shared",
+    });
+    expect(loadConfig({}).redisUrl).toBeUndefined();
+  });
+
   it.each([
     [{ TURN_URLS: "turn:turn.example.com" }, "TURN_URLS and TURN_SECRET go together"],
     [{ TURN_SECRET: "s3cret" }, "TURN_URLS and TURN_SECRET go together"],
@@ -29,6 +38,9 @@ describe("configuration from the environment", () => {
     [{ ICE_SERVERS: "http://nope" }, "is not a stun:, turn: or turns: URL"],
     [{ PORT: "70000" }, "PORT must be a port number"],
     [{ RING_TIMEOUT_MS: "-1" }, "RING_TIMEOUT_MS must be a positive integer"],
+    [{ REDIS_URL: "redis://127.0.0.1:6379" }, "TOKEN_SECRET is required with REDIS_URL"],
+    [{ REDIS_URL: "127.0.0.1:6379", TOKEN_SECRET: "s" }, "REDIS_URL must be a redis:// or rediss:// URL"],
+    [{ REDIS_PREFIX: "a{b}" }, "REDIS_PREFIX must be 1-32 of"],
   ])("refuses %o with a clear message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });
