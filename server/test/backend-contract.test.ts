@@ -337,6 +337,15 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
     expect((await sink.next("joined")).event.value.onlineUserIds.sort()).toEqual(["alice", "bob"]);
   });
 
+  it("pushes a control message, unnumbered, only through the node that holds the stream", async () => {
+    await setUp();
+    const alice = await online(a, "alice");
+    expect(a.sendControl(alice.session, { case: "heartbeat", value: { serverTimeMs: 7n } })).toBe(true);
+    expect(alice.sink.messages.at(-1)).toMatchObject({ seq: 1n, event: { case: "heartbeat", value: { serverTimeMs: 7n } } });
+    a.streamEnded(alice.session, alice.sink);
+    expect(a.sendControl(alice.session, { case: "heartbeat", value: { serverTimeMs: 8n } })).toBe(false);
+  });
+
   it("drains: every local stream is told to reconnect and ended, and its session can resume elsewhere", async () => {
     await setUp();
     const alice = await online(a, "alice");

@@ -1,7 +1,7 @@
 import type { EndReason, IceCandidate, Joined } from "@peertobeer/protocol";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { JoinedSchema } from "@peertobeer/protocol";
-import type { OfferInput, Sink } from "../hub/index.js";
+import type { EventInit, OfferInput, Sink } from "../hub/index.js";
 
 /** Who sent a request: the session a verified token names. */
 export interface SessionHandle {
@@ -53,6 +53,11 @@ export interface SignalingBackend {
   candidates(from: SessionHandle, callId: string, candidates: IceCandidate[], endOfCandidates: boolean): Promise<void>;
   /** Declines, cancels or hangs up; resolves to the reason recorded. */
   hangUp(from: SessionHandle, callId: string, requested: EndReason): Promise<EndReason>;
+  /**
+   * Pushes a control message (not numbered, not replayed) to the session's stream if this node
+   * holds it; false when it does not.
+   */
+  sendControl(session: SessionHandle, event: EventInit["event"]): boolean;
   /** Tells every local stream to reconnect (elsewhere) and ends it; sessions wait for a resume. */
   drain(reconnectAfterMs: number): void;
   /** Calls `listener` with the id of every session that ends for good. */

@@ -1,5 +1,5 @@
 import type { EndReason, IceCandidate } from "@peertobeer/protocol";
-import { Hub, type HubOptions, type OfferInput, type Session, type Sink } from "../hub/index.js";
+import { Hub, type EventInit, type HubOptions, type OfferInput, type Session, type Sink } from "../hub/index.js";
 import type { JoinedFactory, JoinRequest, SessionHandle, SignalingBackend } from "./backend.js";
 
 /**
@@ -71,6 +71,13 @@ export class MemoryBackend implements SignalingBackend {
 
   async hangUp(from: SessionHandle, callId: string, requested: EndReason): Promise<EndReason> {
     return this.hub.hangUp(this.live(from), callId, requested);
+  }
+
+  sendControl(session: SessionHandle, event: EventInit["event"]): boolean {
+    const live = this.hub.sessionById(session.id);
+    if (!live?.attached) return false;
+    live.control({ event });
+    return true;
   }
 
   drain(reconnectAfterMs: number): void {

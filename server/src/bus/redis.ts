@@ -194,6 +194,13 @@ export class RedisBackend implements SignalingBackend {
     return Number(reply[1]) as EndReason;
   }
 
+  sendControl(session: SessionHandle, event: EventOf): boolean {
+    const stream = this.streams.get(session.id);
+    if (!stream || stream.pending) return false;
+    stream.sink.push(control(stream, event));
+    return true;
+  }
+
   drain(reconnectAfterMs: number): void {
     for (const stream of this.streams.values()) {
       stream.sink.push(control(stream, { case: "draining", value: { reconnectAfterMs } }));
