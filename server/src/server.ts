@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { TokenSigner } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import { Hub } from "./hub/index.js";
+import { createServerMetrics, type ServerMetrics } from "./metrics.js";
 import { createSignalingHandlers } from "./rpc/handlers.js";
 import { createSignaling } from "./rpc/signaling.js";
 import { createGrpcServer } from "./transport/grpc.js";
@@ -12,6 +13,7 @@ import { closeGracefully, createWebServer, listen } from "./transport/web.js";
 
 export interface RunningServer {
   hub: Hub;
+  metrics: ServerMetrics;
   webPort: number;
   grpcPort: number;
   /** Stops accepting joins, tells clients to reconnect, closes streams, then both ports. */
@@ -26,12 +28,15 @@ export interface RunningServer {
 export const HISTORY_LIMIT = { events: 512, bytes: 256 * 1024 };
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const metrics = createServerMetrics();
   const hub = new Hub({
     ringTimeoutMs: config.ringTimeoutMs,
     sessionGraceMs: config.sessionGraceMs,
     heartbeatMs: config.heartbeatMs,
     historyLimit: HISTORY_LIMIT,
+    observer: metrics.hubObserver,
   });
+  metrics.watchHub(hub);
   hub.start();
   let draining = false;
   const shutdownController = new AbortController();
@@ -42,15 +47,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     isDraining: () => draining,
   };
   const signaling = createSignaling(deps);
-  const routes = createRoutes(signaling);
+  const routes = createRoutes(signaling, metrics);
   const onInternalError = (error: unknown, path: string) => logger.error({ err: error, path }, "request failed");
 
   const web = createWebServer({
     grpcWeb: createGrpcWebHandler({ routes, streamQueueLimit: config.streamQueueLimit, onInternalError }),
-    handlers: createSignalingHandlers(deps, signaling),
+    handlers: createSignalingHandlers(deps, signaling, metrics),
     webRoot: config.webRoot,
     shutdownSignal: shutdownController.signal,
     isReady: () => !draining,
+    metrics: metrics.registry,
+    interceptors: [metrics.connectInterceptor],
   });
   const webPort = await listen(web, config.port, config.host);
   const native = createGrpcServer({ routes, streamQueueLimit: config.streamQueueLimit, onInternalError });
@@ -72,5 +79,5 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     hub.stop();
   }
 
-  return { hub, webPort, grpcPort, shutdown };
+  return { hub, metrics, webPort, grpcPort, shutdown };
 }

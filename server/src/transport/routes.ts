@@ -16,6 +16,7 @@ import {
   type SignalingMessage,
 } from "@peertobeer/protocol";
 import type { Session, Sink } from "../hub/index.js";
+import { NO_RPC_METRICS, type RpcCount, type RpcMetrics } from "../metrics.js";
 import { rpcError } from "../rpc/errors.js";
 import type { Signaling, UnaryHandler } from "../rpc/signaling.js";
 
@@ -26,31 +27,39 @@ import type { Signaling, UnaryHandler } from "../rpc/signaling.js";
  * this path (see docs/BENCHMARKS.md); the Connect protocol still goes through connect-node.
  */
 
-export type Route =
+export type Route = { count: RpcCount } & (
   | { kind: "unary"; call(body: Uint8Array, authorization: string | undefined): Uint8Array }
-  | { kind: "stream"; open(body: Uint8Array, sink: Sink): Session; ended(session: Session, sink: Sink): void };
+  | { kind: "stream"; metrics: RpcMetrics; open(body: Uint8Array, sink: Sink): Session; ended(session: Session, sink: Sink): void }
+);
 
 /** Routes by request path, e.g. `/peertobeer.signaling.v1.SignalingService/SendOffer`. */
-export function createRoutes(signaling: Signaling): Map<string, Route> {
-  const unary = <S extends DescMessage>(schema: S, handler: UnaryHandler<MessageShape<S>>): Route => ({
-    kind: "unary",
-    call: (body, authorization) =>
-      encodeEnvelope(0, toBinary(SuccessResponseSchema, create(SuccessResponseSchema, handler(decode(schema, body), authorization)))),
-  });
+export function createRoutes(signaling: Signaling, metrics: RpcMetrics = NO_RPC_METRICS): Map<string, Route> {
   const path = (name: string) => `/${SignalingService.typeName}/${name}`;
+  const unary = <S extends DescMessage>(method: string, schema: S, handler: UnaryHandler<MessageShape<S>>): [string, Route] => [
+    path(method),
+    {
+      kind: "unary",
+      count: metrics.rpcCounter(method),
+      call: (body, authorization) =>
+        encodeEnvelope(0, toBinary(SuccessResponseSchema, create(SuccessResponseSchema, handler(decode(schema, body), authorization)))),
+    },
+  ];
+  const { method } = SignalingService;
   return new Map<string, Route>([
     [
-      path(SignalingService.method.joinCall.name),
+      path(method.joinCall.name),
       {
         kind: "stream",
+        count: metrics.rpcCounter(method.joinCall.name),
+        metrics,
         open: (body, sink) => signaling.joinCall(decode(UserRequestSchema, body), sink),
         ended: (session, sink) => signaling.streamEnded(session, sink),
       },
     ],
-    [path(SignalingService.method.sendOffer.name), unary(OfferRequestSchema, signaling.sendOffer)],
-    [path(SignalingService.method.sendAnswer.name), unary(AnswerRequestSchema, signaling.sendAnswer)],
-    [path(SignalingService.method.sendIceCandidate.name), unary(IceCandidateRequestSchema, signaling.sendIceCandidate)],
-    [path(SignalingService.method.endCall.name), unary(EndCallRequestSchema, signaling.endCall)],
+    unary(method.sendOffer.name, OfferRequestSchema, signaling.sendOffer),
+    unary(method.sendAnswer.name, AnswerRequestSchema, signaling.sendAnswer),
+    unary(method.sendIceCandidate.name, IceCandidateRequestSchema, signaling.sendIceCandidate),
+    unary(method.endCall.name, EndCallRequestSchema, signaling.endCall),
   ]);
 }
 
@@ -146,6 +155,7 @@ export function serveRoute(
       message = collector.push(chunk);
     } catch (error) {
       started = true;
+      route.count(codeOf(error));
       responder.fail(error);
       return;
     }
@@ -155,7 +165,9 @@ export function serveRoute(
     else startStream(route, message, responder, streamQueueLimit);
   });
   body.once("end", () => {
-    if (!started) responder.fail(collector.incomplete());
+    if (started) return;
+    route.count(Code.InvalidArgument);
+    responder.fail(collector.incomplete());
   });
 }
 
@@ -164,9 +176,11 @@ function answerUnary(route: Extract<Route, { kind: "unary" }>, message: Uint8Arr
   try {
     encoded = route.call(message, authorization);
   } catch (error) {
+    route.count(codeOf(error));
     responder.fail(error);
     return;
   }
+  route.count(OK_CODE);
   responder.answer(encoded);
 }
 
@@ -178,12 +192,16 @@ function startStream(route: Extract<Route, { kind: "stream" }>, message: Uint8Ar
     session = route.open(message, sink);
   } catch (error) {
     sink.closed();
+    route.count(codeOf(error));
     responder.fail(error);
     return;
   }
+  route.metrics.trackStream(sink);
   responder.response.on("drain", () => sink.drained());
   responder.response.once("close", () => {
     sink.closed();
+    route.metrics.untrackStream(sink);
+    route.count(sink.code);
     route.ended(session, sink);
   });
 }
@@ -195,6 +213,13 @@ export interface Status {
 }
 
 export const OK_TRAILERS: Readonly<Record<string, string>> = { "grpc-status": "0" };
+
+const OK_CODE = 0 as Code;
+
+/** The gRPC code a failure is answered with (see statusOf). */
+export function codeOf(error: unknown): Code {
+  return error instanceof ConnectError ? error.code : Code.Internal;
+}
 
 /** A failure as a gRPC status; anything but a ConnectError is INTERNAL and reported. */
 function statusOf(error: unknown, onInternalError: (error: unknown) => void): Status {
@@ -270,7 +295,10 @@ export interface FrameOutput {
  * ended with RESOURCE_EXHAUSTED, so a stalled reader never grows the heap.
  */
 class WireSink implements Sink {
-  private backlog = 0;
+  /** Messages written since the transport began buffering (read by metrics). */
+  backlog = 0;
+  /** The status the stream ended with, for metrics; CANCELLED until the server ends it. */
+  code: Code = Code.Canceled;
   private blocked = false;
   private finished = false;
 
@@ -282,6 +310,7 @@ class WireSink implements Sink {
   push(message: SignalingMessage): void {
     if (this.finished) return;
     if (this.blocked && ++this.backlog > this.limit) {
+      this.code = Code.ResourceExhausted;
       this.finish(statusOf(rpcError(Code.ResourceExhausted, ErrorReason.SLOW_READER, "Too many unread messages; stream closed."), noop).trailers);
       return;
     }
@@ -302,6 +331,7 @@ class WireSink implements Sink {
   }
 
   end(): void {
+    if (!this.finished) this.code = OK_CODE;
     this.finish(OK_TRAILERS);
   }
 

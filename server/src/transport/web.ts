@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { LIMITS, SignalingService } from "@peertobeer/protocol";
 import sirv from "sirv";
@@ -19,6 +19,10 @@ export interface WebTransportOptions {
   /** Aborts every open stream when the node shuts down. */
   shutdownSignal: AbortSignal;
   isReady: () => boolean;
+  /** Served at GET /metrics (a prom-client Registry). */
+  metrics: { readonly contentType: string; metrics(): Promise<string> };
+  /** Around every RPC connect-node serves (metrics). */
+  interceptors?: Interceptor[];
 }
 
 /**
@@ -40,9 +44,10 @@ export function createWebServer(options: WebTransportOptions): http.Server {
     connect: true,
     readMaxBytes: LIMITS.messageMaxBytes,
     shutdownSignal: options.shutdownSignal,
+    interceptors: options.interceptors ?? [],
   });
   const rpcPrefix = `/${SignalingService.typeName}/`;
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = req.url?.split("?")[0] ?? "/";
     // Draining: answer what still arrives, and let each connection go after its answer.
     if (!options.isReady()) res.setHeader("connection", "close");
@@ -53,12 +58,24 @@ export function createWebServer(options: WebTransportOptions): http.Server {
     }
     if (path === "/healthz") return plain(res, 200, "ok\n");
     if (path === "/readyz") return options.isReady() ? plain(res, 200, "ready\n") : plain(res, 503, "draining\n");
+    if (path === "/metrics") return void scrape(res, options.metrics);
     serveApp(req, res);
-  });
+  };
+  const server = http.createServer(handle);
   // Signaling streams are long-lived; Node's default request timeout would cut them.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+async function scrape(res: http.ServerResponse, metrics: WebTransportOptions["metrics"]): Promise<void> {
+  try {
+    const body = await metrics.metrics();
+    res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
+    res.end(body);
+  } catch (error) {
+    plain(res, 500, `metrics failed: ${(error as Error).message}\n`);
+  }
 }
 
 /** How long the port keeps serving after a drain began, for requests already on their way. */
