@@ -24,6 +24,8 @@ export interface Config {
   rateLimitBurst: number;
   webRoot: string;
   logLevel: string;
+  /** PEM files that make the web port serve HTTPS (and HTTP/2), or undefined for plain HTTP. */
+  tls: { certPath: string; keyPath: string } | undefined;
 }
 
 export const DEFAULT_ICE_SERVERS = "stun:stun.l.google.com:19302";
@@ -49,7 +51,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitBurst: positiveInt(env, "RATE_LIMIT_BURST", 60),
     webRoot: env.WEB_ROOT ?? new URL("../../web/dist", import.meta.url).pathname,
     logLevel: env.LOG_LEVEL ?? "info",
+    tls: parseTls(env),
   };
+}
+
+function parseTls(env: NodeJS.ProcessEnv): Config["tls"] {
+  const certPath = env.TLS_CERT ?? "";
+  const keyPath = env.TLS_KEY ?? "";
+  if (certPath === "" && keyPath === "") return undefined;
+  if (certPath === "" || keyPath === "") throw new Error("TLS_CERT and TLS_KEY go together: set both (PEM file paths) or neither");
+  return { certPath, keyPath };
 }
 
 /**

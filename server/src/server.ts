@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
 import { TokenSigner } from "./auth/tokens.js";
@@ -28,6 +29,7 @@ export interface RunningServer {
 export const HISTORY_LIMIT = { events: 512, bytes: 256 * 1024 };
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const tls = config.tls && readTls(config.tls);
   const metrics = createServerMetrics();
   const hub = new Hub({
     ringTimeoutMs: config.ringTimeoutMs,
@@ -58,6 +60,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     isReady: () => !draining,
     metrics: metrics.registry,
     interceptors: [metrics.connectInterceptor],
+    tls,
   });
   const webPort = await listen(web, config.port, config.host);
   const native = createGrpcServer({ routes, streamQueueLimit: config.streamQueueLimit, onInternalError });
@@ -80,4 +83,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
 
   return { hub, metrics, webPort, grpcPort, shutdown };
+}
+
+function readTls(paths: { certPath: string; keyPath: string }): { cert: Buffer; key: Buffer } {
+  const read = (name: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new Error(`${name} ${path} cannot be read: ${(error as Error).message}`);
+    }
+  };
+  return { cert: read("TLS_CERT", paths.certPath), key: read("TLS_KEY", paths.keyPath) };
 }

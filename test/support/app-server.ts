@@ -48,8 +48,8 @@ export function startAppServer(env: Record<string, string> = {}, timeoutMs = 60_
     lines.on("line", (line) => {
       if (!line.includes("Peer-to-Beer is up")) return;
       clearTimeout(timer);
-      const { web, grpc } = JSON.parse(line) as { web: number; grpc: number };
-      resolve({ url: `http://127.0.0.1:${web}`, grpcPort: grpc, process: child, stop });
+      const { web, grpc, tls } = JSON.parse(line) as { web: number; grpc: number; tls: boolean };
+      resolve({ url: `${tls ? "https" : "http"}://127.0.0.1:${web}`, grpcPort: grpc, process: child, stop });
     });
   });
 }
