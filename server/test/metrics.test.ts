@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { EndReason, ErrorReason } from "@peertobeer/protocol";
+import { parseExposition, seriesValue as value, type Scrape } from "../../test/support/prometheus.js";
 import type { RunningServer } from "../src/server.js";
 import {
   clientsFor,
@@ -23,31 +24,11 @@ import {
   type Clients,
 } from "./helpers.js";
 
-/** One scrape: the value of each series, keyed `name{label="value",…}` as Prometheus prints it. */
-type Scrape = Map<string, number>;
-
 async function scrape(server: RunningServer): Promise<Scrape> {
   const response = await fetch(`http://127.0.0.1:${server.webPort}/metrics`);
   expect(response.status).toBe(200);
   expect(response.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
   return parseExposition(await response.text());
-}
-
-/** Prometheus' text format, as far as prom-client writes it (no timestamps). */
-function parseExposition(text: string): Scrape {
-  const series = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const space = line.lastIndexOf(" ");
-    series.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return series;
-}
-
-/** A series' value, 0 when it is not there yet (a counter before its first increment). */
-function value(scrape: Scrape, name: string, labels: Record<string, string> = {}): number {
-  const rendered = Object.entries(labels).map(([key, v]) => `${key}="${v}"`).join(",");
-  return scrape.get(rendered === "" ? name : `${name}{${rendered}}`) ?? 0;
 }
 
 const rpcs = (scrape: Scrape, method: string, code: string) => value(scrape, "peertobeer_rpcs_total", { method, code });
