@@ -33,7 +33,8 @@ export type WebServer = http.Server | SecureWebServer;
 
 /**
  * The browser-facing port: gRPC-Web and Connect on the same origin as the app, so a browser
- * needs no proxy and no CORS. Plus /healthz (process alive) and /readyz (accepting joins).
+ * needs no proxy and no CORS. Plus /healthz (process alive), /readyz (accepting joins) and
+ * /metrics (Prometheus).
  */
 export function createWebServer(options: WebTransportOptions): WebServer {
   const serveApp = existsSync(options.webRoot)
