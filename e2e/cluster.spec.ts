@@ -27,7 +27,7 @@ test.beforeEach(async () => {
   prefix = `e2e-${++deployments}`;
   const env = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, TOKEN_SECRET: "e2e-cluster-secret", HEARTBEAT_MS: "2000" };
   nodes = await Promise.all([startServer(env), startServer(env), startServer(env)]);
-  nginx = await startNginx(...nodes.map((node) => Number(new URL(node.url).port)));
+  nginx = await startNginx(nodes.map((node) => Number(new URL(node.url).port)));
 });
 
 test.afterEach(async () => {

@@ -90,7 +90,7 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
     },
     { scope: "worker" },
   ],
-  openUser: async ({ browser, playwright, launchOptions, server }, use, testInfo) => {
+  openUser: async ({ browser, playwright, launchOptions, server, ignoreHTTPSErrors }, use, testInfo) => {
     const contexts: BrowserContext[] = [];
     const consoleLines: string[] = [];
     let blockingBrowser: Browser | undefined;
@@ -102,7 +102,8 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
           args: [...(launchOptions.args ?? []).filter((a) => a !== "--use-fake-ui-for-media-stream"), "--deny-permission-prompts"],
         });
       }
-      const context = await (options.denyMedia && blockingBrowser ? blockingBrowser : browser).newContext();
+      // ignoreHTTPSErrors (test.use) lets a test trust its self-signed certificate.
+      const context = await (options.denyMedia && blockingBrowser ? blockingBrowser : browser).newContext({ ignoreHTTPSErrors });
       contexts.push(context);
       await context.addInitScript(trackPeerConnections);
       await context.addInitScript(trackVideoStreams);

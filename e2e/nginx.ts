@@ -24,11 +24,15 @@ function healthy(url: string): Promise<boolean> {
 }
 
 /**
- * A real nginx (Debian's) on 127.0.0.1 in front of the nodes' web ports (round robin, as in
- * deploy/nginx/peertobeer-cluster.conf), with the locations we ship in
- * deploy/nginx/peertobeer-locations.conf (plain HTTP: loopback is a secure context).
+ * A real nginx (Debian's) on 127.0.0.1 in front of the nodes' web ports, with the locations we
+ * ship in deploy/nginx/peertobeer-locations.conf (plain HTTP: loopback is a secure context).
+ * Several ports make the upstream of deploy/nginx/peertobeer-cluster.conf: round-robin, no
+ * stickiness, a node that refuses connections skipped.
  */
-export async function startNginx(...webPorts: number[]): Promise<Nginx> {
+export async function startNginx(webPorts: number | readonly number[]): Promise<Nginx> {
+  const servers = (typeof webPorts === "number" ? [webPorts] : webPorts)
+    .map((webPort) => `server 127.0.0.1:${webPort} max_fails=1 fail_timeout=10s;`)
+    .join(" ");
   const [port] = await freePorts(1);
   const dir = mkdtempSync(join(tmpdir(), "p2b-nginx-"));
   const conf = join(dir, "nginx.conf");
@@ -42,10 +46,7 @@ http {
   access_log off;
   client_body_temp_path ${join(dir, "body")};
   proxy_temp_path ${join(dir, "proxy")};
-  upstream peertobeer {
-${webPorts.map((port) => `    server 127.0.0.1:${port} max_fails=1 fail_timeout=5s;`).join("\n")}
-    keepalive 16;
-  }
+  upstream peertobeer { ${servers} keepalive 16; }
   server {
     listen 127.0.0.1:${port};
     include ${LOCATIONS};

@@ -28,6 +28,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** Key prefix in Redis; nodes of one deployment share it. */
   redisPrefix: string;
+  /** PEM files that make the web port serve HTTPS (and HTTP/2), or undefined for plain HTTP. */
+  tls: { certPath: string; keyPath: string } | undefined;
 }
 
 export const DEFAULT_ICE_SERVERS = "stun:stun.l.google.com:19302";
@@ -53,8 +55,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitBurst: positiveInt(env, "RATE_LIMIT_BURST", 60),
     webRoot: env.WEB_ROOT ?? new URL("../../web/dist", import.meta.url).pathname,
     logLevel: env.LOG_LEVEL ?? "info",
+    tls: parseTls(env),
     ...parseCluster(env),
   };
+}
+
+function parseTls(env: NodeJS.ProcessEnv): Config["tls"] {
+  const certPath = env.TLS_CERT ?? "";
+  const keyPath = env.TLS_KEY ?? "";
+  if (certPath === "" && keyPath === "") return undefined;
+  if (certPath === "" || keyPath === "") throw new Error("TLS_CERT and TLS_KEY go together: set both (PEM file paths) or neither");
+  return { certPath, keyPath };
 }
 
 /** REDIS_URL turns on cluster mode, where every node must verify every node's tokens. */

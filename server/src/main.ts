@@ -10,8 +10,8 @@ try {
   const server = await startServer(config, logger);
   const shown = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   logger.info(
-    { web: server.webPort, grpc: server.grpcPort, iceServers: config.iceServers.length, node: server.nodeId },
-    `Peer-to-Beer is up: open http://${shown}:${server.webPort}`,
+    { web: server.webPort, grpc: server.grpcPort, tls: config.tls !== undefined, iceServers: config.iceServers.length, node: server.nodeId },
+    `Peer-to-Beer is up: open ${config.tls ? "https" : "http"}://${shown}:${server.webPort}`,
   );
   drainOnSignals(server, logger);
 } catch (error) {

@@ -1,11 +1,13 @@
+import { readFileSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
 import { TokenSigner } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { SignalingBackend } from "./bus/backend.js";
-import type { Hub } from "./hub/index.js";
 import { MemoryBackend } from "./bus/memory.js";
 import { RedisBackend } from "./bus/redis.js";
+import type { Hub } from "./hub/index.js";
+import { createServerMetrics, type ServerMetrics } from "./metrics.js";
 import { createSignalingHandlers } from "./rpc/handlers.js";
 import { createSignaling } from "./rpc/signaling.js";
 import { createGrpcServer } from "./transport/grpc.js";
@@ -19,6 +21,7 @@ export interface RunningServer {
   hub: Hub | undefined;
   /** This node's id in cluster mode (Redis knows which node holds each stream by it). */
   nodeId: string | undefined;
+  metrics: ServerMetrics;
   webPort: number;
   grpcPort: number;
   /** Stops accepting joins, tells clients to reconnect, closes streams, then both ports. */
@@ -33,11 +36,14 @@ export interface RunningServer {
 export const HISTORY_LIMIT = { events: 512, bytes: 256 * 1024 };
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const tls = config.tls && readTls(config.tls);
+  const metrics = createServerMetrics();
   const hubOptions = {
     ringTimeoutMs: config.ringTimeoutMs,
     sessionGraceMs: config.sessionGraceMs,
     heartbeatMs: config.heartbeatMs,
     historyLimit: HISTORY_LIMIT,
+    observer: metrics.hubObserver,
   };
   const backend: SignalingBackend = config.redisUrl
     ? await RedisBackend.connect({
@@ -47,6 +53,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         onError: (error, what) => logger.warn({ err: error }, `redis: ${what} failed`),
       })
     : new MemoryBackend(hubOptions);
+  if (backend instanceof MemoryBackend) metrics.watchHub(backend.hub);
   let draining = false;
   const shutdownController = new AbortController();
   const deps = {
@@ -56,15 +63,18 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     isDraining: () => draining,
   };
   const signaling = createSignaling(deps);
-  const routes = createRoutes(signaling);
+  const routes = createRoutes(signaling, metrics);
   const onInternalError = (error: unknown, path: string) => logger.error({ err: error, path }, "request failed");
 
   const web = createWebServer({
     grpcWeb: createGrpcWebHandler({ routes, streamQueueLimit: config.streamQueueLimit, onInternalError }),
-    handlers: createSignalingHandlers(deps, signaling),
+    handlers: createSignalingHandlers(deps, signaling, metrics),
     webRoot: config.webRoot,
     shutdownSignal: shutdownController.signal,
     isReady: () => !draining && backend.ready(),
+    metrics: metrics.registry,
+    interceptors: [metrics.connectInterceptor],
+    tls,
   });
   const webPort = await listen(web, config.port, config.host);
   const native = createGrpcServer({ routes, streamQueueLimit: config.streamQueueLimit, onInternalError });
@@ -90,8 +100,20 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     backend,
     hub: backend instanceof MemoryBackend ? backend.hub : undefined,
     nodeId: backend instanceof RedisBackend ? backend.nodeId : undefined,
+    metrics,
     webPort,
     grpcPort,
     shutdown,
   };
+}
+
+function readTls(paths: { certPath: string; keyPath: string }): { cert: Buffer; key: Buffer } {
+  const read = (name: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new Error(`${name} ${path} cannot be read: ${(error as Error).message}`);
+    }
+  };
+  return { cert: read("TLS_CERT", paths.certPath), key: read("TLS_KEY", paths.keyPath) };
 }

@@ -33,6 +33,8 @@ describe("configuration from the environment", () => {
   it.each([
     [{ TURN_URLS: "turn:turn.example.com" }, "TURN_URLS and TURN_SECRET go together"],
     [{ TURN_SECRET: "s3cret" }, "TURN_URLS and TURN_SECRET go together"],
+    [{ TLS_CERT: "/etc/cert.pem" }, "TLS_CERT and TLS_KEY go together"],
+    [{ TLS_KEY: "/etc/key.pem" }, "TLS_CERT and TLS_KEY go together"],
     [{ TURN_URLS: "stun:x", TURN_SECRET: "s" }, "is not a turn: or turns: URL"],
     [{ ICE_TRANSPORT_POLICY: "none" }, 'ICE_TRANSPORT_POLICY must be "all" or "relay"'],
     [{ ICE_SERVERS: "http://nope" }, "is not a stun:, turn: or turns: URL"],

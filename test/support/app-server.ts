@@ -50,8 +50,8 @@ export function startAppServer(env: Record<string, string> = {}, timeoutMs = 60_
     lines.on("line", (line) => {
       if (!line.includes("Peer-to-Beer is up")) return;
       clearTimeout(timer);
-      const { web, grpc, node } = JSON.parse(line) as { web: number; grpc: number; node?: string };
-      resolve({ url: `http://127.0.0.1:${web}`, grpcPort: grpc, nodeId: node, process: child, stop });
+      const { web, grpc, tls, node } = JSON.parse(line) as { web: number; grpc: number; tls: boolean; node?: string };
+      resolve({ url: `${tls ? "https" : "http"}://127.0.0.1:${web}`, grpcPort: grpc, nodeId: node, process: child, stop });
     });
   });
 }

@@ -24,6 +24,8 @@ export class Call {
     readonly id: string,
     readonly caller: string,
     readonly callee: string,
+    /** When the call's first offer came (ms), for its setup time. */
+    readonly startedAt = 0,
   ) {}
 
   get state(): CallState {

@@ -11,6 +11,14 @@ export interface HubOptions {
   /** Events kept per session for replay on resume. */
   historyLimit: HistoryLimit;
   now?: () => number;
+  /** Told of call outcomes (metrics); must not throw. */
+  observer?: HubObserver;
+}
+
+export interface HubObserver {
+  /** A ringing call was accepted `setupMs` after its first offer. */
+  callAnswered(setupMs: number): void;
+  callEnded(reason: EndReason): void;
 }
 
 export interface OfferInput {
@@ -74,6 +82,12 @@ export class Hub {
 
   get callCount(): number {
     return this.calls.size;
+  }
+
+  get ringingCallCount(): number {
+    let count = 0;
+    for (const call of this.calls.values()) if (call.state === "ringing") count += 1;
+    return count;
   }
 
   onlineUserIds(): string[] {
@@ -160,7 +174,7 @@ export class Hub {
     if (this.callByUser.has(to)) {
       throw new HubError("failed_precondition", ErrorReason.USER_BUSY, `${to} is busy in another call.`);
     }
-    const call = new Call(crypto.randomUUID(), from.userId, to);
+    const call = new Call(crypto.randomUUID(), from.userId, to, this.now());
     this.calls.set(call.id, call);
     this.callByUser.set(from.userId, call);
     this.callByUser.set(to, call);
@@ -178,6 +192,7 @@ export class Hub {
         throw new HubError("failed_precondition", ErrorReason.WRONG_STATE, "Only the person being called can answer.");
       }
       call.transition("active");
+      this.options.observer?.callAnswered(this.now() - call.startedAt);
     }
     const to = call.peerOf(from.userId);
     this.deliver(to, from.userId, call.id, {
@@ -273,6 +288,7 @@ export class Hub {
   private endCall(call: Call, reason: EndReason, endedBy: string): void {
     if (call.state === "ended") return;
     call.transition("ended");
+    this.options.observer?.callEnded(reason);
     this.calls.delete(call.id);
     for (const userId of [call.caller, call.callee]) {
       if (this.callByUser.get(userId) === call) this.callByUser.delete(userId);

@@ -1,6 +1,7 @@
 import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { ErrorReason, SignalingService, type SignalingMessage } from "@peertobeer/protocol";
 import type { Sink } from "../hub/index.js";
+import { NO_RPC_METRICS, type RpcMetrics } from "../metrics.js";
 import { rpcError } from "./errors.js";
 import { createSignaling, type Signaling, type SignalingDeps, type UnaryHandler } from "./signaling.js";
 import { StreamQueue } from "./stream-queue.js";
@@ -17,6 +18,7 @@ export interface HandlerDeps extends SignalingDeps {
 export function createSignalingHandlers(
   deps: HandlerDeps,
   signaling: Signaling = createSignaling(deps),
+  metrics: RpcMetrics = NO_RPC_METRICS,
 ): ServiceImpl<typeof SignalingService> {
   const unary =
     <Req>(handler: UnaryHandler<Req>) =>
@@ -39,9 +41,11 @@ export function createSignalingHandlers(
       const onAbort = () => queue.end();
       context.signal.addEventListener("abort", onAbort, { once: true });
       if (context.signal.aborted) onAbort();
+      metrics.trackStream(queue);
       try {
         yield* queue;
       } finally {
+        metrics.untrackStream(queue);
         context.signal.removeEventListener("abort", onAbort);
         signaling.streamEnded(session, sink);
       }

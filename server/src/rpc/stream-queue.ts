@@ -14,6 +14,11 @@ export class StreamQueue<T> implements AsyncIterable<T> {
 
   constructor(private readonly limit: number) {}
 
+  /** Messages queued and not yet read (metrics). */
+  get backlog(): number {
+    return this.items.length - this.head;
+  }
+
   /** Returns false (and fails the stream with `overflow()`) when the reader is too far behind. */
   push(item: T, overflow: () => unknown): boolean {
     if (this.finished) return false;

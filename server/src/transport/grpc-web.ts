@@ -47,6 +47,7 @@ export function createGrpcWebHandler(options: GrpcWebOptions): (req: http.Incomi
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > LIMITS.messageMaxBytes + 5) {
       lingerAfterRefusal(req, res);
+      route.count(Code.ResourceExhausted);
       responder.fail(
         rpcError(Code.ResourceExhausted, ErrorReason.MESSAGE_TOO_LARGE, `The request is ${declared} bytes; the limit is ${LIMITS.messageMaxBytes}.`),
       );

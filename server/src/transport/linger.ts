@@ -12,6 +12,8 @@ const LINGER_MS = 2_000;
  * healthy keep-alive connection, which the client may well use for its next request.
  */
 export function lingerAfterRefusal(req: http.IncomingMessage, res: http.ServerResponse): void {
+  // Over HTTP/2 (TLS_CERT) the refusal ends only its stream; the shared socket is not ours.
+  if (req.httpVersionMajor !== 1) return;
   const socket = req.socket;
   res.once("finish", () => {
     if (req.complete || socket.destroyed) return;

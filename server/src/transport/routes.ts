@@ -17,6 +17,7 @@ import {
 } from "@peertobeer/protocol";
 import type { SessionHandle } from "../bus/backend.js";
 import type { Sink } from "../hub/index.js";
+import { NO_RPC_METRICS, type RpcCount, type RpcMetrics } from "../metrics.js";
 import { rpcError } from "../rpc/errors.js";
 import type { Signaling, UnaryHandler } from "../rpc/signaling.js";
 
@@ -27,31 +28,39 @@ import type { Signaling, UnaryHandler } from "../rpc/signaling.js";
  * this path (see docs/BENCHMARKS.md); the Connect protocol still goes through connect-node.
  */
 
-export type Route =
+export type Route = { count: RpcCount } & (
   | { kind: "unary"; call(body: Uint8Array, authorization: string | undefined): Promise<Uint8Array> }
-  | { kind: "stream"; open(body: Uint8Array, sink: Sink): Promise<SessionHandle>; ended(session: SessionHandle, sink: Sink): void };
+  | { kind: "stream"; metrics: RpcMetrics; open(body: Uint8Array, sink: Sink): Promise<SessionHandle>; ended(session: SessionHandle, sink: Sink): void }
+);
 
 /** Routes by request path, e.g. `/peertobeer.signaling.v1.SignalingService/SendOffer`. */
-export function createRoutes(signaling: Signaling): Map<string, Route> {
-  const unary = <S extends DescMessage>(schema: S, handler: UnaryHandler<MessageShape<S>>): Route => ({
-    kind: "unary",
-    call: async (body, authorization) =>
-      encodeEnvelope(0, toBinary(SuccessResponseSchema, create(SuccessResponseSchema, await handler(decode(schema, body), authorization)))),
-  });
+export function createRoutes(signaling: Signaling, metrics: RpcMetrics = NO_RPC_METRICS): Map<string, Route> {
   const path = (name: string) => `/${SignalingService.typeName}/${name}`;
+  const unary = <S extends DescMessage>(method: string, schema: S, handler: UnaryHandler<MessageShape<S>>): [string, Route] => [
+    path(method),
+    {
+      kind: "unary",
+      count: metrics.rpcCounter(method),
+      call: async (body, authorization) =>
+        encodeEnvelope(0, toBinary(SuccessResponseSchema, create(SuccessResponseSchema, await handler(decode(schema, body), authorization)))),
+    },
+  ];
+  const { method } = SignalingService;
   return new Map<string, Route>([
     [
-      path(SignalingService.method.joinCall.name),
+      path(method.joinCall.name),
       {
         kind: "stream",
+        count: metrics.rpcCounter(method.joinCall.name),
+        metrics,
         open: async (body, sink) => signaling.joinCall(decode(UserRequestSchema, body), sink),
         ended: (session, sink) => signaling.streamEnded(session, sink),
       },
     ],
-    [path(SignalingService.method.sendOffer.name), unary(OfferRequestSchema, signaling.sendOffer)],
-    [path(SignalingService.method.sendAnswer.name), unary(AnswerRequestSchema, signaling.sendAnswer)],
-    [path(SignalingService.method.sendIceCandidate.name), unary(IceCandidateRequestSchema, signaling.sendIceCandidate)],
-    [path(SignalingService.method.endCall.name), unary(EndCallRequestSchema, signaling.endCall)],
+    unary(method.sendOffer.name, OfferRequestSchema, signaling.sendOffer),
+    unary(method.sendAnswer.name, AnswerRequestSchema, signaling.sendAnswer),
+    unary(method.sendIceCandidate.name, IceCandidateRequestSchema, signaling.sendIceCandidate),
+    unary(method.endCall.name, EndCallRequestSchema, signaling.endCall),
   ]);
 }
 
@@ -147,6 +156,7 @@ export function serveRoute(
       message = collector.push(chunk);
     } catch (error) {
       started = true;
+      route.count(codeOf(error));
       responder.fail(error);
       return;
     }
@@ -156,14 +166,22 @@ export function serveRoute(
     else startStream(route, message, responder, streamQueueLimit);
   });
   body.once("end", () => {
-    if (!started) responder.fail(collector.incomplete());
+    if (started) return;
+    route.count(Code.InvalidArgument);
+    responder.fail(collector.incomplete());
   });
 }
 
 function answerUnary(route: Extract<Route, { kind: "unary" }>, message: Uint8Array, authorization: string | undefined, responder: Responder): void {
   route.call(message, authorization).then(
-    (encoded) => responder.answer(encoded),
-    (error: unknown) => responder.fail(error),
+    (encoded) => {
+      route.count(OK_CODE);
+      responder.answer(encoded);
+    },
+    (error: unknown) => {
+      route.count(codeOf(error));
+      responder.fail(error);
+    },
   );
 }
 
@@ -172,20 +190,27 @@ function startStream(route: Extract<Route, { kind: "stream" }>, message: Uint8Ar
   const sink = new WireSink(responder.streamOutput(), limit);
   let session: SessionHandle | undefined;
   let closed = false;
+  const finish = (opened: SessionHandle) => {
+    route.metrics.untrackStream(sink);
+    route.count(sink.code);
+    route.ended(opened, sink);
+  };
   responder.response.on("drain", () => sink.drained());
   responder.response.once("close", () => {
     closed = true;
     sink.closed();
-    if (session) route.ended(session, sink);
+    if (session) finish(session);
   });
   route.open(message, sink).then(
     (opened) => {
       session = opened;
+      route.metrics.trackStream(sink);
       // The client left while the session was being opened: it waits for a resume as usual.
-      if (closed) route.ended(opened, sink);
+      if (closed) finish(opened);
     },
     (error: unknown) => {
       sink.closed();
+      route.count(codeOf(error));
       responder.fail(error);
     },
   );
@@ -198,6 +223,13 @@ export interface Status {
 }
 
 export const OK_TRAILERS: Readonly<Record<string, string>> = { "grpc-status": "0" };
+
+const OK_CODE = 0 as Code;
+
+/** The gRPC code a failure is answered with (see statusOf). */
+export function codeOf(error: unknown): Code {
+  return error instanceof ConnectError ? error.code : Code.Internal;
+}
 
 /** A failure as a gRPC status; anything but a ConnectError is INTERNAL and reported. */
 function statusOf(error: unknown, onInternalError: (error: unknown) => void): Status {
@@ -273,7 +305,10 @@ export interface FrameOutput {
  * ended with RESOURCE_EXHAUSTED, so a stalled reader never grows the heap.
  */
 class WireSink implements Sink {
-  private backlog = 0;
+  /** Messages written since the transport began buffering (read by metrics). */
+  backlog = 0;
+  /** The status the stream ended with, for metrics; CANCELLED until the server ends it. */
+  code: Code = Code.Canceled;
   private blocked = false;
   private finished = false;
 
@@ -285,6 +320,7 @@ class WireSink implements Sink {
   push(message: SignalingMessage): void {
     if (this.finished) return;
     if (this.blocked && ++this.backlog > this.limit) {
+      this.code = Code.ResourceExhausted;
       this.finish(statusOf(rpcError(Code.ResourceExhausted, ErrorReason.SLOW_READER, "Too many unread messages; stream closed."), noop).trailers);
       return;
     }
@@ -305,6 +341,7 @@ class WireSink implements Sink {
   }
 
   end(): void {
+    if (!this.finished) this.code = OK_CODE;
     this.finish(OK_TRAILERS);
   }
 
