@@ -1,7 +1,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { EndReason } from "@peertobeer/protocol";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { HubObserver } from "./hub/index.js";
+import type { ClusterObserver } from "./bus/backend.js";
 
 /*
  * Every Prometheus metric of a node, served at GET /metrics on the web port (docs/OPERATIONS.md
@@ -33,12 +33,20 @@ export interface RpcMetrics {
   untrackStream(stream: StreamBacklog): void;
 }
 
+/** What the scrape reads from a cluster node's backend. */
+export interface ClusterGauges {
+  ready(): boolean;
+  readonly usersOnline: number;
+}
+
 export interface ServerMetrics extends RpcMetrics {
   readonly registry: Registry;
-  /** Passed to the hub as HubOptions.observer. */
-  readonly hubObserver: HubObserver;
-  /** The hub whose sessions and calls the gauges show. */
+  /** Passed to the backend as its observer (HubOptions.observer, or the Redis backend's). */
+  readonly hubObserver: ClusterObserver;
+  /** The hub (or cluster backend) whose sessions and calls the gauges show. */
   watchHub(hub: HubGauges): void;
+  /** Cluster mode: Redis health and the deployment's users. */
+  watchCluster(cluster: ClusterGauges): void;
   /** Counts what connect-node serves (the Connect protocol, gRPC-Web text). */
   readonly connectInterceptor: Interceptor;
 }
@@ -83,10 +91,11 @@ export function createServerMetrics(): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let hub: HubGauges | undefined;
+  let cluster: ClusterGauges | undefined;
 
   new Gauge({
     name: "peertobeer_sessions",
-    help: "Sessions on this node, with or without a live stream (a session outlives its stream for SESSION_GRACE_MS).",
+    help: "Sessions on this node, with or without a live stream (a session outlives its stream for SESSION_GRACE_MS); in cluster mode, the streams this node holds.",
     registers: [registry],
     collect() {
       this.set(hub?.sessionCount ?? 0);
@@ -94,7 +103,7 @@ export function createServerMetrics(): ServerMetrics {
   });
   new Gauge({
     name: "peertobeer_calls",
-    help: "Calls on this node by state.",
+    help: "Calls on this node by state; in cluster mode, the deployment's calls (the same on every node, as of its latest tick).",
     labelNames: ["state"] as const,
     registers: [registry],
     collect() {
@@ -184,6 +193,29 @@ export function createServerMetrics(): ServerMetrics {
     },
   });
 
+  const delivery = new Histogram({
+    name: "peertobeer_cluster_delivery_seconds",
+    help: "Cluster mode: from Redis publishing an event to this node receiving it (Redis's clock against this node's: skew between machines shows here).",
+    buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "peertobeer_redis_up",
+    help: "Cluster mode: 1 while this node reaches Redis (both its connections ready), else 0; absent in one-node mode.",
+    registers: [registry],
+    collect() {
+      if (cluster) this.set(cluster.ready() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "peertobeer_cluster_users_online",
+    help: "Cluster mode: users online in the whole deployment (the same on every node).",
+    registers: [registry],
+    collect() {
+      if (cluster) this.set(cluster.usersOnline);
+    },
+  });
+
   const connectCounters = new Map<string, RpcCount>();
   const connectCount = (method: string): RpcCount => {
     let count = connectCounters.get(method);
@@ -196,9 +228,13 @@ export function createServerMetrics(): ServerMetrics {
     hubObserver: {
       callAnswered: (setupMs) => setup.observe(setupMs / 1000),
       callEnded: (reason) => endedBy.get(reason)?.inc(),
+      delivered: (ms) => delivery.observe(Math.max(0, ms) / 1000),
     },
     watchHub: (watched) => {
       hub = watched;
+    },
+    watchCluster: (watched) => {
+      cluster = watched;
     },
     rpcCounter,
     trackStream: (stream) => streams.add(stream),

@@ -45,7 +45,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     historyLimit: HISTORY_LIMIT,
     observer: metrics.hubObserver,
   };
-  const backend: SignalingBackend = config.redisUrl
+  const backend: MemoryBackend | RedisBackend = config.redisUrl
     ? await RedisBackend.connect({
         ...hubOptions,
         url: config.redisUrl,
@@ -54,6 +54,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       })
     : new MemoryBackend(hubOptions);
   if (backend instanceof MemoryBackend) metrics.watchHub(backend.hub);
+  else {
+    metrics.watchHub(backend);
+    metrics.watchCluster(backend);
+  }
   let draining = false;
   const shutdownController = new AbortController();
   const deps = {

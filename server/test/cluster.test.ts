@@ -4,6 +4,7 @@ import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { EndReason, ErrorReason, SignalingService } from "@peertobeer/protocol";
 import { startAppServer, type AppServer } from "../../test/support/app-server.js";
+import { scrapeMetrics, seriesValue } from "../../test/support/prometheus.js";
 import { startRedis, type RedisServer } from "../../test/support/redis.js";
 import {
   expectRpcError,
@@ -100,6 +101,23 @@ describe("cluster mode: three nodes on one Redis", () => {
     expect({ reason: ended.event.value.reason, by: ended.event.value.endedByUserId }).toEqual({ reason: EndReason.HANGUP, by: "bob" });
   });
 
+  it("reports the deployment's calls, each outcome once (on the node that ended it), setup times and cross-node deliveries in /metrics", async () => {
+    const { alice, callId } = await activeCall();
+    const total = async (name: string, labels: Record<string, string> = {}) =>
+      (await Promise.all(nodes.map((node) => scrapeMetrics(node.url)))).reduce((sum, scrape) => sum + seriesValue(scrape, name, labels), 0);
+    // Every node reads the deployment's calls at its tick.
+    await vi.waitFor(async () => expect(await total("peertobeer_calls", { state: "active" })).toBe(3));
+    expect(await total("peertobeer_redis_up")).toBe(3);
+    expect(await total("peertobeer_cluster_users_online")).toBe(6);
+    expect(await total("peertobeer_sessions")).toBe(2);
+    expect(await total("peertobeer_call_setup_seconds_count")).toBe(1);
+    // joined is local; the offer, the answer and nothing else crossed nodes.
+    expect(await total("peertobeer_cluster_delivery_seconds_count")).toBe(2);
+    await clientOf(nodes[2]!).endCall({ callId, reason: EndReason.HANGUP }, alice.auth);
+    await vi.waitFor(async () => expect(await total("peertobeer_calls", { state: "active" })).toBe(0));
+    expect(await total("peertobeer_calls_ended_total", { reason: "hangup" })).toBe(1);
+  });
+
   it("refuses a call to someone busy on another node, and an ID live on another node", async () => {
     const { callId } = await activeCall();
     const carol = await join(clientOf(nodes[2]!), streams, "carol");
@@ -167,6 +185,7 @@ describe("cluster mode: three nodes on one Redis", () => {
     const { alice, bob, callId } = await activeCall();
     await redis.pause();
     await vi.waitFor(async () => expect(await Promise.all(nodes.map(readyz))).toEqual([503, 503, 503]), { timeout: 10_000 });
+    expect(seriesValue(await scrapeMetrics(nodes[0]!.url), "peertobeer_redis_up")).toBe(0);
     await expectRpcError(nextEvent(openStream(clientOf(nodes[2]!), streams, "carol"), "joined"), Code.Unavailable, ErrorReason.STORE_UNAVAILABLE);
     await expectRpcError(
       clientOf(nodes[2]!).sendIceCandidate({ callId, candidates: [iceCandidate(SAMPLE_CANDIDATE)] }, alice.auth),

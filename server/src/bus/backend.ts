@@ -1,7 +1,7 @@
 import type { EndReason, IceCandidate, Joined } from "@peertobeer/protocol";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { JoinedSchema } from "@peertobeer/protocol";
-import type { EventInit, OfferInput, Sink } from "../hub/index.js";
+import type { EventInit, HubObserver, OfferInput, Sink } from "../hub/index.js";
 
 /** Who sent a request: the session a verified token names. */
 export interface SessionHandle {
@@ -63,6 +63,12 @@ export interface SignalingBackend {
   /** Calls `listener` with the id of every session that ends for good. */
   onSessionClosed(listener: (sessionId: string) => void): void;
   close(): Promise<void>;
+}
+
+/** What a cluster node reports beyond the hub's events. */
+export interface ClusterObserver extends HubObserver {
+  /** An event reached this node `ms` after Redis published it (by Redis's clock and this node's). */
+  delivered?(ms: number): void;
 }
 
 export type { Joined };

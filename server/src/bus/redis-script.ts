@@ -16,10 +16,14 @@ import { EndReason } from "@peertobeer/protocol";
  *   P c:<cid>     hash  caller, callee, state ("ringing" | "active")
  *   P incall      hash  userId -> callId
  *   P timers      zset  "ring:<cid>" | "grace:<sid>" -> due time (Redis time, ms)
+ *   P stats       hash  ringing, active: how many calls are in each state
  * Channel P n:<node> (sharded pub/sub) carries to a node, for the sessions it holds:
- *   "e|sid|<event entry>"  an event;  "t|sid|gen" another stream took over;  "x|sid" it ended.
+ *   "e|sid|<µs>|<event entry>"  an event, published at <µs> (Redis clock);  "t|sid|gen" another stream took over;  "x|sid" it ended.
  * An event's kind is "p" (payload: an encoded SignalingMessage holding just the event),
  * "c" (call ended: "reason,endedBy") or "r" (presence: "userId,1|0").
+ *
+ * Every reply ends with two lists, for the node's metrics: the end reasons of the calls the run
+ * ended, and the setup times (ms, offer to accepted answer) of the calls it accepted.
  */
 export const CLUSTER_SCRIPT = `
 local P = KEYS[1]
@@ -29,7 +33,10 @@ local HIST_MS = tonumber(ARGV[3])
 local GRACE_MS = tonumber(ARGV[4])
 local t = redis.call('TIME')
 local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local NOW_US = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
 local A = 5
+local ENDED = {}
+local SETUP = {}
 
 local function publish(node, message)
   redis.call('SPUBLISH', P .. 'n:' .. node, message)
@@ -44,7 +51,7 @@ local function deliver(sid, from, cid, kind, payload)
   redis.call('LTRIM', hk, -HIST_MAX, -1)
   redis.call('PEXPIRE', hk, HIST_MS)
   local node = redis.call('HGET', sk, 'node')
-  if node and node ~= '' then publish(node, 'e|' .. sid .. '|' .. entry) end
+  if node and node ~= '' then publish(node, 'e|' .. sid .. '|' .. NOW_US .. '|' .. entry) end
 end
 
 local function deliverToUser(uid, from, cid, kind, payload)
@@ -60,11 +67,13 @@ end
 
 local function endCall(cid, reason, endedBy)
   local ck = P .. 'c:' .. cid
-  local c = redis.call('HMGET', ck, 'caller', 'callee')
+  local c = redis.call('HMGET', ck, 'caller', 'callee', 'state')
   if not c[1] then return end
   redis.call('DEL', ck)
+  redis.call('HINCRBY', P .. 'stats', c[3], -1)
+  ENDED[#ENDED + 1] = reason
   redis.call('ZREM', P .. 'timers', 'ring:' .. cid)
-  for _, u in ipairs(c) do
+  for _, u in ipairs({ c[1], c[2] }) do
     if redis.call('HGET', P .. 'incall', u) == cid then redis.call('HDEL', P .. 'incall', u) end
     if u ~= endedBy then deliverToUser(u, endedBy, cid, 'c', reason .. ',' .. endedBy) end
   end
@@ -104,6 +113,7 @@ local function current(uid, sid)
   return redis.call('HGET', P .. 'users', uid) == sid
 end
 
+local function run()
 if op == 'open' then
   local uid, sid, node, watch = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
   local old = redis.call('HGET', P .. 'users', uid)
@@ -173,7 +183,8 @@ elseif op == 'call' then
   end
   if not redis.call('HGET', P .. 'users', to) then return { 'offline' } end
   if redis.call('HGET', P .. 'incall', to) then return { 'busy' } end
-  redis.call('HSET', P .. 'c:' .. cid, 'caller', uid, 'callee', to, 'state', 'ringing')
+  redis.call('HSET', P .. 'c:' .. cid, 'caller', uid, 'callee', to, 'state', 'ringing', 'at', NOW)
+  redis.call('HINCRBY', P .. 'stats', 'ringing', 1)
   redis.call('HSET', P .. 'incall', uid, cid, to, cid)
   redis.call('ZADD', P .. 'timers', NOW + ringMs, 'ring:' .. cid)
   deliverToUser(to, uid, cid, 'p', payload)
@@ -204,6 +215,9 @@ elseif op == 'relay' or op == 'hangup' then
   if mode == 'answer' and c[3] == 'ringing' then
     if uid ~= c[2] then return { 'wrongstate' } end
     redis.call('HSET', ck, 'state', 'active')
+    redis.call('HINCRBY', P .. 'stats', 'ringing', -1)
+    redis.call('HINCRBY', P .. 'stats', 'active', 1)
+    SETUP[#SETUP + 1] = NOW - tonumber(redis.call('HGET', ck, 'at'))
     redis.call('ZREM', P .. 'timers', 'ring:' .. cid)
   end
   local payload = toCaller
@@ -237,7 +251,8 @@ elseif op == 'tick' then
       if redis.call('HGET', P .. 's:' .. id, 'node') == '' and closeSession(id) then closed[#closed + 1] = id end
     end
   end
-  return { 'ok', closed }
+  local stats = redis.call('HMGET', P .. 'stats', 'ringing', 'active')
+  return { 'ok', closed, redis.call('HLEN', P .. 'users'), tonumber(stats[1] or 0), tonumber(stats[2] or 0) }
 
 elseif op == 'leave' then
   -- A node stopping cleanly: its sessions were detached as their streams ended.
@@ -245,4 +260,11 @@ elseif op == 'leave' then
   return { 'ok' }
 end
 return redis.error_reply('unknown op ' .. tostring(op))
+end
+
+local reply = run()
+if reply.err then return reply end
+reply[#reply + 1] = ENDED
+reply[#reply + 1] = SETUP
+return reply
 `;

@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { EndReason, ErrorReason, SignalingMessageSchema, type IceCandidate, type SignalingMessage } from "@peertobeer/protocol";
 import { Redis } from "ioredis";
 import { HubError, type EventInit, type HistoryLimit, type OfferInput, type Sink } from "../hub/index.js";
-import type { JoinedFactory, JoinRequest, SessionHandle, SignalingBackend } from "./backend.js";
+import type { ClusterObserver, JoinedFactory, JoinRequest, SessionHandle, SignalingBackend } from "./backend.js";
 import { CLUSTER_SCRIPT } from "./redis-script.js";
 
 export interface RedisBackendOptions {
@@ -19,6 +19,7 @@ export interface RedisBackendOptions {
   /** A node that has not ticked for this long is dead: its sessions lose their streams. */
   nodeTtlMs?: number;
   onError?: (error: unknown, what: string) => void;
+  observer?: ClusterObserver;
 }
 
 type Reply = Buffer | number | Reply[];
@@ -57,6 +58,8 @@ export class RedisBackend implements SignalingBackend {
   private readonly config: [number, number, number];
   private ticking = false;
   private connectedBefore = false;
+  /** The deployment's users online and calls by state, as of the latest tick. */
+  private cluster = { users: 0, ringing: 0, active: 0 };
 
   private constructor(private readonly options: RedisBackendOptions) {
     this.key = `{${options.prefix}}:`;
@@ -86,6 +89,24 @@ export class RedisBackend implements SignalingBackend {
 
   get localSessionCount(): number {
     return this.streams.size;
+  }
+
+  /** For the metrics: streams on this node; the deployment's calls (the same on every node). */
+  get sessionCount(): number {
+    return this.streams.size;
+  }
+
+  get callCount(): number {
+    return this.cluster.ringing + this.cluster.active;
+  }
+
+  get ringingCallCount(): number {
+    return this.cluster.ringing;
+  }
+
+  /** Users online in the whole deployment, as of the latest tick. */
+  get usersOnline(): number {
+    return this.cluster.users;
   }
 
   ready(): boolean {
@@ -272,7 +293,10 @@ export class RedisBackend implements SignalingBackend {
     const stream = this.streams.get(sessionId);
     if (!stream) return;
     if (kind === 0x65 /* e */) {
-      const entry = message.subarray(idEnd + 1);
+      const timeEnd = message.indexOf(SEPARATOR, idEnd + 1);
+      const publishedUs = Number(message.toString("latin1", idEnd + 1, timeEnd));
+      this.options.observer?.delivered?.(performance.timeOrigin + performance.now() - publishedUs / 1000);
+      const entry = message.subarray(timeEnd + 1);
       if (stream.pending) stream.pending.push(entry);
       else this.push(stream, entry);
     } else if (kind === 0x74 /* t */) {
@@ -306,6 +330,7 @@ export class RedisBackend implements SignalingBackend {
     try {
       const reply = await this.run("tick", this.nodeId, this.options.nodeTtlMs ?? 5_000);
       for (const id of texts(reply[1])) this.sessionClosed(id);
+      this.cluster = { users: Number(reply[2]), ringing: Number(reply[3]), active: Number(reply[4]) };
     } catch (error) {
       this.report(error, "tick");
     } finally {
@@ -327,11 +352,21 @@ export class RedisBackend implements SignalingBackend {
   }
 
   private async run(op: string, ...args: ScriptArg[]): Promise<Reply[]> {
+    let reply: Reply[];
     try {
-      return await (this.cmd as unknown as ScriptCommand).p2bBuffer(this.key, op, ...this.config, ...args);
-    } catch (error) {
+      reply = await (this.cmd as unknown as ScriptCommand).p2bBuffer(this.key, op, ...this.config, ...args);
+    } catch {
       throw new HubError("unavailable", ErrorReason.STORE_UNAVAILABLE, "The server cannot reach its shared state; try again shortly.");
     }
+    // The script's last two lists: calls it ended (by reason) and accepted (setup ms).
+    const setups = reply.pop() as number[];
+    const ended = reply.pop() as number[];
+    const observer = this.options.observer;
+    if (observer) {
+      for (const reason of ended) observer.callEnded(Number(reason) as EndReason);
+      for (const ms of setups) observer.callAnswered(Number(ms));
+    }
+    return reply;
   }
 
   private report(error: unknown, what: string): void {
