@@ -27,6 +27,7 @@ import {
  */
 
 const RING_TIMEOUT_MS = 2_000;
+const SESSION_GRACE_MS = 4_000;
 
 let redis: RedisServer;
 let nodes: AppServer[];
@@ -52,7 +53,7 @@ function startNode(prefix: string): Promise<AppServer> {
     REDIS_PREFIX: prefix,
     TOKEN_SECRET: "cluster-test-secret",
     RING_TIMEOUT_MS: String(RING_TIMEOUT_MS),
-    SESSION_GRACE_MS: "20000",
+    SESSION_GRACE_MS: String(SESSION_GRACE_MS),
   });
 }
 
@@ -168,6 +169,20 @@ describe("cluster mode: three nodes on one Redis", () => {
     const ended = await nextEvent(bob.reader, "callEnded");
     expect({ callId: ended.callId, reason: ended.event.value.reason }).toEqual({ callId, reason: EndReason.NO_ANSWER });
   });
+
+  it("ends a call PEER_GONE when its user's node died and the user never came back", async () => {
+    const { alice, callId } = await activeCall();
+    nodes[1]!.process.kill("SIGKILL");
+    // The others notice the dead node within 5 s; bob's grace period runs from then.
+    const ended = await nextEvent(alice.reader, "callEnded");
+    expect({ callId: ended.callId, reason: ended.event.value.reason, by: ended.event.value.endedByUserId }).toEqual({
+      callId,
+      reason: EndReason.PEER_GONE,
+      by: "bob",
+    });
+    // bob's ID is free again.
+    await join(clientOf(nodes[2]!), streams, "bob");
+  }, 30_000);
 
   it("drains on SIGTERM: its users resume on the other nodes with nothing lost and no failed RPC", async () => {
     const { alice, bob, callId } = await activeCall();
