@@ -308,6 +308,19 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
     expect({ seq: first.seq, resumed: first.event.value.resumed }).toEqual({ seq: 1n, resumed: false });
   });
 
+  it("starts a fresh session when what was missed outweighs the history (about 1 MiB here)", async () => {
+    await setUp();
+    const { alice, bob, callId } = await ringing();
+    const lastSeq = alice.sink.messages.at(-1)?.seq ?? 0n;
+    a.streamEnded(alice.session, alice.sink);
+    const batch = Array.from({ length: 64 }, (_, i) => iceCandidate(`${SAMPLE_CANDIDATE} ${i} ${"x".repeat(1_900)}`));
+    for (let i = 0; i < 10; i++) await b.candidates(bob.session, callId, batch, false);
+    const sink = new TestSink();
+    const session = await a.join({ userId: "alice", watchPresence: false, resume: { sessionId: alice.session.id, lastSeq } }, sink, joined);
+    expect(session.id).not.toBe(alice.session.id);
+    expect((await sink.next("joined")).event.value.resumed).toBe(false);
+  });
+
   it("ends a session whose stream stays gone past the grace period: its call ends PEER_GONE, watchers see it leave", async () => {
     await setUp();
     const watcher = await online(a, "carol", true);

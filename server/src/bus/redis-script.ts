@@ -10,6 +10,7 @@ import { EndReason } from "@peertobeer/protocol";
  *   P users       hash  userId -> sessionId (who is online)
  *   P s:<sid>     hash  uid, node (holding its stream, "" while detached), watch, seq, gen
  *   P h:<sid>     list  the session's events for replay: "seq|from|callId|kind|payload"
+ *   P hw:<sid>    int   what that list weighs (its entries' bytes + 128 each)
  *   P watchers    set   sessions that watch presence
  *   P ns:<node>   set   sessions whose stream a node holds (for when the node dies)
  *   P nodes       zset  node -> last tick (Redis time, ms)
@@ -31,10 +32,11 @@ local op = ARGV[1]
 local HIST_MAX = tonumber(ARGV[2])
 local HIST_MS = tonumber(ARGV[3])
 local GRACE_MS = tonumber(ARGV[4])
+local HIST_BYTES = tonumber(ARGV[5])
 local t = redis.call('TIME')
 local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local NOW_US = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
-local A = 5
+local A = 6
 local ENDED = {}
 local SETUP = {}
 
@@ -46,10 +48,17 @@ local function deliver(sid, from, cid, kind, payload)
   local sk = P .. 's:' .. sid
   local seq = redis.call('HINCRBY', sk, 'seq', 1)
   local entry = seq .. '|' .. from .. '|' .. cid .. '|' .. kind .. '|' .. payload
-  local hk = P .. 'h:' .. sid
+  local hk, wk = P .. 'h:' .. sid, P .. 'hw:' .. sid
+  -- Bounded in count and in weight (about its bytes), as the hub bounds a session's history.
   redis.call('RPUSH', hk, entry)
-  redis.call('LTRIM', hk, -HIST_MAX, -1)
+  local weight = redis.call('INCRBY', wk, #entry + 128)
+  local kept = redis.call('LLEN', hk)
+  while kept > HIST_MAX or weight > HIST_BYTES do
+    weight = redis.call('INCRBY', wk, -(#redis.call('LPOP', hk) + 128))
+    kept = kept - 1
+  end
   redis.call('PEXPIRE', hk, HIST_MS)
+  redis.call('PEXPIRE', wk, HIST_MS)
   local node = redis.call('HGET', sk, 'node')
   if node and node ~= '' then publish(node, 'e|' .. sid .. '|' .. NOW_US .. '|' .. entry) end
 end
@@ -84,7 +93,7 @@ local function closeSession(sid)
   local s = redis.call('HMGET', sk, 'uid', 'node')
   if not s[1] then return false end
   local uid = s[1]
-  redis.call('DEL', sk, P .. 'h:' .. sid)
+  redis.call('DEL', sk, P .. 'h:' .. sid, P .. 'hw:' .. sid)
   redis.call('ZREM', P .. 'timers', 'grace:' .. sid)
   redis.call('SREM', P .. 'watchers', sid)
   if s[2] and s[2] ~= '' then

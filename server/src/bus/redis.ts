@@ -55,7 +55,7 @@ export class RedisBackend implements SignalingBackend {
   private readonly handles = new Map<string, SessionHandle>();
   private readonly closeListeners: ((sessionId: string) => void)[] = [];
   private readonly timers: ReturnType<typeof setInterval>[] = [];
-  private readonly config: [number, number, number];
+  private readonly config: [number, number, number, number];
   private ticking = false;
   private connectedBefore = false;
   /** The deployment's users online and calls by state, as of the latest tick. */
@@ -68,7 +68,7 @@ export class RedisBackend implements SignalingBackend {
     this.sub = new Redis(options.url, { ...common, enableOfflineQueue: true });
     this.cmd.defineCommand("p2b", { numberOfKeys: 1, lua: CLUSTER_SCRIPT });
     const historyMs = options.sessionGraceMs + 2 * options.heartbeatMs + 1_000;
-    this.config = [options.historyLimit.events, historyMs, options.sessionGraceMs];
+    this.config = [options.historyLimit.events, historyMs, options.sessionGraceMs, options.historyLimit.bytes];
     for (const connection of [this.cmd, this.sub]) connection.on("error", (error) => this.report(error, "redis connection"));
     this.sub.on("smessageBuffer", (_channel: Buffer, message: Buffer) => this.onMessage(message));
   }
