@@ -5,8 +5,8 @@ import { startRedis, type RedisServer } from "../../test/support/redis.js";
 import type { JoinedFactory, SessionHandle, SignalingBackend } from "../src/bus/backend.js";
 import { MemoryBackend } from "../src/bus/memory.js";
 import { RedisBackend } from "../src/bus/redis.js";
-import { HubError, type HubErrorKind, type HubOptions, type Sink } from "../src/hub/index.js";
-import { iceCandidate, isEvent, SAMPLE_ANSWER, SAMPLE_CANDIDATE, SAMPLE_OFFER, type EventCase, type MessageOf } from "./helpers.js";
+import { HubError, type HubErrorKind, type HubOptions } from "../src/hub/index.js";
+import { CollectingSink, iceCandidate, isEvent, SAMPLE_ANSWER, SAMPLE_CANDIDATE, SAMPLE_OFFER, type EventCase, type MessageOf } from "./helpers.js";
 
 /*
  * One contract for both backends: what a client sees does not depend on where its session
@@ -22,22 +22,8 @@ const OPTIONS: HubOptions = {
 };
 
 /** Waits for what a backend pushes to one stream, in order. */
-class TestSink implements Sink {
-  readonly messages: SignalingMessage[] = [];
-  ended = false;
+class TestSink extends CollectingSink {
   private read = 0;
-
-  push(message: SignalingMessage): void {
-    this.messages.push(message);
-  }
-
-  replay(messages: readonly SignalingMessage[]): void {
-    this.messages.push(...messages);
-  }
-
-  end(): void {
-    this.ended = true;
-  }
 
   /** The next unread event other than a heartbeat, which must be a `kind`. */
   async next<K extends EventCase>(kind: K): Promise<MessageOf<K>> {

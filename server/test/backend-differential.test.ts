@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { EndReason, type SignalingMessage } from "@peertobeer/protocol";
+import { EndReason } from "@peertobeer/protocol";
 import { startRedis, type RedisServer } from "../../test/support/redis.js";
 import type { JoinedFactory, SessionHandle, SignalingBackend } from "../src/bus/backend.js";
 import { MemoryBackend } from "../src/bus/memory.js";
 import { RedisBackend } from "../src/bus/redis.js";
-import { HubError, type HubOptions, type Sink } from "../src/hub/index.js";
-import { iceCandidate, SAMPLE_ANSWER, SAMPLE_CANDIDATE, SAMPLE_OFFER } from "./helpers.js";
+import { HubError, type HubOptions } from "../src/hub/index.js";
+import { CollectingSink, iceCandidate, SAMPLE_ANSWER, SAMPLE_CANDIDATE, SAMPLE_OFFER } from "./helpers.js";
 
 /*
  * The Redis backend states the hub's rules a second time, in Lua. This runs random sequences
@@ -17,7 +17,7 @@ import { iceCandidate, SAMPLE_ANSWER, SAMPLE_CANDIDATE, SAMPLE_OFFER } from "./h
  */
 
 const OPTIONS: HubOptions = {
-  // Long enough that no timer fires during a run: timers are the contract suite's business.
+  // Long enough that no timer (nor a heartbeat) fires during a run: timers are the contract suite's business.
   ringTimeoutMs: 600_000,
   sessionGraceMs: 600_000,
   heartbeatMs: 600_000,
@@ -40,23 +40,12 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("rejoin" as const), user }),
 );
 
-class ListSink implements Sink {
-  readonly messages: SignalingMessage[] = [];
-  push(message: SignalingMessage): void {
-    if (message.event.case !== "heartbeat") this.messages.push(message);
-  }
-  replay(messages: readonly SignalingMessage[]): void {
-    this.messages.push(...messages);
-  }
-  end(): void {}
-}
-
 const joined: JoinedFactory = (session, resumed, onlineUserIds) => ({ sessionId: session.id, resumed, onlineUserIds });
 
 /** One deployment under test: its users' sessions, what they received, and its call ids by order of creation. */
 class Side {
   readonly sessions: SessionHandle[] = [];
-  readonly sinks: ListSink[] = [];
+  readonly sinks: CollectingSink[] = [];
   readonly calls: string[] = [];
 
   constructor(readonly nodeOf: (userIndex: number) => SignalingBackend) {}
@@ -66,7 +55,7 @@ class Side {
   }
 
   async join(index: number): Promise<void> {
-    const sink = new ListSink();
+    const sink = new CollectingSink();
     this.sinks[index] = sink;
     this.sessions[index] = await this.nodeOf(index).join({ userId: USERS[index]!, watchPresence: index === 0 }, sink, joined);
   }
