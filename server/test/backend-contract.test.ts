@@ -327,6 +327,17 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
     await online(a, "bob");
   });
 
+  it("tells every node when a session ends, so none keeps anything for it", async () => {
+    await setUp();
+    const closedOnA: string[] = [];
+    const closedOnB: string[] = [];
+    a.onSessionClosed((id) => closedOnA.push(id));
+    b.onSessionClosed((id) => closedOnB.push(id));
+    const bob = await online(b, "bob");
+    b.streamEnded(bob.session, bob.sink);
+    await vi.waitFor(() => expect([closedOnA, closedOnB]).toEqual([[bob.session.id], [bob.session.id]]), { timeout: 5_000 });
+  });
+
   it("tells a watcher who is online when it joins", async () => {
     await setUp();
     await online(a, "alice");

@@ -19,7 +19,8 @@ import { EndReason } from "@peertobeer/protocol";
  *   P timers      zset  "ring:<cid>" | "grace:<sid>" -> due time (Redis time, ms)
  *   P stats       hash  ringing, active: how many calls are in each state
  * Channel P n:<node> (sharded pub/sub) carries to a node, for the sessions it holds:
- *   "e|sid|<µs>|<event entry>"  an event, published at <µs> (Redis clock);  "t|sid|gen" another stream took over;  "x|sid" it ended.
+ *   "e|sid|<µs>|<event entry>"  an event, published at <µs> (Redis clock);  "t|sid|gen" another
+ *   stream took over. Channel P all carries to every node "x|sid": the session ended.
  * An event's kind is "p" (payload: an encoded SignalingMessage holding just the event),
  * "c" (call ended: "reason,endedBy") or "r" (presence: "userId,1|0").
  *
@@ -96,10 +97,9 @@ local function closeSession(sid)
   redis.call('DEL', sk, P .. 'h:' .. sid, P .. 'hw:' .. sid)
   redis.call('ZREM', P .. 'timers', 'grace:' .. sid)
   redis.call('SREM', P .. 'watchers', sid)
-  if s[2] and s[2] ~= '' then
-    redis.call('SREM', P .. 'ns:' .. s[2], sid)
-    publish(s[2], 'x|' .. sid)
-  end
+  if s[2] and s[2] ~= '' then redis.call('SREM', P .. 'ns:' .. s[2], sid) end
+  -- Every node: the one holding its stream ends it, any other forgets its token.
+  redis.call('SPUBLISH', P .. 'all', 'x|' .. sid)
   if redis.call('HGET', P .. 'users', uid) == sid then
     redis.call('HDEL', P .. 'users', uid)
     local cid = redis.call('HGET', P .. 'incall', uid)
@@ -250,18 +250,17 @@ elseif op == 'tick' then
     redis.call('DEL', P .. 'ns:' .. dead)
     redis.call('ZREM', P .. 'nodes', dead)
   end
-  local closed = {}
   for _, timer in ipairs(redis.call('ZRANGEBYSCORE', P .. 'timers', '-inf', NOW, 'LIMIT', 0, 200)) do
     redis.call('ZREM', P .. 'timers', timer)
     local kind, id = string.match(timer, '^(%a+):(.*)$')
     if kind == 'ring' then
       if redis.call('HGET', P .. 'c:' .. id, 'state') == 'ringing' then endCall(id, ${EndReason.NO_ANSWER}, '') end
     elseif kind == 'grace' then
-      if redis.call('HGET', P .. 's:' .. id, 'node') == '' and closeSession(id) then closed[#closed + 1] = id end
+      if redis.call('HGET', P .. 's:' .. id, 'node') == '' then closeSession(id) end
     end
   end
   local stats = redis.call('HMGET', P .. 'stats', 'ringing', 'active')
-  return { 'ok', closed, redis.call('HLEN', P .. 'users'), tonumber(stats[1] or 0), tonumber(stats[2] or 0) }
+  return { 'ok', redis.call('HLEN', P .. 'users'), tonumber(stats[1] or 0), tonumber(stats[2] or 0) }
 
 elseif op == 'leave' then
   -- A node stopping cleanly: its sessions were detached as their streams ended.

@@ -76,7 +76,7 @@ export class RedisBackend implements SignalingBackend {
   static async connect(options: RedisBackendOptions): Promise<RedisBackend> {
     const backend = new RedisBackend(options);
     await Promise.all([backend.cmd.connect(), backend.sub.connect()]);
-    await backend.sub.ssubscribe(`${backend.key}n:${backend.nodeId}`);
+    await backend.sub.ssubscribe(`${backend.key}n:${backend.nodeId}`, `${backend.key}all`);
     await backend.tick();
     backend.connectedBefore = true;
     backend.cmd.on("ready", () => backend.reconnected());
@@ -291,6 +291,15 @@ export class RedisBackend implements SignalingBackend {
     const idEnd = message.indexOf(SEPARATOR, 2);
     const sessionId = message.toString("latin1", 2, idEnd < 0 ? message.length : idEnd);
     const stream = this.streams.get(sessionId);
+    if (kind === 0x78 /* x */) {
+      // The session ended (on any node): its stream here, if any, ends; what is kept for it goes.
+      if (stream) {
+        this.streams.delete(sessionId);
+        stream.sink.end();
+      }
+      this.sessionClosed(sessionId);
+      return;
+    }
     if (!stream) return;
     if (kind === 0x65 /* e */) {
       const timeEnd = message.indexOf(SEPARATOR, idEnd + 1);
@@ -305,10 +314,6 @@ export class RedisBackend implements SignalingBackend {
         this.streams.delete(sessionId);
         stream.sink.end();
       }
-    } else if (kind === 0x78 /* x */) {
-      this.streams.delete(sessionId);
-      stream.sink.end();
-      this.sessionClosed(sessionId);
     }
   }
 
@@ -329,8 +334,7 @@ export class RedisBackend implements SignalingBackend {
     this.ticking = true;
     try {
       const reply = await this.run("tick", this.nodeId, this.options.nodeTtlMs ?? 5_000);
-      for (const id of texts(reply[1])) this.sessionClosed(id);
-      this.cluster = { users: Number(reply[2]), ringing: Number(reply[3]), active: Number(reply[4]) };
+      this.cluster = { users: Number(reply[1]), ringing: Number(reply[2]), active: Number(reply[3]) };
     } catch (error) {
       this.report(error, "tick");
     } finally {
