@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import {
+  EndReason,
   ErrorReason,
   type AnswerRequest,
   type EndCallRequest,
@@ -9,12 +10,13 @@ import {
   type SuccessResponseSchema,
   type UserRequest,
 } from "@peertobeer/protocol";
+import type { Logger } from "pino";
 import type { TokenSigner } from "../auth/tokens.js";
-import { turnServer } from "../auth/turn.js";
 import type { Config } from "../config.js";
 import type { Hub, Session, Sink } from "../hub/index.js";
 import { rpcError, toRpcError } from "./errors.js";
 import { TokenBucket } from "./token-bucket.js";
+import { TurnRefresher } from "./turn-refresh.js";
 import { checkCallId, checkCandidates, checkEndReason, checkSdp, checkUserId } from "./validate.js";
 
 export interface SignalingDeps {
@@ -26,6 +28,8 @@ export interface SignalingDeps {
   >;
   /** True once the node is draining: new joins are refused so clients go elsewhere. */
   isDraining: () => boolean;
+  /** Where calls that could not connect are reported (operators look for TURN trouble there). */
+  logger?: Pick<Logger, "warn">;
 }
 
 export type SuccessResponseInit = MessageInitShape<typeof SuccessResponseSchema>;
@@ -66,6 +70,8 @@ export function createSignaling(deps: SignalingDeps): Signaling {
     if (token !== undefined) issued.delete(token);
   };
   hub.onSessionClosed(forget);
+  const turn = deps.config.turn && new TurnRefresher(deps.config.turn, deps.config.iceServers);
+  if (turn) hub.onSessionClosed((session) => turn.forget(session));
 
   /** The session named by the bearer token; the only source of the sender's identity. */
   function authenticate(authorization: string | undefined, fromUserId: string): Session {
@@ -124,7 +130,6 @@ export function createSignaling(deps: SignalingDeps): Signaling {
   }
 
   function joined(session: Session, resumed: boolean) {
-    const turn = deps.config.turn;
     const now = Date.now();
     const sessionToken = tokens.sign(session.userId, session.id, now);
     forget(session);
@@ -135,7 +140,7 @@ export function createSignaling(deps: SignalingDeps): Signaling {
       value: {
         sessionId: session.id,
         sessionToken,
-        iceServers: turn ? [...deps.config.iceServers, turnServer(turn, session.userId)] : deps.config.iceServers,
+        iceServers: turn ? turn.iceServersFor(session) : deps.config.iceServers,
         iceTransportPolicy: deps.config.iceTransportPolicy,
         heartbeatIntervalMs: deps.config.heartbeatMs,
         serverTimeMs: BigInt(Date.now()),
@@ -212,7 +217,14 @@ export function createSignaling(deps: SignalingDeps): Signaling {
       const session = authenticate(authorization, request.fromUserId);
       checkCallId(request.callId, true);
       checkEndReason(request.reason);
-      hub.hangUp(session, request.callId, request.reason);
+      const recorded = hub.hangUp(session, request.callId, request.reason);
+      if (recorded === EndReason.CONNECT_FAILED) {
+        // The clients say why in their UI; the operator learns of it here (often a TURN problem).
+        deps.logger?.warn(
+          { callId: request.callId, userId: session.userId, reason: "CONNECT_FAILED" },
+          "call could not connect: no usable ICE candidate, or no path within the connect timeout (check TURN_URLS, TURN_SECRET and that clients can reach the TURN server)",
+        );
+      }
       return { success: true, callId: request.callId };
     }),
   };
