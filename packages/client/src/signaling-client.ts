@@ -4,6 +4,7 @@ import {
   IceTransportPolicy,
   SignalingService,
   type IceCandidate,
+  type IceServer,
   type SignalingMessage,
 } from "@peertobeer/protocol";
 import { Emitter } from "./emitter.js";
@@ -39,6 +40,11 @@ export interface SignalingEvents extends Record<string, unknown> {
   candidates: { callId: string; from: string; candidates: RTCIceCandidateInit[]; endOfCandidates: boolean };
   callEnded: { callId: string; from: string; reason: EndReason };
   presence: { userId: string; online: boolean };
+  /**
+   * Fresh ICE servers (TURN credentials about to expire were replaced); `rtcConfiguration`
+   * already holds them. Live peer connections should take them (PeerCall.setConfiguration).
+   */
+  iceServers: RTCConfiguration;
   /** Reconnecting stopped for good (e.g. the ID was taken meanwhile). */
   failed: SignalingError;
   /** Every numbered event, once, in order (for diagnostics and tests of resume). */
@@ -264,11 +270,7 @@ export class SignalingClient extends Emitter<SignalingEvents> {
           sessionId: event.value.sessionId,
           resumed: event.value.resumed,
           rtcConfiguration: {
-            iceServers: event.value.iceServers.map((s) => ({
-              urls: s.urls,
-              ...(s.username ? { username: s.username } : {}),
-              ...(s.credential ? { credential: s.credential } : {}),
-            })),
+            iceServers: event.value.iceServers.map(fromWireIceServer),
             iceTransportPolicy: event.value.iceTransportPolicy === IceTransportPolicy.RELAY ? "relay" : "all",
           },
           onlineUserIds: event.value.onlineUserIds,
@@ -286,6 +288,10 @@ export class SignalingClient extends Emitter<SignalingEvents> {
         return info;
       }
       case "heartbeat":
+        return undefined;
+      case "iceServersUpdate":
+        this.rtcConfiguration = { ...this.rtcConfiguration, iceServers: event.value.iceServers.map(fromWireIceServer) };
+        this.emit("iceServers", this.rtcConfiguration);
         return undefined;
       case "draining":
         // The node is going away: reconnect now (the policy's first delay is 0).
@@ -357,6 +363,14 @@ function pick<T, K extends keyof T>(value: T, ...keys: K[]): Pick<T, K> {
   const out = {} as Pick<T, K>;
   for (const key of keys) out[key] = value[key];
   return out;
+}
+
+function fromWireIceServer(server: IceServer): RTCIceServer {
+  return {
+    urls: server.urls,
+    ...(server.username ? { username: server.username } : {}),
+    ...(server.credential ? { credential: server.credential } : {}),
+  };
 }
 
 function toWireBurst(burst: CandidateBurst) {
