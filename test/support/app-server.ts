@@ -8,6 +8,8 @@ export interface AppServer {
   url: string;
   grpcPort: number;
   process: ChildProcess;
+  /** Every line the server has logged so far (pino JSON), for tests of what it reports. */
+  logs: string[];
   /** SIGTERM (the server drains), then SIGKILL if it has not exited within 10 s. */
   stop(): Promise<void>;
 }
@@ -35,6 +37,8 @@ export function startAppServer(env: Record<string, string> = {}, timeoutMs = 60_
   };
   // Every line is read, so the pipe never fills; only the "up" line matters.
   const lines = createInterface({ input: child.stdout });
+  const logs: string[] = [];
+  lines.on("line", (line) => logs.push(line));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
@@ -49,7 +53,7 @@ export function startAppServer(env: Record<string, string> = {}, timeoutMs = 60_
       if (!line.includes("Peer-to-Beer is up")) return;
       clearTimeout(timer);
       const { web, grpc } = JSON.parse(line) as { web: number; grpc: number };
-      resolve({ url: `http://127.0.0.1:${web}`, grpcPort: grpc, process: child, stop });
+      resolve({ url: `http://127.0.0.1:${web}`, grpcPort: grpc, process: child, logs, stop });
     });
   });
 }
