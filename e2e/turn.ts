@@ -75,7 +75,8 @@ export async function startTurn(options: TurnOptions = {}): Promise<TurnServer> 
     tlsSpki: tls?.spki,
     secret,
     async stop() {
-      if (child.exitCode === null) {
+      // Idempotent: a test may stop it early (a TURN server dying mid-call).
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once("exit", resolve));
         child.kill("SIGTERM");
         await exited;
