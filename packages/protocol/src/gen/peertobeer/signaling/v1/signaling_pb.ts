@@ -712,7 +712,7 @@ export enum EndReason {
   PEER_GONE = 6,
 
   /**
-   * Media could not be established, or the server failed.
+   * A signaling step failed, or the server failed (a call that cannot connect is CONNECT_FAILED).
    *
    * @generated from enum value: END_REASON_ERROR = 7;
    */
