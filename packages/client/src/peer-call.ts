@@ -257,7 +257,9 @@ export class PeerCall extends Emitter<PeerCallEvents> {
 
   /**
    * New ICE servers (fresh TURN credentials) for the gathering of any later ICE restart; the
-   * candidates in use, and so the media, stay as they are.
+   * candidates in use, and so the media, stay as they are. Chromium makes the next offer after
+   * a change of servers an ICE restart (checked: a new ufrag), so a later renegotiation gathers
+   * with the fresh credentials too.
    */
   setConfiguration(configuration: RTCConfiguration): void {
     if (this.closed) return;
