@@ -5,7 +5,7 @@ import { loadConfig } from "../src/config.js";
 describe("configuration from the environment", () => {
   it("has working defaults", () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ host: "0.0.0.0", port: 8080, grpcPort: 50051, turn: undefined });
+    expect(config).toMatchObject({ host: "0.0.0.0", port: 8080, grpcPort: 50051, turn: undefined, connectTimeoutMs: 15_000 });
     expect(config.iceServers).toEqual([{ urls: ["stun:stun.l.google.com:19302"] }]);
     expect(config.iceTransportPolicy).toBe(IceTransportPolicy.ALL);
   });
@@ -29,6 +29,7 @@ describe("configuration from the environment", () => {
     [{ ICE_SERVERS: "http://nope" }, "is not a stun:, turn: or turns: URL"],
     [{ PORT: "70000" }, "PORT must be a port number"],
     [{ RING_TIMEOUT_MS: "-1" }, "RING_TIMEOUT_MS must be a positive integer"],
+    [{ CONNECT_TIMEOUT_MS: "15s" }, "CONNECT_TIMEOUT_MS must be a positive integer"],
   ])("refuses %o with a clear message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

@@ -23,6 +23,7 @@ beforeEach(() => {
       iceServers: [{ urls: ["stun:127.0.0.1:3478"] }],
       turn: { urls: ["turn:127.0.0.1:3478?transport=tcp"], secret: TURN_SECRET, ttlSeconds: TTL_S },
       iceTransportPolicy: IceTransportPolicy.RELAY,
+      connectTimeoutMs: 15_000,
       heartbeatMs: 60_000,
       maxSessions: 8,
       rateLimitPerSec: 10,

@@ -52,7 +52,7 @@ export interface PhoneOptions {
   signaling: SignalingClient;
   RTCPeerConnection: typeof RTCPeerConnection;
   localStream?: MediaStream | undefined;
-  /** How long a call may take to connect or reconnect (CONNECT_TIMEOUT_MS). */
+  /** How long a call may take to connect or reconnect; else the server's, else CONNECT_TIMEOUT_MS. */
   connectTimeoutMs?: number;
 }
 
@@ -316,6 +316,7 @@ export class Phone {
         if (live()) await signaling.sendIceCandidates(callId, candidates, end);
       },
     };
+    const connectTimeoutMs = this.options.connectTimeoutMs ?? signaling.connectTimeoutMs;
     const peerCall = new PeerCall({
       RTCPeerConnection: this.options.RTCPeerConnection,
       rtcConfiguration: signaling.rtcConfiguration,
@@ -323,7 +324,7 @@ export class Phone {
       polite,
       held,
       localStream: this.localStream,
-      ...(this.options.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.options.connectTimeoutMs } : {}),
+      ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
     });
     peerCall.setMediaEnabled("audio", this.snapshot.localMedia.audio);
     peerCall.setMediaEnabled("video", this.snapshot.localMedia.video);

@@ -20,6 +20,8 @@ export interface JoinedInfo {
   /** STUN/TURN servers (TURN with credentials of this session) and the transport policy. */
   rtcConfiguration: RTCConfiguration;
   onlineUserIds: string[];
+  /** The server's connect timeout for calls (CONNECT_TIMEOUT_MS), if it sets one. */
+  connectTimeoutMs: number | undefined;
 }
 
 /** Candidates that travel with an offer or answer (the first burst) rather than on their own. */
@@ -94,6 +96,8 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   private wakeRetry: (() => void) | undefined;
   /** What peer connections of this session use, from the latest `joined`. */
   rtcConfiguration: RTCConfiguration = { iceServers: [] };
+  /** How long calls may try to connect, from the latest `joined` (undefined: the SDK's default). */
+  connectTimeoutMs: number | undefined;
 
   constructor(private readonly options: SignalingClientOptions) {
     super();
@@ -274,12 +278,14 @@ export class SignalingClient extends Emitter<SignalingEvents> {
             iceTransportPolicy: event.value.iceTransportPolicy === IceTransportPolicy.RELAY ? "relay" : "all",
           },
           onlineUserIds: event.value.onlineUserIds,
+          connectTimeoutMs: event.value.connectTimeoutMs || undefined,
         };
         const reset = !event.value.resumed && this.sessionId !== "" && this.sessionId !== info.sessionId;
         this.sessionId = info.sessionId;
         this.token = event.value.sessionToken;
         this.heartbeatMs = event.value.heartbeatIntervalMs || this.heartbeatMs;
         this.rtcConfiguration = info.rtcConfiguration;
+        this.connectTimeoutMs = info.connectTimeoutMs;
         if (!event.value.resumed) this.lastSeq = message.seq;
         this.persist();
         this.setState("online");

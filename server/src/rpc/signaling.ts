@@ -24,7 +24,7 @@ export interface SignalingDeps {
   tokens: TokenSigner;
   config: Pick<
     Config,
-    "iceServers" | "turn" | "iceTransportPolicy" | "heartbeatMs" | "maxSessions" | "rateLimitPerSec" | "rateLimitBurst"
+    "iceServers" | "turn" | "iceTransportPolicy" | "connectTimeoutMs" | "heartbeatMs" | "maxSessions" | "rateLimitPerSec" | "rateLimitBurst"
   >;
   /** True once the node is draining: new joins are refused so clients go elsewhere. */
   isDraining: () => boolean;
@@ -142,6 +142,7 @@ export function createSignaling(deps: SignalingDeps): Signaling {
         sessionToken,
         iceServers: turn ? turn.iceServersFor(session) : deps.config.iceServers,
         iceTransportPolicy: deps.config.iceTransportPolicy,
+        connectTimeoutMs: deps.config.connectTimeoutMs,
         heartbeatIntervalMs: deps.config.heartbeatMs,
         serverTimeMs: BigInt(Date.now()),
         resumed,
