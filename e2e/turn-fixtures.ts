@@ -11,6 +11,8 @@ export interface TurnSetup {
   transport: "udp" | "tcp" | "tls";
   /** The server mints credentials with a secret that is not coturn's. */
   wrongSecret?: boolean;
+  /** coturn allocates relays but forwards nothing between the two browsers. */
+  relayBlocked?: boolean;
   /** More server environment (e.g. a short TURN_CREDENTIAL_TTL_S). */
   env?: Record<string, string>;
 }
@@ -22,7 +24,11 @@ export const test = base.extend<object, { turnSetup: TurnSetup; turn: TurnServer
   turn: [
     async ({ turnSetup }, use) => {
       // TCP and TLS: as behind a firewall that drops UDP, coturn does not listen on UDP at all.
-      const turn = await startTurn({ udp: turnSetup.transport === "udp", tls: turnSetup.transport === "tls" });
+      const turn = await startTurn({
+        udp: turnSetup.transport === "udp",
+        tls: turnSetup.transport === "tls",
+        loopbackPeers: !turnSetup.relayBlocked,
+      });
       await use(turn);
       await turn.stop();
     },

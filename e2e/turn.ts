@@ -25,6 +25,11 @@ export interface TurnOptions {
   udp?: boolean;
   /** Also listen for TURN over TLS with a self-signed certificate for 127.0.0.1 made here. */
   tls?: boolean;
+  /**
+   * Relay to peers on 127.0.0.1 (both browsers here). false: allocations succeed but coturn
+   * forwards nothing between them, as for a relay that cannot reach the other side.
+   */
+  loopbackPeers?: boolean;
 }
 
 /**
@@ -48,6 +53,7 @@ export async function startTurn(options: TurnOptions = {}): Promise<TurnServer> 
       `--static-auth-secret=${secret}`,
       "--realm=peertobeer.test",
       "--allow-loopback-peers",
+      ...(options.loopbackPeers === false ? ["--denied-peer-ip=127.0.0.1"] : []),
       ...(tls ? [`--tls-listening-port=${tlsPort}`, `--cert=${tls.cert}`, `--pkey=${tls.key}`] : ["--no-tls"]),
       ...(options.udp === false ? ["--no-udp"] : []),
       "--no-dtls",

@@ -28,7 +28,7 @@ export const CONNECT_TIMEOUT_MS = 15_000;
 
 /**
  * Why a call could not connect, as far as this side can tell:
- * - `relay-refused`: the TURN server refused our credentials (401), e.g. a TURN_SECRET that is
+ * - `relay-refused`: the TURN server refused our credentials (401 Unauthorized), e.g. a TURN_SECRET that is
  *   not the TURN server's, or credentials that expired;
  * - `relay-unreachable`: no TURN server answered (blocked port, wrong address, TLS refused);
  * - `no-candidates`: gathering found no address to use and no TURN server said why (say,
@@ -485,8 +485,11 @@ export class PeerCall extends Emitter<PeerCallEvents> {
       // Lost mid-call: the restart below gets as long as a first connection had.
       this.armConnectTimeout();
     }
-    // Exactly one side restarts ICE, so both do not offer at once.
-    if (this.options.polite || this.closed) return;
+    // Exactly one side restarts ICE, so both do not offer at once; only to recover a call that
+    // was up: before that, every candidate went with the offer and the answer, so a restart
+    // would only repeat checks that failed (against a relay that forwards nothing, one restart
+    // after another), and the connect timeout ends the attempt.
+    if (this.options.polite || this.closed || !this.everConnected) return;
     if (state === "failed") this.restartIce();
     if (state === "disconnected") {
       this.restartTimer = setTimeout(() => this.restartIce(), this.options.disconnectedRestartMs ?? 2000);
@@ -519,7 +522,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private candidateError(event: Event): void {
     const { errorCode, url } = event as RTCPeerConnectionIceErrorEvent;
     if (!/^turns?:/.test(url ?? "")) return; // an unreachable STUN server costs only a candidate
-    if (errorCode === 401 || errorCode === 403) this.relayRefused = true;
+    if (errorCode === 401) this.relayRefused = true;
     else if (errorCode === 701) this.relayUnreachable = true;
   }
 

@@ -242,3 +242,30 @@ describe("Phone on a call that cannot connect", () => {
     phone.dispose();
   });
 });
+
+describe("ICE restarts", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("recover a call that was up, and never repeat the checks of one that never connected", async () => {
+    const { call, pc } = StandInPeerConnection.newCall({ signaling: quietSignaling(), polite: false });
+    let restarts = 0;
+    pc.restartIce = () => void restarts++;
+    call.start();
+    pc.onnegotiationneeded?.();
+    await vi.advanceTimersByTimeAsync(0);
+    pc.gather("relay");
+    pc.gather(null);
+    await call.handleDescription({ type: "answer", sdp: "answer-sdp" });
+    pc.becomes("checking" as RTCPeerConnectionState);
+    pc.becomes("failed");
+    expect(restarts).toBe(0);
+    pc.becomes("connected");
+    pc.becomes("failed");
+    expect(restarts).toBe(1);
+  });
+});
