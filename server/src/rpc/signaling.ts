@@ -70,7 +70,11 @@ export function createSignaling(deps: SignalingDeps): Signaling {
     if (token !== undefined) issued.delete(token);
   };
   hub.onSessionClosed(forget);
-  const turn = deps.config.turn && new TurnRefresher(deps.config.turn, deps.config.iceServers);
+  const turn =
+    deps.config.turn &&
+    new TurnRefresher<Session>(deps.config.turn, deps.config.iceServers, (session, iceServers) =>
+      session.control({ event: { case: "iceServersUpdate", value: { iceServers } } }),
+    );
   if (turn) hub.onSessionClosed((session) => turn.forget(session));
 
   /** The session named by the bearer token; the only source of the sender's identity. */
