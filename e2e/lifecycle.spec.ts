@@ -86,3 +86,18 @@ test("both sides renegotiate at the same moment (ICE restart glare): perfect neg
   await expect(alice.getByRole("button", { name: "Hang up" })).toBeVisible();
   await expect(bob.getByRole("button", { name: "Hang up" })).toBeVisible();
 });
+
+test("the callee's tab closed right after Accept: the caller hears that bob left, not that the network failed", async ({ openUser }) => {
+  const alice = await openUser();
+  const bob = await openUser();
+  await join(alice, "alice");
+  await join(bob, "bob");
+  await call(alice, "bob");
+  await incomingDialog(bob, "alice").getByRole("button", { name: "Accept" }).click();
+  // As a person closes a tab: unload handlers run. The call is still connecting.
+  await bob.close({ runBeforeUnload: true });
+  const notice = alice.getByRole("alert").or(alice.getByRole("status")).filter({ hasText: /bob/ });
+  await expect(notice).toHaveText(/^(bob hung up\.|bob left\.|Connection lost with bob\.)/);
+  await expect(alice.getByText(/Could not connect/)).toHaveCount(0);
+  await expect(alice.getByRole("textbox", { name: "Recipient ID" })).toBeVisible();
+});

@@ -15,6 +15,8 @@ export interface Config {
   tokenSecret: string | undefined;
   tokenTtlMs: number;
   ringTimeoutMs: number;
+  /** Handed to clients in `joined`: how long a call may try to connect before it fails. */
+  connectTimeoutMs: number;
   heartbeatMs: number;
   sessionGraceMs: number;
   drainTimeoutMs: number;
@@ -46,6 +48,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenSecret: env.TOKEN_SECRET || undefined,
     tokenTtlMs: positiveInt(env, "TOKEN_TTL_MS", 24 * 60 * 60 * 1000),
     ringTimeoutMs: positiveInt(env, "RING_TIMEOUT_MS", 30_000),
+    connectTimeoutMs: positiveInt(env, "CONNECT_TIMEOUT_MS", 15_000),
     heartbeatMs: positiveInt(env, "HEARTBEAT_MS", 5_000),
     sessionGraceMs: positiveInt(env, "SESSION_GRACE_MS", 20_000),
     drainTimeoutMs: positiveInt(env, "DRAIN_TIMEOUT_MS", 5_000),

@@ -65,6 +65,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     tokens: new TokenSigner(config.tokenSecret, config.tokenTtlMs),
     config,
     isDraining: () => draining,
+    logger,
   };
   const signaling = createSignaling(deps);
   const routes = createRoutes(signaling, metrics);

@@ -36,7 +36,7 @@ const slot = fc.nat(7);
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("call" as const), from: user, to: user }),
   fc.record({ kind: fc.constantFrom("answer" as const, "candidates" as const, "reoffer" as const), from: user, call: slot }),
-  fc.record({ kind: fc.constant("hangUp" as const), from: user, call: slot, reason: fc.constantFrom(EndReason.HANGUP, EndReason.BUSY, EndReason.ERROR) }),
+  fc.record({ kind: fc.constant("hangUp" as const), from: user, call: slot, reason: fc.constantFrom(EndReason.HANGUP, EndReason.BUSY, EndReason.ERROR, EndReason.CONNECT_FAILED) }),
   fc.record({ kind: fc.constant("rejoin" as const), user }),
 );
 

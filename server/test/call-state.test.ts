@@ -75,7 +75,7 @@ describe("call roles", () => {
     expect([call.isPolite("alice"), call.isPolite("bob")]).toEqual([false, true]);
   });
 
-  it("derives the end reason from state and role, taking only ERROR and a callee's BUSY from the request", () => {
+  it("derives the end reason from state and role, taking only ERROR, CONNECT_FAILED and a callee's BUSY from the request", () => {
     const ringing = callIn("ringing");
     expect(ringing.endReasonFor("alice", EndReason.DECLINED)).toBe(EndReason.CANCELED);
     expect(ringing.endReasonFor("bob", EndReason.HANGUP)).toBe(EndReason.DECLINED);
@@ -86,5 +86,7 @@ describe("call roles", () => {
     expect(active.endReasonFor("alice", EndReason.CANCELED)).toBe(EndReason.HANGUP);
     expect(active.endReasonFor("bob", EndReason.PEER_GONE)).toBe(EndReason.HANGUP);
     expect(active.endReasonFor("bob", EndReason.ERROR)).toBe(EndReason.ERROR);
+    expect(ringing.endReasonFor("bob", EndReason.CONNECT_FAILED)).toBe(EndReason.CONNECT_FAILED);
+    expect(active.endReasonFor("alice", EndReason.CONNECT_FAILED)).toBe(EndReason.CONNECT_FAILED);
   });
 });

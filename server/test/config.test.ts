@@ -5,7 +5,7 @@ import { loadConfig } from "../src/config.js";
 describe("configuration from the environment", () => {
   it("has working defaults", () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ host: "0.0.0.0", port: 8080, grpcPort: 50051, turn: undefined });
+    expect(config).toMatchObject({ host: "0.0.0.0", port: 8080, grpcPort: 50051, turn: undefined, connectTimeoutMs: 15_000 });
     expect(config.iceServers).toEqual([{ urls: ["stun:stun.l.google.com:19302"] }]);
     expect(config.iceTransportPolicy).toBe(IceTransportPolicy.ALL);
   });
@@ -43,6 +43,7 @@ describe("configuration from the environment", () => {
     [{ REDIS_URL: "redis://127.0.0.1:6379" }, "TOKEN_SECRET is required with REDIS_URL"],
     [{ REDIS_URL: "127.0.0.1:6379", TOKEN_SECRET: "s" }, "REDIS_URL must be a redis:// or rediss:// URL"],
     [{ REDIS_PREFIX: "a{b}" }, "REDIS_PREFIX must be 1-32 of"],
+    [{ CONNECT_TIMEOUT_MS: "15s" }, "CONNECT_TIMEOUT_MS must be a positive integer"],
   ])("refuses %o with a clear message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

@@ -31,6 +31,7 @@ import { generators, validId } from "./fuzz/generators.js";
 import {
   describeRequest,
   invalidRequest,
+  KNOWN_END_REASONS,
   predict,
   refuse,
   TOKEN_SECRET,
@@ -252,7 +253,7 @@ describe("fuzzing the rate limit", () => {
     { weight: 1, arbitrary: otherId.map((as): Step => ({ kind: "impersonate", as })) },
     { weight: 1, arbitrary: fc.constant<Step>({ kind: "bad-token" }) },
     { weight: 3, arbitrary: fc.uuid().map((callId): Step => ({ kind: "unknown-call", callId })) },
-    { weight: 2, arbitrary: fc.integer({ min: 8, max: 1000 }).map((reason): Step => ({ kind: "bad-reason", reason })) },
+    { weight: 2, arbitrary: fc.integer({ min: Math.max(...KNOWN_END_REASONS) + 1, max: 1000 }).map((reason): Step => ({ kind: "bad-reason", reason })) },
     { weight: 2, arbitrary: otherId.map((to): Step => ({ kind: "offline-callee", to })) },
   );
 

@@ -48,6 +48,7 @@ beforeEach(() => {
       iceServers: [{ urls: ["stun:127.0.0.1:3478"] }],
       turn: { urls: ["turn:127.0.0.1:3478"], secret: TURN_SECRET, ttlSeconds: 3600 },
       iceTransportPolicy: IceTransportPolicy.ALL,
+      connectTimeoutMs: 7_000,
       heartbeatMs: 60_000,
       maxSessions: MAX_SESSIONS,
       streamQueueLimit: STREAM_QUEUE_LIMIT,
@@ -89,7 +90,7 @@ describe("a call between two users", () => {
   it("relays join → offer → answer → candidates → end", async () => {
     const alice = await joinAs("alice");
     expect(alice.first.seq).toBe(1n);
-    expect(alice.joined).toMatchObject({ resumed: false, heartbeatIntervalMs: 60_000 });
+    expect(alice.joined).toMatchObject({ resumed: false, heartbeatIntervalMs: 60_000, connectTimeoutMs: 7_000 });
     expect(alice.joined.iceServers.map((s) => s.urls)).toEqual([["stun:127.0.0.1:3478"], ["turn:127.0.0.1:3478"]]);
     // TURN REST API credentials of alice's own, valid for an hour.
     const turn = alice.joined.iceServers[1];

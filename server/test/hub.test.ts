@@ -276,6 +276,8 @@ describe("within a call", () => {
     { name: "active call cannot be declined", state: "active", by: "bob", requested: EndReason.DECLINED, recorded: EndReason.HANGUP },
     { name: "error while ringing", state: "ringing", by: "alice", requested: EndReason.ERROR, recorded: EndReason.ERROR },
     { name: "error while active", state: "active", by: "bob", requested: EndReason.ERROR, recorded: EndReason.ERROR },
+    { name: "no path while ringing", state: "ringing", by: "bob", requested: EndReason.CONNECT_FAILED, recorded: EndReason.CONNECT_FAILED },
+    { name: "no path while active", state: "active", by: "alice", requested: EndReason.CONNECT_FAILED, recorded: EndReason.CONNECT_FAILED },
   ];
 
   it.each(hangUps)("records the reason from state and role: $name", ({ state, by, requested, recorded }) => {

@@ -10,6 +10,8 @@ export interface AppServer {
   /** The node's id in cluster mode. */
   nodeId: string | undefined;
   process: ChildProcess;
+  /** Every line the server has logged so far (pino JSON), for tests of what it reports. */
+  logs: string[];
   /** SIGTERM (the server drains), then SIGKILL if it has not exited within 10 s. */
   stop(): Promise<void>;
 }
@@ -37,6 +39,8 @@ export function startAppServer(env: Record<string, string> = {}, timeoutMs = 60_
   };
   // Every line is read, so the pipe never fills; only the "up" line matters.
   const lines = createInterface({ input: child.stdout });
+  const logs: string[] = [];
+  lines.on("line", (line) => logs.push(line));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
@@ -51,7 +55,7 @@ export function startAppServer(env: Record<string, string> = {}, timeoutMs = 60_
       if (!line.includes("Peer-to-Beer is up")) return;
       clearTimeout(timer);
       const { web, grpc, tls, node } = JSON.parse(line) as { web: number; grpc: number; tls: boolean; node?: string };
-      resolve({ url: `${tls ? "https" : "http"}://127.0.0.1:${web}`, grpcPort: grpc, nodeId: node, process: child, stop });
+      resolve({ url: `${tls ? "https" : "http"}://127.0.0.1:${web}`, grpcPort: grpc, nodeId: node, process: child, logs, stop });
     });
   });
 }

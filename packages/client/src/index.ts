@@ -8,7 +8,15 @@ export type {
   SignalingEvents,
   StoredSession,
 } from "./signaling-client.js";
-export { CANDIDATE_TIMING, PeerCall, type CallSignaling, type ControlMessage, type PeerCallOptions } from "./peer-call.js";
+export {
+  CANDIDATE_TIMING,
+  CONNECT_TIMEOUT_MS,
+  PeerCall,
+  type CallSignaling,
+  type ConnectFailureCause,
+  type ControlMessage,
+  type PeerCallOptions,
+} from "./peer-call.js";
 export { FIRST_FRAMES, limitVideoHeight, type VideoSender } from "./first-frames.js";
 export { preferredCodecs, type CodecCapability } from "./codecs.js";
 export { Phone, type CallDirection, type CallOutcome, type CallPhase, type CallView, type PhoneSnapshot } from "./phone.js";

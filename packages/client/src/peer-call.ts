@@ -16,6 +16,27 @@ import type { CandidateBurst } from "./signaling-client.js";
  */
 export const CANDIDATE_TIMING = { firstOfferWaitMs: 500, descriptionWaitMs: 20, batchMs: 20 } as const;
 
+/**
+ * How long a call may try to connect before it ends as CONNECT_FAILED: counted from Accept (the
+ * callee's release(), the caller's applying the answer), and again whenever a connected call
+ * loses its connection (ICE restarts included). Chromium's full browser connects a LAN or
+ * relayed call within about a second of Accept; 15 s leaves room for slow TURN over TCP/TLS and
+ * for lost checks, and is about as long as a person waits on "Connecting…". A side whose
+ * gathering ends without one candidate fails at once instead: no check can ever start.
+ */
+export const CONNECT_TIMEOUT_MS = 15_000;
+
+/**
+ * Why a call could not connect, as far as this side can tell:
+ * - `relay-refused`: the TURN server refused our credentials (401 Unauthorized), e.g. a TURN_SECRET that is
+ *   not the TURN server's, or credentials that expired;
+ * - `relay-unreachable`: no TURN server answered (blocked port, wrong address, TLS refused);
+ * - `no-candidates`: gathering found no address to use and no TURN server said why (say,
+ *   relay-only with no TURN server configured);
+ * - `no-path`: both had addresses, but no pair of them got through in time.
+ */
+export type ConnectFailureCause = "relay-refused" | "relay-unreachable" | "no-candidates" | "no-path";
+
 /** How a PeerCall reaches the other side; the owner knows the call id and the peer. */
 export interface CallSignaling {
   /** An offer with the candidates gathered while it waited (CANDIDATE_TIMING). */
@@ -37,8 +58,13 @@ export interface PeerCallEvents extends Record<string, unknown> {
   remoteStream: MediaStream;
   connectionState: RTCPeerConnectionState;
   control: ControlMessage;
-  /** The data channel closed without a goodbye, or ICE stayed failed: the other side is gone. */
+  /** The data channel closed without a goodbye: the other side is gone. */
   peerGone: undefined;
+  /**
+   * The call cannot connect (or reconnect): gathering ended without a usable candidate, or the
+   * connection did not come up within the connect timeout.
+   */
+  connectFailed: ConnectFailureCause;
   /** A signaling step failed; the call cannot go on. */
   error: Error;
 }
@@ -63,8 +89,8 @@ export interface PeerCallOptions {
   descriptionWaitMs?: number;
   /** How long `disconnected` may last before the impolite side restarts ICE. */
   disconnectedRestartMs?: number;
-  /** How long the connection may stay `failed` (restarts included) before the peer counts as gone. */
-  failedGiveUpMs?: number;
+  /** How long connecting (or reconnecting) may take before the call fails (CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs?: number;
   /**
    * Callee while it rings: prepare the answer (and gather candidates) at once, but send nothing
    * and use none of the caller's candidates until release(). Accepting then costs one message
@@ -98,7 +124,14 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private outgoingEnd = false;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
-  private giveUpTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Runs while the connection is being set up or recovered (CONNECT_TIMEOUT_MS). */
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Local candidates of the current gathering, and what TURN servers said while gathering. */
+  private gathered = 0;
+  /** Called when the current gathering ends (or the call closes). */
+  private gatheringWaiters: (() => void)[] = [];
+  private relayRefused = false;
+  private relayUnreachable = false;
   private fullSizeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Until the first connection, video goes out small (FIRST_FRAMES). */
   private everConnected = false;
@@ -125,6 +158,8 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     };
     this.pc.onnegotiationneeded = () => void this.negotiate();
     this.pc.onicecandidate = ({ candidate }) => this.queueCandidate(candidate);
+    this.pc.onicegatheringstatechange = () => this.gatheringChanged();
+    this.pc.onicecandidateerror = (event) => this.candidateError(event);
     this.pc.ontrack = (event) => this.addRemoteTracks([event.track]);
     this.pc.onconnectionstatechange = () => this.connectionChanged();
   }
@@ -138,6 +173,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   release(): void {
     if (!this.held) return;
     this.held = false;
+    this.armConnectTimeout();
     void this.afterRemoteWork(() => this.addRemoteCandidates({ candidates: [], endOfCandidates: false }));
     this.flushOutgoing();
     if (this.negotiateOnRelease) {
@@ -189,6 +225,8 @@ export class PeerCall extends Emitter<PeerCallEvents> {
         const answer = this.pc.localDescription;
         if (answer) this.queueDescription({ type: "answer", sdp: answer.sdp });
       }
+      // The caller's attempt starts when the callee's answer (its Accept) is applied.
+      if (description.type === "answer" && !this.everConnected) this.armConnectTimeout();
       // After the answer is on its way: candidates need not hold it up.
       await this.addRemoteCandidates(burst ?? { candidates: [], endOfCandidates: false });
     });
@@ -217,13 +255,56 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     if (!this.closed) this.pc.restartIce();
   }
 
+  /**
+   * New ICE servers (fresh TURN credentials) for the gathering of any later ICE restart; the
+   * candidates in use, and so the media, stay as they are. Chromium makes the next offer after
+   * a change of servers an ICE restart (checked: a new ufrag), so a later renegotiation gathers
+   * with the fresh credentials too.
+   */
+  setConfiguration(configuration: RTCConfiguration): void {
+    if (this.closed) return;
+    try {
+      this.pc.setConfiguration({ ...configuration, bundlePolicy: "max-bundle" });
+    } catch {
+      // A browser that refuses the change keeps the old servers: only a later restart may suffer.
+    }
+  }
+
+  /**
+   * Why this side thinks the call could not connect: what the TURN servers said while gathering,
+   * else whether gathering found anything at all.
+   */
+  failureCause(): ConnectFailureCause {
+    if (this.relayRefused) return "relay-refused";
+    if (this.relayUnreachable) return "relay-unreachable";
+    if (this.gathered === 0 && this.pc.iceGatheringState === "complete") return "no-candidates";
+    return "no-path";
+  }
+
+  /**
+   * Resolves once gathering has ended (so failureCause() has heard from every TURN server), or
+   * after `maxMs`. For the side that learns from its peer that the call could not connect while
+   * its own gathering still runs: a TURN server's refusal takes some 100 ms to arrive.
+   */
+  gatheringEnded(maxMs: number): Promise<void> {
+    if (this.closed || this.pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, maxMs);
+      this.gatheringWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.flushTimer);
     clearTimeout(this.restartTimer);
-    clearTimeout(this.giveUpTimer);
+    clearTimeout(this.connectTimer);
     clearTimeout(this.fullSizeTimer);
+    this.gatheringEndedNow();
     this.channel.close();
     this.pc.close();
   }
@@ -309,9 +390,22 @@ export class PeerCall extends Emitter<PeerCallEvents> {
 
   private queueCandidate(candidate: RTCIceCandidate | null): void {
     if (candidate === null || candidate.candidate === "") this.outgoingEnd = true;
-    else this.outgoing.push(candidate.toJSON());
-    if (this.outgoingEnd) this.flushOutgoing();
-    else this.armFlush();
+    else {
+      this.outgoing.push(candidate.toJSON());
+      this.gathered += 1;
+    }
+    if (!this.outgoingEnd) {
+      this.armFlush();
+      return;
+    }
+    this.flushOutgoing();
+    this.gatheringEndedNow();
+    if (this.gathered === 0 && !this.closed) {
+      // Not one address to offer the peer: no check can ever succeed, so say so now rather than
+      // after the timeout (relay-only with TURN refusing us is the usual way here). The caller's
+      // offer has gone first, so the callee hears that someone tried and why it failed.
+      this.emit("connectFailed", this.failureCause());
+    }
   }
 
   private armFlush(): void {
@@ -385,17 +479,51 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     }
     clearTimeout(this.restartTimer);
     if (state === "connected" || state === "closed") {
-      clearTimeout(this.giveUpTimer);
-      this.giveUpTimer = undefined;
-    } else if (state === "failed" && !this.closed) {
-      this.giveUpTimer ??= setTimeout(() => this.emit("peerGone", undefined), this.options.failedGiveUpMs ?? 20_000);
+      clearTimeout(this.connectTimer);
+      this.connectTimer = undefined;
+    } else if ((state === "disconnected" || state === "failed") && this.everConnected) {
+      // Lost mid-call: the restart below gets as long as a first connection had.
+      this.armConnectTimeout();
     }
-    // Exactly one side restarts ICE, so both do not offer at once.
-    if (this.options.polite || this.closed) return;
+    // Exactly one side restarts ICE, so both do not offer at once; only to recover a call that
+    // was up: before that, every candidate went with the offer and the answer, so a restart
+    // would only repeat checks that failed (against a relay that forwards nothing, one restart
+    // after another), and the connect timeout ends the attempt.
+    if (this.options.polite || this.closed || !this.everConnected) return;
     if (state === "failed") this.restartIce();
     if (state === "disconnected") {
       this.restartTimer = setTimeout(() => this.restartIce(), this.options.disconnectedRestartMs ?? 2000);
     }
+  }
+
+  /** Starts the connect timeout unless one runs already or the connection is up. */
+  private armConnectTimeout(): void {
+    if (this.closed || this.connectTimer !== undefined || this.pc.connectionState === "connected") return;
+    this.connectTimer = setTimeout(() => {
+      if (!this.closed && this.pc.connectionState !== "connected") this.emit("connectFailed", this.failureCause());
+    }, this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+  }
+
+  private gatheringChanged(): void {
+    const state = this.pc.iceGatheringState;
+    if (state === "gathering") {
+      // A new gathering (the first, or an ICE restart's) is judged on its own.
+      this.gathered = 0;
+      this.relayRefused = false;
+      this.relayUnreachable = false;
+    }
+  }
+
+  private gatheringEndedNow(): void {
+    for (const wake of this.gatheringWaiters.splice(0)) wake();
+  }
+
+  /** TURN's answers while gathering name the likely cause if the call cannot connect. */
+  private candidateError(event: Event): void {
+    const { errorCode, url } = event as RTCPeerConnectionIceErrorEvent;
+    if (!/^turns?:/.test(url ?? "")) return; // an unreachable STUN server costs only a candidate
+    if (errorCode === 401) this.relayRefused = true;
+    else if (errorCode === 701) this.relayUnreachable = true;
   }
 
   private sendControl(message: ControlMessage): void {

@@ -1,9 +1,15 @@
 import { EndReason, ErrorReason } from "@peertobeer/protocol";
 import { SignalingError } from "./errors.js";
-import { PeerCall, type CallSignaling, type ControlMessage } from "./peer-call.js";
+import { PeerCall, type CallSignaling, type ConnectFailureCause, type ControlMessage } from "./peer-call.js";
 import type { CandidateBurst, ConnectionState, SignalingClient, SignalingEvents } from "./signaling-client.js";
 
 export type CallDirection = "outgoing" | "incoming";
+
+/**
+ * How long a call the peer reported as CONNECT_FAILED may stay up while this side's gathering
+ * finishes, so the notice can name the cause (a TURN refusal arrives some 100 ms in).
+ */
+const CAUSE_WAIT_MS = 2_000;
 /** outgoing: ringing the callee · incoming: we are being rung · connecting: media starting · connected: media flowing */
 export type CallPhase = "outgoing" | "incoming" | "connecting" | "connected";
 
@@ -21,7 +27,16 @@ export interface CallView {
 
 /** Why the last call ended, or why it never started; the UI turns it into words. */
 export type CallOutcome =
-  | { kind: "ended"; peer: string; reason: EndReason; by: "me" | "peer" | "server"; direction: CallDirection; connected: boolean }
+  | {
+      kind: "ended";
+      peer: string;
+      reason: EndReason;
+      by: "me" | "peer" | "server";
+      direction: CallDirection;
+      connected: boolean;
+      /** With CONNECT_FAILED (whoever gave up first): why this side thinks it could not connect. */
+      cause?: ConnectFailureCause;
+    }
   | { kind: "failed"; peer: string; error: SignalingError };
 
 export interface PhoneSnapshot {
@@ -37,6 +52,8 @@ export interface PhoneOptions {
   signaling: SignalingClient;
   RTCPeerConnection: typeof RTCPeerConnection;
   localStream?: MediaStream | undefined;
+  /** How long a call may take to connect or reconnect; else the server's, else CONNECT_TIMEOUT_MS. */
+  connectTimeoutMs?: number;
 }
 
 interface IncomingOffer {
@@ -82,6 +99,8 @@ export class Phone {
     this.unsubscribe = [
       s.on("state", () => this.update({})),
       s.on("joined", (info) => {
+        // A resumed session's TURN credentials are fresh: a later ICE restart needs them.
+        this.active?.peerCall?.setConfiguration(info.rtcConfiguration);
         this.online.clear();
         for (const id of info.onlineUserIds) this.online.add(id);
         this.update({});
@@ -107,8 +126,21 @@ export class Phone {
         if (call.peerCall) void call.peerCall.handleCandidates(e.candidates, e.endOfCandidates);
         else call.earlyCandidates.push({ candidates: e.candidates, endOfCandidates: e.endOfCandidates });
       }),
+      s.on("iceServers", (configuration) => this.active?.peerCall?.setConfiguration(configuration)),
       s.on("callEnded", (e) => {
-        if (this.callFor(e.callId, e.from)) this.finish({ reason: e.reason, by: e.from ? "peer" : "server" });
+        const call = this.callFor(e.callId, e.from);
+        if (!call) return;
+        const by = e.from ? "peer" : "server";
+        const peerCall = call.peerCall;
+        if (e.reason !== EndReason.CONNECT_FAILED || !peerCall) {
+          this.finish({ reason: e.reason, by });
+          return;
+        }
+        // The peer gave up connecting; what this side saw names the likely cause, once its own
+        // gathering has heard from the TURN servers.
+        void peerCall.gatheringEnded(CAUSE_WAIT_MS).then(() =>
+          this.whenCurrent(call, () => this.finish({ reason: e.reason, by, cause: peerCall.failureCause() })),
+        );
       }),
       s.on("sessionReset", () => {
         // The server forgot our calls. Media that already flows is peer-to-peer and goes on;
@@ -284,6 +316,7 @@ export class Phone {
         if (live()) await signaling.sendIceCandidates(callId, candidates, end);
       },
     };
+    const connectTimeoutMs = this.options.connectTimeoutMs ?? signaling.connectTimeoutMs;
     const peerCall = new PeerCall({
       RTCPeerConnection: this.options.RTCPeerConnection,
       rtcConfiguration: signaling.rtcConfiguration,
@@ -291,6 +324,7 @@ export class Phone {
       polite,
       held,
       localStream: this.localStream,
+      ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
     });
     peerCall.setMediaEnabled("audio", this.snapshot.localMedia.audio);
     peerCall.setMediaEnabled("video", this.snapshot.localMedia.video);
@@ -301,6 +335,9 @@ export class Phone {
     peerCall.on("control", (message) => this.whenCurrent(active, () => this.onControl(message)));
     peerCall.on("peerGone", () =>
       this.whenCurrent(active, () => this.finish({ reason: EndReason.PEER_GONE, by: "peer", notify: true })),
+    );
+    peerCall.on("connectFailed", (cause) =>
+      this.whenCurrent(active, () => this.finish({ reason: EndReason.CONNECT_FAILED, by: "me", notify: true, cause })),
     );
     peerCall.on("error", () =>
       this.whenCurrent(active, () => {
@@ -345,7 +382,7 @@ export class Phone {
     return undefined;
   }
 
-  private finish(end: { reason: EndReason; by: "me" | "peer" | "server"; notify?: boolean }): void {
+  private finish(end: { reason: EndReason; by: "me" | "peer" | "server"; notify?: boolean; cause?: ConnectFailureCause | undefined }): void {
     const active = this.active;
     if (!active) return;
     if (end.notify) {
@@ -362,6 +399,7 @@ export class Phone {
         by: end.by,
         direction: active.view.direction,
         connected: active.view.phase === "connected",
+        ...(end.cause ? { cause: end.cause } : {}),
       },
     });
   }

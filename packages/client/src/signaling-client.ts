@@ -4,6 +4,7 @@ import {
   IceTransportPolicy,
   SignalingService,
   type IceCandidate,
+  type IceServer,
   type SignalingMessage,
 } from "@peertobeer/protocol";
 import { Emitter } from "./emitter.js";
@@ -19,6 +20,8 @@ export interface JoinedInfo {
   /** STUN/TURN servers (TURN with credentials of this session) and the transport policy. */
   rtcConfiguration: RTCConfiguration;
   onlineUserIds: string[];
+  /** The server's connect timeout for calls (CONNECT_TIMEOUT_MS), if it sets one. */
+  connectTimeoutMs: number | undefined;
 }
 
 /** Candidates that travel with an offer or answer (the first burst) rather than on their own. */
@@ -39,6 +42,11 @@ export interface SignalingEvents extends Record<string, unknown> {
   candidates: { callId: string; from: string; candidates: RTCIceCandidateInit[]; endOfCandidates: boolean };
   callEnded: { callId: string; from: string; reason: EndReason };
   presence: { userId: string; online: boolean };
+  /**
+   * Fresh ICE servers (TURN credentials about to expire were replaced); `rtcConfiguration`
+   * already holds them. Live peer connections should take them (PeerCall.setConfiguration).
+   */
+  iceServers: RTCConfiguration;
   /** Reconnecting stopped for good (e.g. the ID was taken meanwhile). */
   failed: SignalingError;
   /** Every numbered event, once, in order (for diagnostics and tests of resume). */
@@ -88,6 +96,8 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   private wakeRetry: (() => void) | undefined;
   /** What peer connections of this session use, from the latest `joined`. */
   rtcConfiguration: RTCConfiguration = { iceServers: [] };
+  /** How long calls may try to connect, from the latest `joined` (undefined: the SDK's default). */
+  connectTimeoutMs: number | undefined;
 
   constructor(private readonly options: SignalingClientOptions) {
     super();
@@ -264,20 +274,18 @@ export class SignalingClient extends Emitter<SignalingEvents> {
           sessionId: event.value.sessionId,
           resumed: event.value.resumed,
           rtcConfiguration: {
-            iceServers: event.value.iceServers.map((s) => ({
-              urls: s.urls,
-              ...(s.username ? { username: s.username } : {}),
-              ...(s.credential ? { credential: s.credential } : {}),
-            })),
+            iceServers: event.value.iceServers.map(fromWireIceServer),
             iceTransportPolicy: event.value.iceTransportPolicy === IceTransportPolicy.RELAY ? "relay" : "all",
           },
           onlineUserIds: event.value.onlineUserIds,
+          connectTimeoutMs: event.value.connectTimeoutMs || undefined,
         };
         const reset = !event.value.resumed && this.sessionId !== "" && this.sessionId !== info.sessionId;
         this.sessionId = info.sessionId;
         this.token = event.value.sessionToken;
         this.heartbeatMs = event.value.heartbeatIntervalMs || this.heartbeatMs;
         this.rtcConfiguration = info.rtcConfiguration;
+        this.connectTimeoutMs = info.connectTimeoutMs;
         if (!event.value.resumed) this.lastSeq = message.seq;
         this.persist();
         this.setState("online");
@@ -286,6 +294,10 @@ export class SignalingClient extends Emitter<SignalingEvents> {
         return info;
       }
       case "heartbeat":
+        return undefined;
+      case "iceServersUpdate":
+        this.rtcConfiguration = { ...this.rtcConfiguration, iceServers: event.value.iceServers.map(fromWireIceServer) };
+        this.emit("iceServers", this.rtcConfiguration);
         return undefined;
       case "draining":
         // The node is going away: reconnect now (the policy's first delay is 0).
@@ -357,6 +369,14 @@ function pick<T, K extends keyof T>(value: T, ...keys: K[]): Pick<T, K> {
   const out = {} as Pick<T, K>;
   for (const key of keys) out[key] = value[key];
   return out;
+}
+
+function fromWireIceServer(server: IceServer): RTCIceServer {
+  return {
+    urls: server.urls,
+    ...(server.username ? { username: server.username } : {}),
+    ...(server.credential ? { credential: server.credential } : {}),
+  };
 }
 
 function toWireBurst(burst: CandidateBurst) {

@@ -64,6 +64,10 @@ export class StandInPeerConnection {
   onicecandidate: ((event: { candidate: { candidate: string; toJSON(): RTCIceCandidateInit } | null }) => void) | null = null;
   ontrack: ((event: { track: StandInTrack }) => void) | null = null;
   onconnectionstatechange: (() => void) | null = null;
+  onicegatheringstatechange: (() => void) | null = null;
+  onicecandidateerror: ((event: { errorCode: number; url: string }) => void) | null = null;
+  /** Every setConfiguration() call, in order. */
+  readonly configurations: RTCConfiguration[] = [];
   iceGatheringState: RTCIceGatheringState = "new";
   signalingState: RTCSignalingState = "stable";
   connectionState: RTCPeerConnectionState = "new";
@@ -117,7 +121,10 @@ export class StandInPeerConnection {
   async setLocalDescription(description: RTCSessionDescriptionInit) {
     this.localDescription = description;
     this.signalingState = description.type === "offer" ? "have-local-offer" : "stable";
-    if (this.iceGatheringState !== "complete") this.iceGatheringState = "gathering";
+    if (this.iceGatheringState !== "complete") {
+      this.iceGatheringState = "gathering";
+      this.onicegatheringstatechange?.();
+    }
   }
   async setRemoteDescription(description: RTCSessionDescriptionInit) {
     this.remoteDescription = description;
@@ -126,12 +133,23 @@ export class StandInPeerConnection {
   }
   async addIceCandidate() {}
   restartIce() {}
+  setConfiguration(configuration: RTCConfiguration) {
+    this.configurations.push(configuration);
+  }
   close() {}
 
   /** The browser gathers a candidate (or, with null, ends gathering). */
   gather(candidate: string | null) {
-    if (candidate === null) this.iceGatheringState = "complete";
+    if (candidate === null) {
+      this.iceGatheringState = "complete";
+      this.onicegatheringstatechange?.();
+    }
     this.onicecandidate?.({ candidate: candidate === null ? null : { candidate, toJSON: () => ({ candidate, sdpMid: "0" }) } });
+  }
+
+  /** A TURN (or STUN) server answered an allocation with an error while gathering. */
+  candidateError(errorCode: number, url: string) {
+    this.onicecandidateerror?.({ errorCode, url });
   }
 
   /** The connection changes state, as ICE and DTLS would make it. */

@@ -211,7 +211,8 @@ elseif op == 'relay' or op == 'hangup' then
   if op == 'hangup' then
     local requested = tonumber(ARGV[A + 3])
     local reason
-    if requested == ${EndReason.ERROR} then reason = ${EndReason.ERROR}
+    -- What only the client can know (the call failed, or could not connect) is kept as sent.
+    if requested == ${EndReason.ERROR} or requested == ${EndReason.CONNECT_FAILED} then reason = requested
     elseif c[3] == 'active' then reason = ${EndReason.HANGUP}
     elseif uid == c[1] then reason = ${EndReason.CANCELED}
     elseif requested == ${EndReason.BUSY} then reason = ${EndReason.BUSY}

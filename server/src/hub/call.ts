@@ -55,11 +55,11 @@ export class Call {
 
   /**
    * The reason recorded when `userId` ends the call, from the call's state and the user's role:
-   * a client cannot claim a hang-up was a decline. Only ERROR (and BUSY from a ringing callee)
-   * are taken from the request.
+   * a client cannot claim a hang-up was a decline. Only ERROR, CONNECT_FAILED (and BUSY from a
+   * ringing callee) are taken from the request.
    */
   endReasonFor(userId: string, requested: EndReason): EndReason {
-    if (requested === EndReason.ERROR) return EndReason.ERROR;
+    if (requested === EndReason.ERROR || requested === EndReason.CONNECT_FAILED) return requested;
     if (this.current === "active") return EndReason.HANGUP;
     if (userId === this.caller) return EndReason.CANCELED;
     return requested === EndReason.BUSY ? EndReason.BUSY : EndReason.DECLINED;

@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import {
+  EndReason,
   ErrorReason,
   type AnswerRequest,
   type EndCallRequest,
@@ -9,13 +10,14 @@ import {
   type SuccessResponseSchema,
   type UserRequest,
 } from "@peertobeer/protocol";
+import type { Logger } from "pino";
 import type { TokenSigner } from "../auth/tokens.js";
-import { turnServer } from "../auth/turn.js";
 import type { Config } from "../config.js";
 import type { JoinedFactory, JoinRequest, SessionHandle, SignalingBackend } from "../bus/backend.js";
 import type { Sink } from "../hub/index.js";
 import { rpcError, toRpcError } from "./errors.js";
 import { TokenBucket } from "./token-bucket.js";
+import { TurnRefresher } from "./turn-refresh.js";
 import { checkCallId, checkCandidates, checkEndReason, checkSdp, checkUserId } from "./validate.js";
 
 export interface SignalingDeps {
@@ -23,10 +25,12 @@ export interface SignalingDeps {
   tokens: TokenSigner;
   config: Pick<
     Config,
-    "iceServers" | "turn" | "iceTransportPolicy" | "heartbeatMs" | "maxSessions" | "rateLimitPerSec" | "rateLimitBurst"
+    "iceServers" | "turn" | "iceTransportPolicy" | "connectTimeoutMs" | "heartbeatMs" | "maxSessions" | "rateLimitPerSec" | "rateLimitBurst"
   >;
   /** True once the node is draining: new joins are refused so clients go elsewhere. */
   isDraining: () => boolean;
+  /** Where calls that could not connect are reported (operators look for TURN trouble there). */
+  logger?: Pick<Logger, "warn">;
 }
 
 export type SuccessResponseInit = MessageInitShape<typeof SuccessResponseSchema>;
@@ -67,6 +71,12 @@ export function createSignaling(deps: SignalingDeps): Signaling {
     if (token !== undefined) issued.delete(token);
     tokenOf.delete(sessionId);
   });
+  const turn =
+    deps.config.turn &&
+    new TurnRefresher<SessionHandle>(deps.config.turn, deps.config.iceServers, (session, iceServers) =>
+      backend.sendControl(session, { case: "iceServersUpdate", value: { iceServers } }),
+    );
+  if (turn) backend.onSessionClosed((sessionId) => turn.forget(sessionId));
 
   /** The session named by the bearer token; the only source of the sender's identity. */
   function authenticate(authorization: string | undefined, fromUserId: string): SessionHandle {
@@ -111,7 +121,6 @@ export function createSignaling(deps: SignalingDeps): Signaling {
   }
 
   const joined: JoinedFactory = (session, resumed, onlineUserIds) => {
-    const turn = deps.config.turn;
     const now = Date.now();
     const sessionToken = tokens.sign(session.userId, session.id, now);
     const previous = tokenOf.get(session.id);
@@ -121,8 +130,9 @@ export function createSignaling(deps: SignalingDeps): Signaling {
     return {
       sessionId: session.id,
       sessionToken,
-      iceServers: turn ? [...deps.config.iceServers, turnServer(turn, session.userId)] : deps.config.iceServers,
+      iceServers: turn ? turn.iceServersFor(session) : deps.config.iceServers,
       iceTransportPolicy: deps.config.iceTransportPolicy,
+      connectTimeoutMs: deps.config.connectTimeoutMs,
       heartbeatIntervalMs: deps.config.heartbeatMs,
       serverTimeMs: BigInt(now),
       resumed,
@@ -195,7 +205,14 @@ export function createSignaling(deps: SignalingDeps): Signaling {
       const session = authenticate(authorization, request.fromUserId);
       checkCallId(request.callId, true);
       checkEndReason(request.reason);
-      await backend.hangUp(session, request.callId, request.reason);
+      const recorded = await backend.hangUp(session, request.callId, request.reason);
+      if (recorded === EndReason.CONNECT_FAILED) {
+        // The clients say why in their UI; the operator learns of it here (often a TURN problem).
+        deps.logger?.warn(
+          { callId: request.callId, userId: session.userId, reason: "CONNECT_FAILED" },
+          "call could not connect: no usable ICE candidate, or no path within the connect timeout (check TURN_URLS, TURN_SECRET and that clients can reach the TURN server)",
+        );
+      }
       return { success: true, callId: request.callId };
     }),
   };

@@ -159,7 +159,7 @@ export function generators(world: World) {
 
   const endReason = fc.oneof(
     { weight: 3, arbitrary: fc.constantFrom(...KNOWN_END_REASONS) },
-    { weight: 2, arbitrary: fc.integer({ min: 8, max: 0x7fffffff }) },
+    { weight: 2, arbitrary: fc.integer({ min: Math.max(...KNOWN_END_REASONS) + 1, max: 0x7fffffff }) },
     { weight: 1, arbitrary: fc.integer({ min: -0x80000000, max: -1 }) },
   );
 

@@ -19,7 +19,7 @@ export const CANDIDATE_MAX_BYTES = 2 * 1024;
 export const SDP_MID_MAX = 64;
 export const UFRAG_MAX = 256;
 export const CANDIDATES_PER_BATCH = 64;
-export const KNOWN_END_REASONS = new Set<number>([0, 1, 2, 3, 4, 5, 6, 7]);
+export const KNOWN_END_REASONS = new Set<number>([0, 1, 2, 3, 4, 5, 6, 7, 8]);
 /** Largest encoded request either transport reads. */
 export const MESSAGE_MAX_BYTES = 256 * 1024;
 

@@ -1,4 +1,4 @@
-import { Code, type CallOutcome, type SignalingError } from "@peertobeer/client";
+import { Code, type CallOutcome, type ConnectFailureCause, type SignalingError } from "@peertobeer/client";
 import { EndReason, ErrorReason } from "@peertobeer/protocol";
 
 export interface Notice {
@@ -41,6 +41,14 @@ export function outcomeNotice(outcome: CallOutcome): Notice {
     }
   }
   const { reason, by, direction, connected } = outcome;
+  if (reason === EndReason.CONNECT_FAILED) {
+    // Whoever gave up first, both sides are told the same way, with the cause this side saw.
+    const why = connectFailureText(outcome.cause);
+    if (connected) return { tone: "alert", text: `Connection lost with ${peer}: could not reconnect (${why}).` };
+    return direction === "incoming"
+      ? { tone: "alert", text: `Could not connect the call from ${peer}: ${why}.` }
+      : { tone: "alert", text: `Could not connect to ${peer}: ${why}.` };
+  }
   if (by === "me") {
     if (reason === EndReason.DECLINED) return { tone: "status", text: `You declined the call from ${peer}.` };
     if (reason === EndReason.CANCELED) return { tone: "status", text: `Call to ${peer} canceled.` };
@@ -64,5 +72,19 @@ export function outcomeNotice(outcome: CallOutcome): Notice {
       return { tone: "alert", text: `Connection lost with ${peer}.` };
     default:
       return { tone: "alert", text: connected ? `Connection lost with ${peer}.` : `The call with ${peer} failed.` };
+  }
+}
+
+/** The likely cause of a call that could not connect, as the SDK saw it. */
+export function connectFailureText(cause: ConnectFailureCause | undefined): string {
+  switch (cause) {
+    case "relay-refused":
+      return "the relay server refused the credentials";
+    case "relay-unreachable":
+      return "the relay server could not be reached";
+    case "no-candidates":
+      return "no usable network address";
+    default:
+      return "no network path between you";
   }
 }
