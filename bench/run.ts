@@ -3,6 +3,8 @@
  *
  *   npm run bench                 full run; writes bench/results/<time>.json and docs/BENCHMARKS.md
  *   npm run bench -- --smoke      tiny sizes (also BENCH_SMOKE=1); leaves the docs alone
+ *   npm run bench -- --soak       only the cluster churn soak (--soak-minutes N, default 30);
+ *                                 writes bench/results/<time>-soak.json and its section of the docs
  *
  * BENCH_RESULTS_DIR overrides where the JSON goes; BENCH_CPU_PROF=<dir> writes a V8 CPU
  * profile of every server under test into <dir>. B4 (bench/browser/) drives Chromium at
@@ -18,12 +20,14 @@ import { measureResume } from "./faults/resume.js";
 import type { SystemId } from "./load/types.js";
 import { loadFixture } from "./lib/fixture.js";
 import { FULL, runSystems, SMOKE, type SystemResult } from "./lib/phases.js";
-import { buildFigures, renderReport, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
+import { buildFigures, renderReport, renderSoak, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
+import { runSoak, SOAK_FULL, SOAK_SMOKE, type SoakResult } from "./lib/soak.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SYSTEMS: SystemId[] = ["ours-grpc", "ours-web", "peerjs"];
 
 const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1";
+const soakOnly = process.argv.includes("--soak");
 const sizes = smoke ? SMOKE : FULL;
 const resultsDir = resolve(process.env.BENCH_RESULTS_DIR ?? `${ROOT}bench/results`);
 const cpuProfileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
@@ -43,6 +47,61 @@ function command(): string {
   const flags = process.argv.slice(2);
   if (process.env.npm_lifecycle_event === "bench") return ["npm run bench", ...(flags.length ? ["--", ...flags] : [])].join(" ");
   return ["node --import tsx bench/run.ts", ...flags].join(" ");
+}
+
+/** The value after `flag` on the command line, if given. */
+function flagValue(flag: string): string | undefined {
+  const at = process.argv.indexOf(flag);
+  return at < 0 ? undefined : process.argv[at + 1];
+}
+
+function soakMinutes(): number {
+  const given = flagValue("--soak-minutes");
+  const minutes = given === undefined ? 30 : Number(given);
+  if (!(minutes > 0)) throw new Error(`--soak-minutes wants a positive number, got ${given}`);
+  return minutes;
+}
+
+/**
+ * What the soak found against its goals. Failed setups make its figures untrustworthy; stuck
+ * state and lost events are findings, reported as such (the doc shows them as unmet goals).
+ */
+function soakProblems(soak: SoakResult): { broken: string[]; findings: string[] } {
+  const broken = soak.errors > 0 ? [`soak: ${soak.errors} failed setups, e.g. ${soak.errorSamples[0] ?? "?"}`] : [];
+  const findings: string[] = [];
+  const calls = soak.atClose.calls + soak.atClose.inCall + soak.settled.calls + soak.settled.inCall;
+  if (calls > 0) findings.push(`soak: ${calls} stuck call key(s)/entries once every user left`);
+  const left = soak.settled.sessions + soak.settled.users + soak.settled.histories;
+  if (left > 0) findings.push(`soak: ${left} session key(s)/entries left after the grace period`);
+  const { lost, duplicated, unexpected } = soak.integrity;
+  if (lost + duplicated + unexpected > 0) findings.push(`soak: events lost ${lost}, duplicated ${duplicated}, unexpected ${unexpected}`);
+  if (soak.nodeSessions.some((n) => n !== 0)) findings.push(`soak: the nodes still hold ${soak.nodeSessions.join(" / ")} streams`);
+  return { broken, findings };
+}
+
+/** `npm run bench -- --soak`: the churn soak alone. */
+async function soakMain(): Promise<number> {
+  const began = Date.now();
+  const log = (line: string) => console.log(line);
+  const sizes = smoke ? SOAK_SMOKE : { ...SOAK_FULL, durationMs: soakMinutes() * 60_000 };
+  log(`Churn soak over two cluster nodes for ${(sizes.durationMs / 60_000).toFixed(1)} min (${os.cpus().length} cores, Node ${process.version}):`);
+  const soak = await runSoak(sizes, { cpuProfileDir, log });
+  const context = { machine: machine(), command: command(), date: new Date(began).toISOString(), durationS: (Date.now() - began) / 1000 };
+  const report = renderSoak(soak, context);
+  const { broken, findings } = soakProblems(soak);
+  await mkdir(resultsDir, { recursive: true });
+  const file = `${resultsDir}/${new Date(began).toISOString().replace(/[:.]/g, "-")}-soak${smoke ? "-smoke" : ""}.json`;
+  await writeFile(file, `${JSON.stringify({ mode: smoke ? "soak-smoke" : "soak", context, sizes, problems: [...broken, ...findings], soak }, null, 2)}\n`);
+  log("");
+  log(report);
+  log("");
+  log(`results: ${file}`);
+  if (!smoke && broken.length === 0) {
+    await updateDoc(`${ROOT}docs/BENCHMARKS.md`, report, "soak");
+    log("docs/BENCHMARKS.md (soak section) updated");
+  }
+  for (const problem of [...broken, ...findings]) log(`  - ${problem}`);
+  return broken.length + findings.length > 0 ? 1 : 0;
 }
 
 /** Problems that make the figures untrustworthy: failed setups, failed joins, lost sessions. */
@@ -158,7 +217,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
+(soakOnly ? soakMain() : main()).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(error);

@@ -8,6 +8,7 @@ import type { DrainResult } from "../faults/drain.js";
 import type { ResumeResult } from "../faults/resume.js";
 import type { SetupRun } from "../load/types.js";
 import type { LevelResult, SystemResult } from "./phases.js";
+import type { SoakResult } from "./soak.js";
 
 export type Transport = "gRPC" | "gRPC-Web";
 
@@ -388,12 +389,9 @@ function renderFaults({ resume, drain }: Faults): string {
 }
 
 export function renderReport(figures: Figure[], context: ReportContext, faults?: Faults): string {
-  const { machine, fixture } = context;
+  const { fixture } = context;
   return [
-    `- **Date:** ${context.date}`,
-    `- **Command:** \`${context.command}\` (${format(context.durationS, 0)} s)`,
-    `- **Machine:** ${machine.cpu}, ${machine.cores} cores, ${format(machine.memoryGiB, 1)} GiB RAM, ${machine.os}`,
-    `- **Node:** ${machine.node}`,
+    ...machineLines(context),
     ...(context.browser ? [`- **Browser (B4):** ${context.browser}, headless, fake camera + microphone`] : []),
     `- **Fixture:** ${fixture.browser}: offer ${fixture.offerBytes} B, answer ${fixture.answerBytes} B, ` +
       `${fixture.callerCandidates} caller and ${fixture.calleeCandidates} callee candidates`,
@@ -407,15 +405,67 @@ export function renderReport(figures: Figure[], context: ReportContext, faults?:
   ].join("\n");
 }
 
-export const START_MARKER = "<!-- bench:start -->";
-export const END_MARKER = "<!-- bench:end -->";
+/** The generated sections of docs/BENCHMARKS.md: `npm run bench`'s, and the soak's. */
+export type Section = "bench" | "soak";
 
-/** Replaces what lies between the markers of `path` with `body`. */
-export async function updateDoc(path: string, body: string): Promise<void> {
+/** Replaces what lies between the `<!-- section:start -->` and `:end` markers of `path` with `body`. */
+export async function updateDoc(path: string, body: string, section: Section = "bench"): Promise<void> {
+  const startMarker = `<!-- ${section}:start -->`;
+  const endMarker = `<!-- ${section}:end -->`;
   const text = await readFile(path, "utf8");
-  const start = text.indexOf(START_MARKER);
-  const end = text.indexOf(END_MARKER);
-  if (start < 0 || end < start) throw new Error(`${path} has no ${START_MARKER} … ${END_MARKER} section`);
-  const updated = `${text.slice(0, start + START_MARKER.length)}\n${body}\n${text.slice(end)}`;
+  const start = text.indexOf(startMarker);
+  const end = text.indexOf(endMarker);
+  if (start < 0 || end < start) throw new Error(`${path} has no ${startMarker} … ${endMarker} section`);
+  const updated = `${text.slice(0, start + startMarker.length)}\n${body}\n${text.slice(end)}`;
   await writeFile(path, updated);
+}
+
+function machineLines(context: Pick<ReportContext, "machine" | "command" | "date" | "durationS">): string[] {
+  const { machine } = context;
+  return [
+    `- **Date:** ${context.date}`,
+    `- **Command:** \`${context.command}\` (${format(context.durationS, 0)} s)`,
+    `- **Machine:** ${machine.cpu}, ${machine.cores} cores, ${format(machine.memoryGiB, 1)} GiB RAM, ${machine.os}`,
+    `- **Node:** ${machine.node}`,
+  ];
+}
+
+const MiB = 2 ** 20;
+
+/** The soak's figures (issue #14's goals: no stuck call, no lost or duplicated event). */
+export function renderSoak(soak: SoakResult, context: Pick<ReportContext, "machine" | "command" | "date" | "durationS">): string {
+  const yes = (met: boolean) => (met ? "yes" : "**no**");
+  const last = soak.samples.at(-1) ?? soak.start;
+  const slopes = soak.heapSlopeBytesPerMin.map((b) => `${format(b / 1024, 1)} KiB/min`).join(" / ");
+  const heaps = (sample: typeof last) => sample.heapUsed.map((h) => format(h / MiB, 1)).join(" / ");
+  const stuckCalls = soak.atClose.calls + soak.atClose.inCall + soak.settled.calls + soak.settled.inCall;
+  const stuckSessions = soak.settled.sessions + soak.settled.users + soak.settled.histories;
+  const { lost, duplicated, unexpected, events } = soak.integrity;
+  return [
+    ...machineLines(context),
+    `- **Load:** ${soak.pairs} caller/callee pairs up at once over ${soak.nodes} nodes and one redis-server, ` +
+      `callers on one node and callees on the other (half over gRPC, half over gRPC-Web); each pair starts a call every ` +
+      `${format(soak.paceMs, 0)} ms; every ${format(soak.roundMs / 1000, 0)} s all users leave and new ones join (${soak.rounds} rounds)`,
+    "",
+    "| Figure | Value | Goal | Met? |",
+    "| --- | ---: | --- | --- |",
+    `| Calls set up and torn down (failed) | ${format(soak.setups, 0)} (${soak.errors}) | 0 failed | ${yes(soak.errors === 0)} |`,
+    `| Setup latency p50 / worst round's p95 | ${format(soak.latency.p50Ms, 1)} / ${format(soak.latency.p95Ms, 1)} ms | — | |`,
+    `| Heap after GC per node, start → end | ${heaps(soak.start)} → ${heaps(last)} MiB | — | |`,
+    `| Heap slope per node (least squares over the samples after the first round) | ${slopes} | — | |`,
+    `| Redis used_memory, start → end of load | ${format(soak.start.redisUsedMemory / MiB, 2)} → ${format(last.redisUsedMemory / MiB, 2)} MiB | — | |`,
+    `| Redis keys, start → end of load → all users gone | ${soak.start.redisKeys} → ${last.redisKeys} → ${soak.settled.keys} | — | |`,
+    `| Stuck calls: \`c:*\` keys + \`incall\` entries once every user hung up and left | ${stuckCalls} | 0 | ${yes(stuckCalls === 0)} |`,
+    `| Sessions, users, histories left ${format(soak.settledAfterMs / 1000, 1)} s after the last user left (grace period) | ${stuckSessions} | 0 | ${yes(stuckSessions === 0)} |`,
+    `| Events lost / duplicated / unexpected (of ${format(events, 0)} checked by seq) | ${lost} / ${duplicated} / ${unexpected} | 0 | ${yes(lost + duplicated + unexpected === 0)} |`,
+    "",
+    "Samples (after each round; heap after two full GCs):",
+    "",
+    "| Minute | Setups so far | Heap node 1 | Heap node 2 | Redis used_memory | Redis keys |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...[soak.start, ...soak.samples].map(
+      (s) =>
+        `| ${format(s.atMin, 2)} | ${format(s.setups, 0)} | ${format((s.heapUsed[0] ?? 0) / MiB, 2)} MiB | ${format((s.heapUsed[1] ?? 0) / MiB, 2)} MiB | ${format(s.redisUsedMemory / MiB, 2)} MiB | ${s.redisKeys} |`,
+    ),
+  ].join("\n");
 }
