@@ -20,7 +20,8 @@ import { measureResume } from "./faults/resume.js";
 import type { SystemId } from "./load/types.js";
 import { loadFixture } from "./lib/fixture.js";
 import { FULL, runSystems, SMOKE, type SystemResult } from "./lib/phases.js";
-import { buildFigures, renderReport, renderSoak, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
+import { clusterSetups, type ClusterResult } from "./lib/cluster.js";
+import { buildFigures, renderCluster, renderReport, renderSoak, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
 import { runSoak, SOAK_FULL, SOAK_SMOKE, type SoakResult } from "./lib/soak.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -104,6 +105,23 @@ async function soakMain(): Promise<number> {
   return broken.length + findings.length > 0 ? 1 : 0;
 }
 
+/** Cluster runs with failed setups. */
+function clusterProblems(cluster: ClusterResult): string[] {
+  const runs = [
+    ["B1 warm-up", cluster.cpu.warmup],
+    ["B1", cluster.cpu.run],
+    ["B8 one node", cluster.relaySameNode],
+    ["B8 across nodes", cluster.relayCrossNode],
+    ["B2 one node warm-up", cluster.rushOneNode.warmup],
+    ["B2 one node", cluster.rushOneNode.run],
+    ["B2 two nodes warm-up", cluster.rushTwoNodes.warmup],
+    ["B2 two nodes", cluster.rushTwoNodes.run],
+  ] as const;
+  return runs.flatMap(([name, run]) =>
+    run.errors > 0 ? [`${cluster.system} cluster ${name}: ${run.errors} failed setups, e.g. ${run.errorSamples[0] ?? "?"}`] : [],
+  );
+}
+
 /** Problems that make the figures untrustworthy: failed setups, failed joins, lost sessions. */
 function problems(result: SystemResult): string[] {
   const found: string[] = [];
@@ -111,6 +129,7 @@ function problems(result: SystemResult): string[] {
     ["B1 warm-up", result.cpu.warmup],
     ["B1", result.cpu.run],
     ...(result.relayFloor ? ([["B1 floor", result.relayFloor.run]] as const) : []),
+    ...(result.relay ? ([["B8", result.relay]] as const) : []),
     ["B2 warm-up", result.rush.warmup],
     ["B2", result.rush.run],
     ...result.levels.map((level) => [`setups @ ${level.sessions}`, level.setups] as const),
@@ -160,6 +179,17 @@ async function main(): Promise<number> {
   const results = await runSystems(SYSTEMS, { sizes, cpuProfileDir, log });
   const systems = Object.fromEntries(results) as Record<SystemId, SystemResult>;
 
+  log("Cluster mode (two nodes, one redis-server), each of our transports:");
+  const clusters: ClusterResult[] = [];
+  for (const system of SYSTEMS.filter((s) => s !== "peerjs")) clusters.push(await clusterSetups(system, { sizes, cpuProfileDir, log }));
+
+  // The smoke run exercises the soak too, for a few seconds, so its code stays tested.
+  let soak: SoakResult | undefined;
+  if (smoke) {
+    log("Churn soak (smoke size):");
+    soak = await runSoak(SOAK_SMOKE, { cpuProfileDir, log });
+  }
+
   log("B4, Accept → first decoded remote frame (real Chromium):");
   let b4: AcceptToFrameResult | undefined;
   let b4Error: string | undefined;
@@ -191,14 +221,22 @@ async function main(): Promise<number> {
       calleeCandidates: fixture.calleeCandidates.length,
     },
   };
-  const report = renderReport(figures, context, faults);
-  const found = [...SYSTEMS.flatMap((system) => problems(systems[system])), ...b4Problems(b4, b4Error), ...faultProblems(faults)];
+  const report = renderReport(figures, context, faults, renderCluster(clusters, systems));
+  const soakFound = soak ? soakProblems(soak) : { broken: [], findings: [] };
+  const found = [
+    ...SYSTEMS.flatMap((system) => problems(systems[system])),
+    ...clusters.flatMap(clusterProblems),
+    ...b4Problems(b4, b4Error),
+    ...faultProblems(faults),
+    ...soakFound.broken,
+    ...soakFound.findings,
+  ];
 
   await mkdir(resultsDir, { recursive: true });
   const file = `${resultsDir}/${new Date(began).toISOString().replace(/[:.]/g, "-")}${smoke ? "-smoke" : ""}.json`;
   await writeFile(
     file,
-    `${JSON.stringify({ mode: smoke ? "smoke" : "full", context, sizes, problems: found, figures, systems, b4: b4 ?? null, faults }, null, 2)}\n`,
+    `${JSON.stringify({ mode: smoke ? "smoke" : "full", context, sizes, problems: found, figures, systems, clusters, b4: b4 ?? null, faults, soak: soak ?? null }, null, 2)}\n`,
   );
 
   log("");

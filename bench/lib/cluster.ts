@@ -6,7 +6,9 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { startRedis, type RedisServer } from "../../test/support/redis.js";
-import { startTarget, type Target } from "./processes.js";
+import type { SetupRun, SystemId } from "../load/types.js";
+import { describeShares, loadMeters, relayRun, rushOver, targetMeter, type CpuMeter, type RunOptions, type RushResult } from "./phases.js";
+import { startLoad, startTarget, type Load, type LoadOptions, type Target } from "./processes.js";
 
 /** REDIS_PREFIX of every node: keys are "{bench}:…". */
 export const CLUSTER_PREFIX = "bench";
@@ -115,4 +117,101 @@ export async function readLeftovers(client: Redis): Promise<Leftovers> {
     client.dbsize(),
   ]);
   return { calls, inCall, sessions, users, histories, keys };
+}
+
+/** Redis's CPU time, as a meter beside the nodes' and the load generators'. */
+export function redisMeter(client: Redis): CpuMeter {
+  return { name: "redis-server", role: "redis", read: async () => (await readRedis(client)).cpuUs };
+}
+
+/** B1 in cluster mode: CPU per setup summed over the nodes and Redis, and each part. */
+export interface ClusterCpuResult {
+  warmup: SetupRun;
+  run: SetupRun;
+  /** Per node, then Redis, over the measured setups. */
+  nodeCpuUs: number[];
+  redisCpuUs: number;
+  /** (nodes + Redis) ÷ setups. */
+  cpuPerSetupUs: number;
+}
+
+export interface ClusterResult {
+  system: SystemId;
+  nodes: number;
+  cpu: ClusterCpuResult;
+  /** B8: relay latency with caller and callee on one node, and on different nodes. */
+  relaySameNode: SetupRun;
+  relayCrossNode: SetupRun;
+  /** B2 against one node of the cluster (Redis behind it), and against both. */
+  rushOneNode: RushResult;
+  rushTwoNodes: RushResult;
+}
+
+/**
+ * The cluster figures of issue #14 for one of our transports, on a fresh Redis and two nodes:
+ * B1 with every call across nodes (connect-node clients, as the one-node B1), B8's relay
+ * latency on one node and across, then B2 against one node and against both (the lean client
+ * over rushLoads processes, as the one-node B2).
+ */
+export async function clusterSetups(system: SystemId, options: RunOptions): Promise<ClusterResult> {
+  const { sizes, log } = options;
+  const cluster = await startCluster({ nodes: 2, cpuProfileDir: options.cpuProfileDir && `${options.cpuProfileDir}/${system}` });
+  const loads: Load[] = [];
+  const start = async (name: string, target: Target, loadOptions: LoadOptions) => {
+    const load = await startLoad(system, target, `${system} ${name}`, sizes.stepTimeoutMs, undefined, loadOptions);
+    loads.push(load);
+    return load;
+  };
+  try {
+    const [a, b] = cluster.nodes;
+    if (!a || !b) throw new Error("the cluster has no two nodes");
+    const nodeMeters = [targetMeter(a, "node 1"), targetMeter(b, "node 2")];
+    const meters = [...nodeMeters, redisMeter(cluster.client)];
+
+    const cpuLoad = await start("B1 load 1→2", a, { calleeTarget: b });
+    await cpuLoad.call("openPairs", { count: sizes.cpuPairs, prefix: "cpu-" });
+    const warmup = await cpuLoad.call("runSetups", { total: sizes.cpuWarmup });
+    const before = await Promise.all(meters.map((meter) => meter.read()));
+    const run = await cpuLoad.call("runSetups", { total: sizes.cpuSetups }, 600_000);
+    const after = await Promise.all(meters.map((meter) => meter.read()));
+    await cpuLoad.call("closePairs", {});
+    const used = meters.map((_, i) => (after[i] ?? Number.NaN) - (before[i] ?? Number.NaN));
+    const total = used.reduce((t, u) => t + u, 0);
+    const cpu: ClusterCpuResult = {
+      warmup,
+      run,
+      nodeCpuUs: used.slice(0, 2),
+      redisCpuUs: used[2] ?? Number.NaN,
+      cpuPerSetupUs: total / run.completed,
+    };
+    log(
+      `  ${system} cluster: ${run.completed} setups across nodes, ${cpu.cpuPerSetupUs.toFixed(0)} µs CPU each ` +
+        `(${used.map((u) => (u / run.completed).toFixed(0)).join(" + ")}: nodes 1, 2, Redis)`,
+    );
+
+    // One node's B2 loads: callers and callees on node 1. Two nodes': calls across, both ways.
+    const oneNode: Load[] = [];
+    const twoNodes: Load[] = [];
+    for (let i = 0; i < sizes.rushLoads; i++) {
+      oneNode.push(await start(`load 1→1 #${i + 1}`, a, { calleeTarget: a, client: "raw" }));
+      const [from, to] = i % 2 === 0 ? [a, b] : [b, a];
+      twoNodes.push(await start(`load ${i % 2 === 0 ? "1→2" : "2→1"} #${i + 1}`, from, { calleeTarget: to, client: "raw" }));
+    }
+    const [sameLoad] = oneNode;
+    const [crossLoad] = twoNodes;
+    if (!sameLoad || !crossLoad) throw new Error("no load generator");
+    const relaySameNode = await relayRun(sameLoad, sizes, "relay-same-");
+    const relayCrossNode = await relayRun(crossLoad, sizes, "relay-cross-");
+    const p = (r: SetupRun) => `p50 ${r.relay?.p50Ms.toFixed(2)} ms, p95 ${r.relay?.p95Ms.toFixed(2)} ms`;
+    log(`  ${system} cluster relay: one node ${p(relaySameNode)}; across nodes ${p(relayCrossNode)}`);
+
+    const rushOneNode = await rushOver(oneNode, [nodeMeters[0] as CpuMeter, meters[2] as CpuMeter, ...loadMeters(oneNode)], sizes, "rush-one-");
+    log(`  ${system} cluster, one node: ${rushOneNode.setupsPerSecond.toFixed(0)} setups/s; CPU: ${describeShares(rushOneNode.shares)}`);
+    const rushTwoNodes = await rushOver(twoNodes, [...meters, ...loadMeters(twoNodes)], sizes, "rush-two-");
+    log(`  ${system} cluster, two nodes: ${rushTwoNodes.setupsPerSecond.toFixed(0)} setups/s; CPU: ${describeShares(rushTwoNodes.shares)}`);
+    return { system, nodes: 2, cpu, relaySameNode, relayCrossNode, rushOneNode, rushTwoNodes };
+  } finally {
+    await Promise.all(loads.map((load) => load.stop()));
+    await cluster.stop();
+  }
 }

@@ -66,21 +66,28 @@ function portFor(system: SystemId, target: Target): number {
   return port;
 }
 
-/** A load generator for `system` against `target`; with `calleeTarget` (ours), its callees join there. */
+/** Ours only: where the callees join (another node), and which client the users run. */
+export interface LoadOptions {
+  calleeTarget?: Target;
+  client?: LoadConfig["client"];
+}
+
+/** A load generator for `system` against `target`. */
 export function startLoad(
   system: SystemId,
   target: Target,
   name: string,
   stepTimeoutMs: number,
   cpuProfileDir: string | undefined,
-  calleeTarget?: Target,
+  options: LoadOptions = {},
 ): Promise<Load> {
   const config: LoadConfig = {
     system,
     host: HOST,
     port: portFor(system, target),
     stepTimeoutMs,
-    ...(calleeTarget ? { calleePort: portFor(system, calleeTarget) } : {}),
+    ...(options.calleeTarget ? { calleePort: portFor(system, options.calleeTarget) } : {}),
+    ...(options.client ? { client: options.client } : {}),
   };
   return Child.start<LoadMethods, { system: SystemId }>({
     name,

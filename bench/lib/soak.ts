@@ -111,8 +111,8 @@ export async function runSoak(sizes: SoakSizes, options: { cpuProfileDir: string
     const [a, b] = cluster.nodes;
     if (!a || !b) throw new Error("the cluster has no two nodes");
     // Callers on one node and callees on the other, both ways: every event crosses nodes.
-    loads.push(await startLoad("ours-grpc", a, "soak load 1→2", sizes.stepTimeoutMs, undefined, b));
-    loads.push(await startLoad("ours-web", b, "soak load 2→1", sizes.stepTimeoutMs, undefined, a));
+    loads.push(await startLoad("ours-grpc", a, "soak load 1→2", sizes.stepTimeoutMs, undefined, { calleeTarget: b }));
+    loads.push(await startLoad("ours-web", b, "soak load 2→1", sizes.stepTimeoutMs, undefined, { calleeTarget: a }));
 
     const read = async (atMin: number, setups: number): Promise<SoakSample> => {
       const stats = await Promise.all(cluster.nodes.map((node) => node.call("stats", { gc: true })));

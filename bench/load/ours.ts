@@ -5,7 +5,7 @@
  * carrying its side's candidate burst with end_of_candidates, and one EndCall.
  */
 import * as http from "node:http";
-import { createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
+import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import {
   EndReason,
@@ -17,11 +17,17 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { IceCandidateSchema } from "@peertobeer/protocol";
 import { callBursts, type Burst, type CallFixture, type FixtureCandidate } from "../lib/fixture.js";
 import { Inbox } from "./inbox.js";
+import { RawClient, type UnaryOptions } from "./raw.js";
 import { joinAll } from "./join-all.js";
 import type { CallPair, Driver, Integrity, LoadConfig, SideMeter } from "./types.js";
 import { CountingAgent, WireCounter } from "./wire.js";
 
-type SignalingClient = Client<typeof SignalingService>;
+/**
+ * The calls a simulated user makes: connect-node's client (what B1 and B5 measure, closest to
+ * the browser's connect-web) or the lean raw-framing one (raw.ts: for throughput, where the
+ * load generator must not be the bottleneck).
+ */
+type SignalingClient = Pick<RawClient, "joinCall" | "sendOffer" | "sendAnswer" | "sendIceCandidate" | "endCall">;
 type EventCase = NonNullable<SignalingMessage["event"]["case"]>;
 
 /**
@@ -37,8 +43,8 @@ function uncompressed(): { acceptCompression: never[] } {
 }
 
 interface Connection {
-  transport: Transport;
-  /** Closes the connection(s) behind the transport. */
+  client: SignalingClient;
+  /** Closes the connection(s) behind the client. */
   close(): void;
 }
 
@@ -48,6 +54,10 @@ interface Connection {
  * With `wire`, every byte of those sockets is counted.
  */
 function connect(config: LoadConfig, wire: WireCounter | undefined, port = config.port): Connection {
+  if (config.client === "raw") {
+    const client = new RawClient(config, port, wire);
+    return { client, close: () => client.close() };
+  }
   const baseUrl = `http://${config.host}:${port}`;
   if (config.system === "ours-grpc") {
     const sessionManager = new Http2SessionManager(
@@ -56,13 +66,13 @@ function connect(config: LoadConfig, wire: WireCounter | undefined, port = confi
       wire ? { createConnection: () => wire.connect(port, config.host) } : {},
     );
     return {
-      transport: createGrpcTransport({ baseUrl, sessionManager, ...uncompressed() }),
+      client: createClient(SignalingService, createGrpcTransport({ baseUrl, sessionManager, ...uncompressed() })),
       close: () => sessionManager.abort(),
     };
   }
   const agent = wire ? new CountingAgent(wire, { keepAlive: true }) : new http.Agent({ keepAlive: true });
   return {
-    transport: createGrpcWebTransport({ baseUrl, httpVersion: "1.1", nodeOptions: { agent }, ...uncompressed() }),
+    client: createClient(SignalingService, createGrpcWebTransport({ baseUrl, httpVersion: "1.1", nodeOptions: { agent }, ...uncompressed() })),
     close: () => agent.destroy(),
   };
 }
@@ -155,7 +165,7 @@ class OursUser implements SideMeter {
     return arrived - sentAt;
   }
 
-  options(): CallOptions {
+  options(): UnaryOptions {
     this.sent += 1;
     return { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(this.timeoutMs) };
   }
@@ -288,7 +298,7 @@ export class OursDriver implements Driver {
     if (!this.idleClient || this.idleOnClient >= limit) {
       const connection = connect(this.config, undefined);
       this.idleConnections.push(connection);
-      this.idleClient = createClient(SignalingService, connection.transport);
+      this.idleClient = connection.client;
       this.idleOnClient = 0;
     }
     this.idleOnClient += 1;
@@ -305,7 +315,7 @@ export class OursDriver implements Driver {
       const wire = new WireCounter();
       const connection = connect(this.config, wire, port);
       this.pairConnections.push(connection);
-      return new OursUser(id, createClient(SignalingService, connection.transport), wire, this.config.stepTimeoutMs);
+      return new OursUser(id, connection.client, wire, this.config.stepTimeoutMs);
     };
     const pairs = Array.from(
       { length: count },

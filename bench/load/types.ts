@@ -16,6 +16,11 @@ export interface LoadConfig {
    * a call crosses nodes); callers stay on `port`. Default: `port`.
    */
   calleePort?: number;
+  /**
+   * Ours only: "connect" (default) is connect-node, as close to the browser's connect-web as
+   * Node gets; "raw" is the lean raw-framing client (raw.ts), for throughput figures.
+   */
+  client?: "connect" | "raw";
 }
 
 /** Counters of one simulated user; a workload reads their change over a run. */
@@ -89,6 +94,8 @@ export interface SetupRun {
   callee: SideTally;
   /** Ours only: relay latency of every event relayed in the run (see CallPair.takeRelays). */
   relay?: LatencySummary;
+  /** With keepSamples: every latency, so runs of several load processes merge exactly. */
+  samples?: { latencies: number[]; relays: number[] };
 }
 
 export type LoadMethods = {
@@ -98,7 +105,7 @@ export type LoadMethods = {
    * Runs setups on every open pair at once until `total` completed or `durationMs` passed.
    * With `paceMs`, each pair starts a setup at most every `paceMs` (a steady rate, for the soak).
    */
-  runSetups: { params: { total?: number; durationMs?: number; paceMs?: number }; result: SetupRun };
+  runSetups: { params: { total?: number; durationMs?: number; paceMs?: number; keepSamples?: boolean }; result: SetupRun };
   /** Ours only: see Driver.integrity. */
   integrity: { params: Record<string, never>; result: Integrity };
   closePairs: { params: Record<string, never>; result: null };

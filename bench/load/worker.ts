@@ -46,7 +46,7 @@ function minus(after: SideTally, before: SideTally): SideTally {
  * Every pair sets up calls back to back (so concurrency = number of pairs) until `total` have
  * been started or `durationMs` has passed. A pair whose setup fails stops: its state is unknown.
  */
-async function runSetups(total: number | undefined, durationMs: number | undefined, paceMs = 0): Promise<SetupRun> {
+async function runSetups(total: number | undefined, durationMs: number | undefined, paceMs = 0, keepSamples = false): Promise<SetupRun> {
   if (pairs.length === 0) throw new Error("open pairs first");
   if (total === undefined && durationMs === undefined) throw new Error("give total or durationMs");
   const callers = pairs.map((pair) => pair.caller);
@@ -87,6 +87,7 @@ async function runSetups(total: number | undefined, durationMs: number | undefin
   const relays = pairs.flatMap((pair) => pair.takeRelays?.() ?? []);
   return {
     ...(relays.length > 0 ? { relay: summarize(relays) } : {}),
+    ...(keepSamples ? { samples: { latencies, relays } } : {}),
     completed: latencies.length,
     errors,
     errorSamples,
@@ -107,7 +108,7 @@ serve<LoadMethods>(
       pairs = await driver.openPairs(count, prefix);
       return { pairs: pairs.length };
     },
-    runSetups: ({ total, durationMs, paceMs }) => runSetups(total, durationMs, paceMs),
+    runSetups: ({ total, durationMs, paceMs, keepSamples }) => runSetups(total, durationMs, paceMs, keepSamples),
     integrity: () => {
       if (!driver.integrity) throw new Error(`${config.system} does not check its streams' integrity`);
       return driver.integrity();
