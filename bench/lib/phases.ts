@@ -6,7 +6,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { SetupRun, SystemId } from "../load/types.js";
 import type { ProcessStats } from "../targets/introspect.js";
 import { summarize } from "./stats.js";
-import { cpuUs, procCpuUs, startLoad, startTarget, type Load, type LoadOptions, type Target } from "./processes.js";
+import { cpuUs, machineBusyUs, procCpuUs, startLoad, startTarget, type Load, type LoadOptions, type Target } from "./processes.js";
 
 export interface Sizes {
   /** B1/B5: concurrent pairs, warm-up setups (not measured), measured setups. */
@@ -126,7 +126,8 @@ export interface CpuResult {
 /** A process whose CPU time a workload reads: a server under test, Redis, a load generator. */
 export interface CpuMeter {
   name: string;
-  role: "server" | "redis" | "load";
+  /** "machine": every core's busy time, whoever used it. */
+  role: "server" | "redis" | "load" | "machine";
   /** CPU microseconds used so far. */
   read(): Promise<number>;
 }
@@ -153,6 +154,9 @@ export function targetMeter(target: Target, name = target.name): CpuMeter {
 export function loadMeters(loads: Load[]): CpuMeter[] {
   return loads.map((load) => ({ name: load.name, role: "load", read: async () => procCpuUs(load.pid) }));
 }
+
+/** The whole machine's busy time: what else ran shows as this less every process measured. */
+export const machineMeter: CpuMeter = { name: "whole machine", role: "machine", read: async () => machineBusyUs() };
 
 export interface RushResult {
   warmup: SetupRun;
@@ -315,6 +319,7 @@ export async function rushOver(loads: Load[], meters: CpuMeter[], sizes: Sizes, 
   const perLoad = Math.max(1, Math.round(sizes.rushPairs / loads.length));
   await Promise.all(loads.map((load, i) => load.call("openPairs", { count: perLoad, prefix: `${prefix}${i}-` })));
   const warmups = await Promise.all(loads.map((load) => load.call("runSetups", { durationMs: sizes.rushWarmupMs, keepSamples: true })));
+  meters = [...meters, machineMeter];
   const before = await Promise.all(meters.map((meter) => meter.read()));
   const began = performance.now();
   const runs = await Promise.all(
@@ -343,7 +348,13 @@ export async function rushOver(loads: Load[], meters: CpuMeter[], sizes: Sizes, 
 
 /** Percent CPU shares of a B2 run's processes, for the log. */
 export function describeShares(shares: CpuShare[]): string {
-  return shares.map((share) => `${share.name} ${(share.share * 100).toFixed(0)} %`).join(", ");
+  return [...shares.map((share) => `${share.name} ${(share.share * 100).toFixed(0)} %`), `others ${(otherShare(shares) * 100).toFixed(0)} %`].join(", ");
+}
+
+/** The machine's busy share less every process measured: other processes on the machine. */
+export function otherShare(shares: CpuShare[]): number {
+  const machine = shares.find((share) => share.role === "machine")?.share ?? Number.NaN;
+  return Math.max(0, machine - shares.filter((share) => share.role !== "machine").reduce((t, share) => t + share.share, 0));
 }
 
 /** B8's setups on `load`'s pairs: few at once, so the relay latency is not queueing. */

@@ -118,3 +118,15 @@ export function procCpuUs(pid: number | undefined): number {
 
 /** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
 const CLOCK_TICKS = 100;
+
+/**
+ * CPU microseconds every core of the machine has spent busy so far (/proc/stat: user, nice,
+ * system, irq, softirq, steal), so a workload can tell how much of the machine went to processes
+ * other than the ones it measures (another test suite on a shared machine, say).
+ */
+export function machineBusyUs(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  const ticks = [user, nice, system, irq, softirq, steal].reduce<number>((t, v) => t + (v ?? 0), 0);
+  return (ticks / CLOCK_TICKS) * 1e6;
+}

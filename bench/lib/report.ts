@@ -8,7 +8,7 @@ import type { DrainResult } from "../faults/drain.js";
 import type { ResumeResult } from "../faults/resume.js";
 import type { SetupRun } from "../load/types.js";
 import type { ClusterResult } from "./cluster.js";
-import type { LevelResult, RushResult, SystemResult } from "./phases.js";
+import { otherShare, type LevelResult, type RushResult, type SystemResult } from "./phases.js";
 import type { SoakResult } from "./soak.js";
 
 export type Transport = "gRPC" | "gRPC-Web";
@@ -391,7 +391,12 @@ function sharesCell(rush: RushResult): string {
   const servers = of("server").map((share) => percent(share.share)).join(" + ");
   const redis = of("redis").map((share) => percent(share.share));
   const loads = of("load").map((share) => percent(share.share)).join(" + ");
-  return [`server${of("server").length > 1 ? "s" : ""} ${servers}`, ...(redis.length ? [`Redis ${redis.join("")}`] : []), `loads ${loads}`].join(", ");
+  return [
+    `server${of("server").length > 1 ? "s" : ""} ${servers}`,
+    ...(redis.length ? [`Redis ${redis.join("")}`] : []),
+    `loads ${loads}`,
+    `other processes ${percent(otherShare(rush.shares))}`,
+  ].join(", ");
 }
 
 /** Setups per second of server CPU: what one node does with each core-second it spends. */

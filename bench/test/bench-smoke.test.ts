@@ -129,8 +129,8 @@ describe("npm run bench -- --smoke", () => {
       expect(cluster.cpu.redisCpuUs, where).toBeGreaterThan(0);
       // Every process of a B2 run is measured: the nodes, Redis and each load generator.
       const roles = (shares: { role: string }[]) => shares.map((share) => share.role).sort();
-      expect(roles(cluster.rushTwoNodes.shares), where).toEqual(["load", "load", "redis", "server", "server"]);
-      expect(roles(cluster.rushOneNode.shares), where).toEqual(["load", "load", "redis", "server"]);
+      expect(roles(cluster.rushTwoNodes.shares), where).toEqual(["load", "load", "machine", "redis", "server", "server"]);
+      expect(roles(cluster.rushOneNode.shares), where).toEqual(["load", "load", "machine", "redis", "server"]);
       for (const share of [...cluster.rushOneNode.shares, ...cluster.rushTwoNodes.shares]) expect(share.share, share.name).toBeGreaterThan(0);
     }
     for (const system of ["ours-grpc", "ours-web"]) {
