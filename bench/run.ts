@@ -4,7 +4,8 @@
  *   npm run bench                 full run; writes bench/results/<time>.json and docs/BENCHMARKS.md
  *   npm run bench -- --smoke      tiny sizes (also BENCH_SMOKE=1); leaves the docs alone
  *   npm run bench -- --soak       only the cluster churn soak (--soak-minutes N, default 30);
- *                                 writes bench/results/<time>-soak.json and its section of the docs
+ *                                 writes bench/results/<time>-soak.json and its section of the docs;
+ *                                 --soak-nodes 1 runs it on one node, a control (the docs are left alone)
  *
  * BENCH_RESULTS_DIR overrides where the JSON goes; BENCH_CPU_PROF=<dir> writes a V8 CPU
  * profile of every server under test into <dir>. B4 (bench/browser/) drives Chromium at
@@ -84,8 +85,9 @@ function soakProblems(soak: SoakResult): { broken: string[]; findings: string[] 
 async function soakMain(): Promise<number> {
   const began = Date.now();
   const log = (line: string) => console.log(line);
-  const sizes = smoke ? SOAK_SMOKE : { ...SOAK_FULL, durationMs: soakMinutes() * 60_000 };
-  log(`Churn soak over two cluster nodes for ${(sizes.durationMs / 60_000).toFixed(1)} min (${os.cpus().length} cores, Node ${process.version}):`);
+  const nodes = flagValue("--soak-nodes") === "1" ? 1 : 2;
+  const sizes = { ...(smoke ? SOAK_SMOKE : { ...SOAK_FULL, durationMs: soakMinutes() * 60_000 }), nodes } as const;
+  log(`Churn soak over ${nodes} cluster node(s) for ${(sizes.durationMs / 60_000).toFixed(1)} min (${os.cpus().length} cores, Node ${process.version}):`);
   const soak = await runSoak(sizes, { cpuProfileDir, log });
   const context = { machine: machine(), command: command(), date: new Date(began).toISOString(), durationS: (Date.now() - began) / 1000 };
   const report = renderSoak(soak, context);
@@ -97,7 +99,7 @@ async function soakMain(): Promise<number> {
   log(report);
   log("");
   log(`results: ${file}`);
-  if (!smoke && broken.length === 0) {
+  if (!smoke && broken.length === 0 && nodes === 2) {
     await updateDoc(`${ROOT}docs/BENCHMARKS.md`, report, "soak");
     log("docs/BENCHMARKS.md (soak section) updated");
   }

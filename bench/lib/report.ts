@@ -537,7 +537,7 @@ export function renderSoak(soak: SoakResult, context: Pick<ReportContext, "machi
   return [
     ...machineLines(context),
     `- **Load:** ${soak.pairs} caller/callee pairs up at once over ${soak.nodes} nodes and one redis-server, ` +
-      `callers on one node and callees on the other (half over gRPC, half over gRPC-Web); each pair starts a call every ` +
+      `${soak.nodes === 2 ? "callers on one node and callees on the other" : "callers and callees on the one node"} (half over gRPC, half over gRPC-Web); each pair starts a call every ` +
       `${format(soak.paceMs, 0)} ms; every ${format(soak.roundMs / 1000, 0)} s all users leave and new ones join (${soak.rounds} rounds)`,
     "",
     "| Figure | Value | Goal | Met? |",

@@ -12,6 +12,11 @@ import { startLoad, type Load } from "./processes.js";
 
 export interface SoakSizes {
   durationMs: number;
+  /**
+   * 2: calls cross nodes (the soak). 1: both loads on one node of a one-node cluster, a control:
+   * what grows with two nodes and not with one is the cluster's own.
+   */
+  nodes: 1 | 2;
   /** Pairs up at once, half calling from node 1 to node 2 and half the other way. */
   pairs: number;
   /** Each pair starts a setup every paceMs. */
@@ -24,6 +29,7 @@ export interface SoakSizes {
 }
 
 export const SOAK_FULL: Omit<SoakSizes, "durationMs"> = {
+  nodes: 2,
   pairs: 16,
   paceMs: 1_000,
   roundMs: 60_000,
@@ -33,6 +39,7 @@ export const SOAK_FULL: Omit<SoakSizes, "durationMs"> = {
 
 export const SOAK_SMOKE: SoakSizes = {
   durationMs: 3_000,
+  nodes: 2,
   pairs: 4,
   paceMs: 100,
   roundMs: 1_000,
@@ -105,14 +112,14 @@ const settledState = (left: Leftovers) => left.calls + left.inCall + left.sessio
 export async function runSoak(sizes: SoakSizes, options: { cpuProfileDir: string | undefined; log: (line: string) => void }): Promise<SoakResult> {
   const { log } = options;
   const env: Record<string, string> = sizes.sessionGraceMs === undefined ? {} : { SESSION_GRACE_MS: String(sizes.sessionGraceMs) };
-  const cluster = await startCluster({ nodes: 2, env, cpuProfileDir: options.cpuProfileDir });
+  const cluster = await startCluster({ nodes: sizes.nodes, env, cpuProfileDir: options.cpuProfileDir });
   const loads: Load[] = [];
   try {
-    const [a, b] = cluster.nodes;
-    if (!a || !b) throw new Error("the cluster has no two nodes");
+    const [a, b = a] = cluster.nodes;
+    if (!a || !b) throw new Error("the cluster has no node");
     // Callers on one node and callees on the other, both ways: every event crosses nodes.
-    loads.push(await startLoad("ours-grpc", a, "soak load 1→2", sizes.stepTimeoutMs, undefined, { calleeTarget: b }));
-    loads.push(await startLoad("ours-web", b, "soak load 2→1", sizes.stepTimeoutMs, undefined, { calleeTarget: a }));
+    loads.push(await startLoad("ours-grpc", a, `soak load 1→${sizes.nodes}`, sizes.stepTimeoutMs, undefined, { calleeTarget: b }));
+    loads.push(await startLoad("ours-web", b, `soak load ${sizes.nodes}→1`, sizes.stepTimeoutMs, undefined, { calleeTarget: a }));
 
     const read = async (atMin: number, setups: number): Promise<SoakSample> => {
       const stats = await Promise.all(cluster.nodes.map((node) => node.call("stats", { gc: true })));
