@@ -6,7 +6,8 @@
  * repeated an event.
  */
 import type { Integrity, SetupRun } from "../load/types.js";
-import { summarize, type LatencySummary } from "./stats.js";
+import { mergeRuns } from "./phases.js";
+import type { LatencySummary } from "./stats.js";
 import { readLeftovers, readRedis, startCluster, type Leftovers } from "./cluster.js";
 import { startLoad, type Load } from "./processes.js";
 
@@ -151,7 +152,9 @@ export async function runSoak(sizes: SoakSizes, options: { cpuProfileDir: string
       // New users every round: sessions are opened and closed all along, not only calls.
       await Promise.all(loads.map((load, i) => load.call("openPairs", { count: perLoad, prefix: `soak-${round}-${i}-` })));
       const results = await Promise.all(
-        loads.map((load) => load.call("runSetups", { durationMs: roundMs, paceMs: sizes.paceMs }, roundMs + 10 * sizes.stepTimeoutMs)),
+        loads.map((load) =>
+          load.call("runSetups", { durationMs: roundMs, paceMs: sizes.paceMs, keepSamples: true }, roundMs + 10 * sizes.stepTimeoutMs),
+        ),
       );
       await Promise.all(loads.map((load) => load.call("closePairs", {})));
       for (const run of results) {
@@ -191,7 +194,6 @@ export async function runSoak(sizes: SoakSizes, options: { cpuProfileDir: string
         trend.map((s) => s.heapUsed[n] ?? Number.NaN),
       ),
     );
-    const all = runs.flatMap((run) => (run.completed > 0 ? [run.latency] : []));
     return {
       durationMs: performance.now() - began,
       nodes: cluster.nodes.length,
@@ -202,8 +204,8 @@ export async function runSoak(sizes: SoakSizes, options: { cpuProfileDir: string
       setups,
       errors,
       errorSamples,
-      // Percentiles of the rounds' medians and p95s would mislead; the overall mean and the worst p95 do not.
-      latency: mergeSummaries(all),
+      // Every setup's latency, from every round and load process.
+      latency: mergeRuns(runs).latency,
       start,
       samples,
       heapSlopeBytesPerMin,
@@ -217,22 +219,4 @@ export async function runSoak(sizes: SoakSizes, options: { cpuProfileDir: string
     await Promise.all(loads.map((load) => load.stop()));
     await cluster.stop();
   }
-}
-
-/**
- * One summary over the rounds': the count and mean exact, p50 the count-weighted mean of the
- * rounds' medians, p95/p99/max the worst round's (an upper bound of the whole run's).
- */
-function mergeSummaries(list: LatencySummary[]): LatencySummary {
-  if (list.length === 0) return summarize([]);
-  const count = list.reduce((t, s) => t + s.count, 0);
-  const weighted = (key: keyof LatencySummary) => list.reduce((t, s) => t + s[key] * s.count, 0) / count;
-  return {
-    count,
-    meanMs: weighted("meanMs"),
-    p50Ms: weighted("p50Ms"),
-    p95Ms: Math.max(...list.map((s) => s.p95Ms)),
-    p99Ms: Math.max(...list.map((s) => s.p99Ms)),
-    maxMs: Math.max(...list.map((s) => s.maxMs)),
-  };
 }
