@@ -44,11 +44,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await client.connect();
     // Every node must verify the tokens the others issue: one secret, fresh for each cluster.
     const env = { REDIS_URL: redis.url, REDIS_PREFIX: CLUSTER_PREFIX, TOKEN_SECRET: randomBytes(32).toString("hex"), ...options.env };
-    for (let i = 0; i < options.nodes; i++) {
-      const profile = options.cpuProfileDir && `${options.cpuProfileDir}/cluster-node-${i + 1}`;
-      // maxSessions is PeerJS's setting; ours keeps its production MAX_SESSIONS.
-      nodes.push(await startTarget("ours-grpc", { maxSessions: 0, cpuProfileDir: profile, env }));
-    }
+    // Started at once (each start is mostly tsx compiling); kept in order, node 1 first.
+    const started = await Promise.allSettled(
+      Array.from({ length: options.nodes }, (_, i) => {
+        const profile = options.cpuProfileDir && `${options.cpuProfileDir}/cluster-node-${i + 1}`;
+        // maxSessions is PeerJS's setting; ours keeps its production MAX_SESSIONS.
+        return startTarget("ours-grpc", { maxSessions: 0, cpuProfileDir: profile, env });
+      }),
+    );
+    for (const result of started) if (result.status === "fulfilled") nodes.push(result.value);
+    const failed = started.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
   } catch (error) {
     await stop();
     throw error;
@@ -168,7 +174,22 @@ export async function clusterSetups(system: SystemId, options: RunOptions): Prom
     const nodeMeters = [targetMeter(a, "node 1"), targetMeter(b, "node 2")];
     const meters = [...nodeMeters, redisMeter(cluster.client)];
 
-    const cpuLoad = await start("B1 load 1→2", a, { calleeTarget: b });
+    // Every load process is started up front and at once: a start is mostly tsx compiling.
+    const oneNodeStarts: Promise<Load>[] = [];
+    const twoNodeStarts: Promise<Load>[] = [];
+    for (let i = 0; i < sizes.rushLoads; i++) {
+      // One node's B2 loads: callers and callees on node 1. Two nodes': calls across, both ways.
+      oneNodeStarts.push(start(`load 1→1 #${i + 1}`, a, { calleeTarget: a, client: "raw" }));
+      const [from, to] = i % 2 === 0 ? [a, b] : [b, a];
+      twoNodeStarts.push(start(`load ${i % 2 === 0 ? "1→2" : "2→1"} #${i + 1}`, from, { calleeTarget: to, client: "raw" }));
+    }
+    const cpuStart = start("B1 load 1→2", a, { calleeTarget: b });
+    const all = await Promise.allSettled([cpuStart, ...oneNodeStarts, ...twoNodeStarts]);
+    const failed = all.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
+    const cpuLoad = await cpuStart;
+    const oneNode = await Promise.all(oneNodeStarts);
+    const twoNodes = await Promise.all(twoNodeStarts);
     await cpuLoad.call("openPairs", { count: sizes.cpuPairs, prefix: "cpu-" });
     const warmup = await cpuLoad.call("runSetups", { total: sizes.cpuWarmup });
     const before = await Promise.all(meters.map((meter) => meter.read()));
@@ -189,14 +210,6 @@ export async function clusterSetups(system: SystemId, options: RunOptions): Prom
         `(${used.map((u) => (u / run.completed).toFixed(0)).join(" + ")}: nodes 1, 2, Redis)`,
     );
 
-    // One node's B2 loads: callers and callees on node 1. Two nodes': calls across, both ways.
-    const oneNode: Load[] = [];
-    const twoNodes: Load[] = [];
-    for (let i = 0; i < sizes.rushLoads; i++) {
-      oneNode.push(await start(`load 1→1 #${i + 1}`, a, { calleeTarget: a, client: "raw" }));
-      const [from, to] = i % 2 === 0 ? [a, b] : [b, a];
-      twoNodes.push(await start(`load ${i % 2 === 0 ? "1→2" : "2→1"} #${i + 1}`, from, { calleeTarget: to, client: "raw" }));
-    }
     const [sameLoad] = oneNode;
     const [crossLoad] = twoNodes;
     if (!sameLoad || !crossLoad) throw new Error("no load generator");

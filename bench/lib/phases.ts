@@ -231,11 +231,18 @@ async function withTarget<T>(
   const target = await startTarget(system, { maxSessions, cpuProfileDir: serverProfile, relayFloor, ...(server.env ? { env: server.env } : {}) });
   const started: Load[] = [];
   try {
-    for (let i = 0; i < loads; i++) {
-      const name = `${system} load #${i + 1}`;
-      const profile = profiles && `${profiles}/${system}-load-${i + 1}`;
-      started.push(await startLoad(system, target, name, options.sizes.stepTimeoutMs, profile, server.loadOptions?.(i)));
-    }
+    // Started at once (a start is mostly tsx compiling), kept in order; every one that started is
+    // stopped below even if another failed.
+    const results = await Promise.allSettled(
+      Array.from({ length: loads }, (_, i) => {
+        const name = `${system} load #${i + 1}`;
+        const profile = profiles && `${profiles}/${system}-load-${i + 1}`;
+        return startLoad(system, target, name, options.sizes.stepTimeoutMs, profile, server.loadOptions?.(i));
+      }),
+    );
+    for (const result of results) if (result.status === "fulfilled") started.push(result.value);
+    const failed = results.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
     return await body(target, started);
   } finally {
     await Promise.all(started.map((load) => load.stop()));

@@ -119,8 +119,14 @@ export async function runSoak(sizes: SoakSizes, options: { cpuProfileDir: string
     const [a, b = a] = cluster.nodes;
     if (!a || !b) throw new Error("the cluster has no node");
     // Callers on one node and callees on the other, both ways: every event crosses nodes.
-    loads.push(await startLoad("ours-grpc", a, `soak load 1→${sizes.nodes}`, sizes.stepTimeoutMs, undefined, { calleeTarget: b }));
-    loads.push(await startLoad("ours-web", b, `soak load ${sizes.nodes}→1`, sizes.stepTimeoutMs, undefined, { calleeTarget: a }));
+    // Both started at once (a start is mostly tsx compiling); kept for cleanup either way.
+    const started = await Promise.allSettled([
+      startLoad("ours-grpc", a, `soak load 1→${sizes.nodes}`, sizes.stepTimeoutMs, undefined, { calleeTarget: b }),
+      startLoad("ours-web", b, `soak load ${sizes.nodes}→1`, sizes.stepTimeoutMs, undefined, { calleeTarget: a }),
+    ]);
+    for (const result of started) if (result.status === "fulfilled") loads.push(result.value);
+    const failed = started.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
 
     const read = async (atMin: number, setups: number): Promise<SoakSample> => {
       const stats = await Promise.all(cluster.nodes.map((node) => node.call("stats", { gc: true })));
