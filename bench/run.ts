@@ -3,6 +3,9 @@
  *
  *   npm run bench                 full run; writes bench/results/<time>.json and docs/BENCHMARKS.md
  *   npm run bench -- --smoke      tiny sizes (also BENCH_SMOKE=1); leaves the docs alone
+ *   npm run bench -- --soak       only the cluster churn soak (--soak-minutes N, default 30);
+ *                                 writes bench/results/<time>-soak.json and its section of the docs;
+ *                                 --soak-nodes 1 runs it on one node, a control (the docs are left alone)
  *
  * BENCH_RESULTS_DIR overrides where the JSON goes; BENCH_CPU_PROF=<dir> writes a V8 CPU
  * profile of every server under test into <dir>. B4 (bench/browser/) drives Chromium at
@@ -18,12 +21,15 @@ import { measureResume } from "./faults/resume.js";
 import type { SystemId } from "./load/types.js";
 import { loadFixture } from "./lib/fixture.js";
 import { FULL, runSystems, SMOKE, type SystemResult } from "./lib/phases.js";
-import { buildFigures, renderReport, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
+import { clusterSetups, type ClusterResult } from "./lib/cluster.js";
+import { buildFigures, renderCluster, renderReport, renderSoak, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
+import { runSoak, SOAK_FULL, SOAK_SMOKE, type SoakResult } from "./lib/soak.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SYSTEMS: SystemId[] = ["ours-grpc", "ours-web", "peerjs"];
 
 const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1";
+const soakOnly = process.argv.includes("--soak");
 const sizes = smoke ? SMOKE : FULL;
 const resultsDir = resolve(process.env.BENCH_RESULTS_DIR ?? `${ROOT}bench/results`);
 const cpuProfileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
@@ -45,6 +51,79 @@ function command(): string {
   return ["node --import tsx bench/run.ts", ...flags].join(" ");
 }
 
+/** The value after `flag` on the command line, if given. */
+function flagValue(flag: string): string | undefined {
+  const at = process.argv.indexOf(flag);
+  return at < 0 ? undefined : process.argv[at + 1];
+}
+
+function soakMinutes(): number {
+  const given = flagValue("--soak-minutes");
+  const minutes = given === undefined ? 30 : Number(given);
+  if (!(minutes > 0)) throw new Error(`--soak-minutes wants a positive number, got ${given}`);
+  return minutes;
+}
+
+/**
+ * What the soak found against its goals. Failed setups make its figures untrustworthy; stuck
+ * state and lost events are findings, reported as such (the doc shows them as unmet goals).
+ */
+function soakProblems(soak: SoakResult): { broken: string[]; findings: string[] } {
+  const broken = soak.errors > 0 ? [`soak: ${soak.errors} failed setups, e.g. ${soak.errorSamples[0] ?? "?"}`] : [];
+  const findings: string[] = [];
+  const calls = soak.atClose.calls + soak.atClose.inCall + soak.settled.calls + soak.settled.inCall;
+  if (calls > 0) findings.push(`soak: ${calls} stuck call key(s)/entries once every user left`);
+  const left = soak.settled.sessions + soak.settled.users + soak.settled.histories;
+  if (left > 0) findings.push(`soak: ${left} session key(s)/entries left after the grace period`);
+  const { lost, duplicated, unexpected } = soak.integrity;
+  if (lost + duplicated + unexpected > 0) findings.push(`soak: events lost ${lost}, duplicated ${duplicated}, unexpected ${unexpected}`);
+  if (soak.nodeSessions.some((n) => n !== 0)) findings.push(`soak: the nodes still hold ${soak.nodeSessions.join(" / ")} streams`);
+  return { broken, findings };
+}
+
+/** `npm run bench -- --soak`: the churn soak alone. */
+async function soakMain(): Promise<number> {
+  const began = Date.now();
+  const log = (line: string) => console.log(line);
+  const nodes = flagValue("--soak-nodes") === "1" ? 1 : 2;
+  const sizes = { ...(smoke ? SOAK_SMOKE : { ...SOAK_FULL, durationMs: soakMinutes() * 60_000 }), nodes } as const;
+  log(`Churn soak over ${nodes} cluster node(s) for ${(sizes.durationMs / 60_000).toFixed(1)} min (${os.cpus().length} cores, Node ${process.version}):`);
+  const soak = await runSoak(sizes, { cpuProfileDir, log });
+  const context = { machine: machine(), command: command(), date: new Date(began).toISOString(), durationS: (Date.now() - began) / 1000 };
+  const report = renderSoak(soak, context);
+  const { broken, findings } = soakProblems(soak);
+  await mkdir(resultsDir, { recursive: true });
+  const file = `${resultsDir}/${new Date(began).toISOString().replace(/[:.]/g, "-")}-soak${smoke ? "-smoke" : ""}.json`;
+  await writeFile(file, `${JSON.stringify({ mode: smoke ? "soak-smoke" : "soak", context, sizes, problems: [...broken, ...findings], soak }, null, 2)}\n`);
+  log("");
+  log(report);
+  log("");
+  log(`results: ${file}`);
+  if (!smoke && broken.length === 0 && nodes === 2) {
+    await updateDoc(`${ROOT}docs/BENCHMARKS.md`, report, "soak");
+    log("docs/BENCHMARKS.md (soak section) updated");
+  }
+  for (const problem of [...broken, ...findings]) log(`  - ${problem}`);
+  return broken.length + findings.length > 0 ? 1 : 0;
+}
+
+/** Cluster runs with failed setups. */
+function clusterProblems(cluster: ClusterResult): string[] {
+  const runs = [
+    ["B1 warm-up", cluster.cpu.warmup],
+    ["B1", cluster.cpu.run],
+    ["B8 one node", cluster.relaySameNode],
+    ["B8 across nodes", cluster.relayCrossNode],
+    ["B2 one node warm-up", cluster.rushOneNode.warmup],
+    ["B2 one node", cluster.rushOneNode.run],
+    ["B2 two nodes warm-up", cluster.rushTwoNodes.warmup],
+    ["B2 two nodes", cluster.rushTwoNodes.run],
+  ] as const;
+  return runs.flatMap(([name, run]) =>
+    run.errors > 0 ? [`${cluster.system} cluster ${name}: ${run.errors} failed setups, e.g. ${run.errorSamples[0] ?? "?"}`] : [],
+  );
+}
+
 /** Problems that make the figures untrustworthy: failed setups, failed joins, lost sessions. */
 function problems(result: SystemResult): string[] {
   const found: string[] = [];
@@ -52,6 +131,7 @@ function problems(result: SystemResult): string[] {
     ["B1 warm-up", result.cpu.warmup],
     ["B1", result.cpu.run],
     ...(result.relayFloor ? ([["B1 floor", result.relayFloor.run]] as const) : []),
+    ...(result.relay ? ([["B8", result.relay]] as const) : []),
     ["B2 warm-up", result.rush.warmup],
     ["B2", result.rush.run],
     ...result.levels.map((level) => [`setups @ ${level.sessions}`, level.setups] as const),
@@ -101,6 +181,17 @@ async function main(): Promise<number> {
   const results = await runSystems(SYSTEMS, { sizes, cpuProfileDir, log });
   const systems = Object.fromEntries(results) as Record<SystemId, SystemResult>;
 
+  log("Cluster mode (two nodes, one redis-server), each of our transports:");
+  const clusters: ClusterResult[] = [];
+  for (const system of SYSTEMS.filter((s) => s !== "peerjs")) clusters.push(await clusterSetups(system, { sizes, cpuProfileDir, log }));
+
+  // The smoke run exercises the soak too, for a few seconds, so its code stays tested.
+  let soak: SoakResult | undefined;
+  if (smoke) {
+    log("Churn soak (smoke size):");
+    soak = await runSoak(SOAK_SMOKE, { cpuProfileDir, log });
+  }
+
   log("B4, Accept → first decoded remote frame (real Chromium):");
   let b4: AcceptToFrameResult | undefined;
   let b4Error: string | undefined;
@@ -132,14 +223,22 @@ async function main(): Promise<number> {
       calleeCandidates: fixture.calleeCandidates.length,
     },
   };
-  const report = renderReport(figures, context, faults);
-  const found = [...SYSTEMS.flatMap((system) => problems(systems[system])), ...b4Problems(b4, b4Error), ...faultProblems(faults)];
+  const report = renderReport(figures, context, faults, renderCluster(clusters, systems));
+  const soakFound = soak ? soakProblems(soak) : { broken: [], findings: [] };
+  const found = [
+    ...SYSTEMS.flatMap((system) => problems(systems[system])),
+    ...clusters.flatMap(clusterProblems),
+    ...b4Problems(b4, b4Error),
+    ...faultProblems(faults),
+    ...soakFound.broken,
+    ...soakFound.findings,
+  ];
 
   await mkdir(resultsDir, { recursive: true });
   const file = `${resultsDir}/${new Date(began).toISOString().replace(/[:.]/g, "-")}${smoke ? "-smoke" : ""}.json`;
   await writeFile(
     file,
-    `${JSON.stringify({ mode: smoke ? "smoke" : "full", context, sizes, problems: found, figures, systems, b4: b4 ?? null, faults }, null, 2)}\n`,
+    `${JSON.stringify({ mode: smoke ? "smoke" : "full", context, sizes, problems: found, figures, systems, clusters, b4: b4 ?? null, faults, soak: soak ?? null }, null, 2)}\n`,
   );
 
   log("");
@@ -158,7 +257,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
+(soakOnly ? soakMain() : main()).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(error);

@@ -15,6 +15,12 @@ const logger = pino({ level: config.logLevel });
 const server = await startServer(config, logger);
 
 const info: TargetInfo = { system: "ours", webPort: server.webPort, grpcPort: server.grpcPort };
-serve<TargetMethods>({ stats: ({ gc }) => readStats(gc, () => server.hub!.sessionCount, () => server.hub!.keptEventCount) }, info);
+// In cluster mode (REDIS_URL) there is no in-memory hub: sessions are the streams this node
+// holds, and the events kept for a resume live in Redis (the orchestrator reads Redis itself).
+const { hub, backend } = server;
+serve<TargetMethods>(
+  { stats: ({ gc }) => readStats(gc, () => hub?.sessionCount ?? backend.localSessionCount, () => hub?.keptEventCount ?? 0) },
+  info,
+);
 // As in production: SIGTERM drains, then the process exits 0 (the drain benchmark times it).
 drainOnSignals(server, logger);

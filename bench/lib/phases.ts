@@ -5,15 +5,20 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { SetupRun, SystemId } from "../load/types.js";
 import type { ProcessStats } from "../targets/introspect.js";
-import { cpuUs, startLoad, startTarget, type Load, type Target } from "./processes.js";
+import { summarize } from "./stats.js";
+import { cpuUs, machineBusyUs, procCpuUs, startLoad, startTarget, type Load, type LoadOptions, type Target } from "./processes.js";
 
 export interface Sizes {
   /** B1/B5: concurrent pairs, warm-up setups (not measured), measured setups. */
   cpuPairs: number;
   cpuWarmup: number;
   cpuSetups: number;
-  /** B2: concurrent pairs, warm-up and measured duration. */
+  /**
+   * B2: concurrent pairs (spread over rushLoads load processes running the lean client), warm-up
+   * and measured duration.
+   */
   rushPairs: number;
+  rushLoads: number;
   rushWarmupMs: number;
   rushMs: number;
   /** Idle session counts measured in turn (the last is B3). */
@@ -40,6 +45,9 @@ export interface Sizes {
   /** B4: measured calls per system in real Chromium, after b4Warmup unmeasured ones. */
   b4Calls: number;
   b4Warmup: number;
+  /** B8: pairs and setups for the relay latency (3 relayed events per setup). */
+  relayPairs: number;
+  relaySetups: number;
   /** Faults (ours only): users cut at once × rounds; calls up while the node drains. */
   resumeUsers: number;
   resumeRounds: number;
@@ -51,6 +59,7 @@ export const FULL: Sizes = {
   cpuWarmup: 300,
   cpuSetups: 2_000,
   rushPairs: 64,
+  rushLoads: 2,
   rushWarmupMs: 2_000,
   rushMs: 10_000,
   levels: [100, 1_000, 10_000],
@@ -66,6 +75,8 @@ export const FULL: Sizes = {
   afterCallHeartbeatMs: 1_000,
   b4Calls: 20,
   b4Warmup: 1,
+  relayPairs: 1,
+  relaySetups: 300,
   resumeUsers: 50,
   resumeRounds: 10,
   drainPairs: 50,
@@ -76,6 +87,7 @@ export const SMOKE: Sizes = {
   cpuWarmup: 4,
   cpuSetups: 20,
   rushPairs: 8,
+  rushLoads: 2,
   rushWarmupMs: 200,
   rushMs: 1_000,
   levels: [20, 50],
@@ -91,6 +103,8 @@ export const SMOKE: Sizes = {
   afterCallHeartbeatMs: 200,
   b4Calls: 2,
   b4Warmup: 1,
+  relayPairs: 1,
+  relaySetups: 10,
   resumeUsers: 4,
   resumeRounds: 2,
   drainPairs: 3,
@@ -109,13 +123,52 @@ export interface CpuResult {
   cpuPerSetupUs: number;
 }
 
+/** A process whose CPU time a workload reads: a server under test, Redis, a load generator. */
+export interface CpuMeter {
+  name: string;
+  /** "machine": every core's busy time, whoever used it. */
+  role: "server" | "redis" | "load" | "machine";
+  /** CPU microseconds used so far. */
+  read(): Promise<number>;
+}
+
+export interface CpuShare {
+  name: string;
+  role: CpuMeter["role"];
+  cpuUs: number;
+  /** CPU time ÷ wall time over the measured window: 1 is one core kept busy. */
+  share: number;
+}
+
+export function targetMeter(target: Target, name = target.name): CpuMeter {
+  return {
+    name,
+    role: "server",
+    read: async () => {
+      const stats = await target.call("stats", { gc: false });
+      return stats.cpuUserUs + stats.cpuSystemUs;
+    },
+  };
+}
+
+export function loadMeters(loads: Load[]): CpuMeter[] {
+  return loads.map((load) => ({ name: load.name, role: "load", read: async () => procCpuUs(load.pid) }));
+}
+
+/** The whole machine's busy time: what else ran shows as this less every process measured. */
+export const machineMeter: CpuMeter = { name: "whole machine", role: "machine", read: async () => machineBusyUs() };
+
 export interface RushResult {
   warmup: SetupRun;
   run: SetupRun;
+  /** CPU of the server process(es) under test over the measured window (Redis apart). */
   serverCpuUs: number;
   setupsPerSecond: number;
-  /** Server CPU time / wall time: near 1 means the server was the bottleneck. */
+  /** Server CPU time / wall time: near 1 (per server) means the servers were the bottleneck. */
   serverCpuShare: number;
+  /** Every process measured: the servers, Redis in cluster mode, and the load generators. */
+  shares: CpuShare[];
+  loads: number;
 }
 
 export interface LevelResult {
@@ -152,6 +205,8 @@ export interface AfterCallsResult {
 export interface SystemResult {
   system: SystemId;
   cpu: CpuResult;
+  /** Ours only: B8's relay latency on one node (the in-memory hub). */
+  relay?: SetupRun;
   /** Ours only: B1 against our transports around a relay that does nothing else. */
   relayFloor?: CpuResult;
   rush: RushResult;
@@ -166,7 +221,7 @@ async function withTarget<T>(
   options: RunOptions,
   loads: number,
   body: (target: Target, loads: Load[]) => Promise<T>,
-  server: { relayFloor?: boolean; env?: Record<string, string> } = {},
+  server: { relayFloor?: boolean; env?: Record<string, string>; loadOptions?: (i: number) => LoadOptions } = {},
 ): Promise<T> {
   const { sizes } = options;
   const maxSessions = Math.max(...sizes.levels, 2 * sizes.afterCallPairs) + 4 * Math.max(sizes.rushPairs, sizes.scalePairs);
@@ -176,11 +231,18 @@ async function withTarget<T>(
   const target = await startTarget(system, { maxSessions, cpuProfileDir: serverProfile, relayFloor, ...(server.env ? { env: server.env } : {}) });
   const started: Load[] = [];
   try {
-    for (let i = 0; i < loads; i++) {
-      const name = `${system} load #${i + 1}`;
-      const profile = profiles && `${profiles}/${system}-load-${i + 1}`;
-      started.push(await startLoad(system, target, name, options.sizes.stepTimeoutMs, profile));
-    }
+    // Started at once (a start is mostly tsx compiling), kept in order; every one that started is
+    // stopped below even if another failed.
+    const results = await Promise.allSettled(
+      Array.from({ length: loads }, (_, i) => {
+        const name = `${system} load #${i + 1}`;
+        const profile = profiles && `${profiles}/${system}-load-${i + 1}`;
+        return startLoad(system, target, name, options.sizes.stepTimeoutMs, profile, server.loadOptions?.(i));
+      }),
+    );
+    for (const result of results) if (result.status === "fulfilled") started.push(result.value);
+    const failed = results.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
     return await body(target, started);
   } finally {
     await Promise.all(started.map((load) => load.stop()));
@@ -228,34 +290,119 @@ export function relayFloorSetups(system: SystemId, options: RunOptions): Promise
   );
 }
 
-/** B1 and B5 (sequential-ish setups), then B2 (many concurrent callers), on one server. */
-export function callSetups(system: SystemId, options: RunOptions): Promise<{ cpu: CpuResult; rush: RushResult }> {
-  const { sizes, log } = options;
-  return withTarget(system, options, 1, async (target, loads) => {
-    const load = first(loads);
-    const cpu = await cpuPerSetup(target, load, sizes, "cpu-");
-    log(`  ${system}: ${cpu.run.completed} setups, ${cpu.cpuPerSetupUs.toFixed(0)} µs server CPU each`);
-
-    await load.call("openPairs", { count: sizes.rushPairs, prefix: "rush-" });
-    const rushWarmup = await load.call("runSetups", { durationMs: sizes.rushWarmupMs });
-    const rush = await measureSetups(target, load, { durationMs: sizes.rushMs });
-    const setupsPerSecond = rush.run.completed / (rush.run.wallMs / 1000);
-    log(
-      `  ${system}: ${setupsPerSecond.toFixed(0)} setups/s with ${sizes.rushPairs} callers, ` +
-        `p99 ${rush.run.latency.p99Ms.toFixed(1)} ms`,
+/** Runs of several load processes over the same window as one: counts add, latencies merge. */
+export function mergeRuns(runs: SetupRun[]): SetupRun {
+  const sum = (side: "caller" | "callee") =>
+    runs.reduce(
+      (t, r) => ({
+        sent: t.sent + r[side].sent,
+        received: t.received + r[side].received,
+        heartbeats: t.heartbeats + r[side].heartbeats,
+        bytesSent: t.bytesSent + r[side].bytesSent,
+        bytesReceived: t.bytesReceived + r[side].bytesReceived,
+      }),
+      { sent: 0, received: 0, heartbeats: 0, bytesSent: 0, bytesReceived: 0 },
     );
-    await load.call("closePairs", {});
-    return {
-      cpu,
-      rush: {
-        warmup: rushWarmup,
-        run: rush.run,
-        serverCpuUs: rush.serverCpuUs,
-        setupsPerSecond,
-        serverCpuShare: rush.serverCpuUs / (rush.run.wallMs * 1000),
-      },
-    };
+  const latencies = runs.flatMap((r) => r.samples?.latencies ?? []);
+  const relays = runs.flatMap((r) => r.samples?.relays ?? []);
+  return {
+    completed: runs.reduce((t, r) => t + r.completed, 0),
+    errors: runs.reduce((t, r) => t + r.errors, 0),
+    errorSamples: runs.flatMap((r) => r.errorSamples).slice(0, 5),
+    // The loads run at once: the window is the longest of theirs.
+    wallMs: Math.max(...runs.map((r) => r.wallMs)),
+    latency: summarize(latencies),
+    caller: sum("caller"),
+    callee: sum("callee"),
+    ...(relays.length > 0 ? { relay: summarize(relays) } : {}),
+  };
+}
+
+/**
+ * B2's workload: `pairs` spread over `loads`, all setting up calls back to back at once; a
+ * warm-up, then a measured window with the CPU time of every process in `meters`.
+ */
+export async function rushOver(loads: Load[], meters: CpuMeter[], sizes: Sizes, prefix: string): Promise<RushResult> {
+  const perLoad = Math.max(1, Math.round(sizes.rushPairs / loads.length));
+  await Promise.all(loads.map((load, i) => load.call("openPairs", { count: perLoad, prefix: `${prefix}${i}-` })));
+  const warmups = await Promise.all(loads.map((load) => load.call("runSetups", { durationMs: sizes.rushWarmupMs, keepSamples: true })));
+  meters = [...meters, machineMeter];
+  const before = await Promise.all(meters.map((meter) => meter.read()));
+  const began = performance.now();
+  const runs = await Promise.all(
+    loads.map((load) => load.call("runSetups", { durationMs: sizes.rushMs, keepSamples: true }, 600_000)),
+  );
+  const wallUs = (performance.now() - began) * 1000;
+  const after = await Promise.all(meters.map((meter) => meter.read()));
+  await Promise.all(loads.map((load) => load.call("closePairs", {})));
+  const shares = meters.map((meter, i) => {
+    const used = (after[i] ?? Number.NaN) - (before[i] ?? Number.NaN);
+    return { name: meter.name, role: meter.role, cpuUs: used, share: used / wallUs };
   });
+  const run = mergeRuns(runs);
+  const servers = shares.filter((share) => share.role === "server");
+  const serverCpuUs = servers.reduce((t, share) => t + share.cpuUs, 0);
+  return {
+    warmup: mergeRuns(warmups),
+    run,
+    serverCpuUs,
+    setupsPerSecond: run.completed / (run.wallMs / 1000),
+    serverCpuShare: serverCpuUs / wallUs,
+    shares,
+    loads: loads.length,
+  };
+}
+
+/** Percent CPU shares of a B2 run's processes, for the log. */
+export function describeShares(shares: CpuShare[]): string {
+  return [...shares.map((share) => `${share.name} ${(share.share * 100).toFixed(0)} %`), `others ${(otherShare(shares) * 100).toFixed(0)} %`].join(", ");
+}
+
+/** The machine's busy share less every process measured: other processes on the machine. */
+export function otherShare(shares: CpuShare[]): number {
+  const machine = shares.find((share) => share.role === "machine")?.share ?? Number.NaN;
+  return Math.max(0, machine - shares.filter((share) => share.role !== "machine").reduce((t, share) => t + share.share, 0));
+}
+
+/** B8's setups on `load`'s pairs: few at once, so the relay latency is not queueing. */
+export async function relayRun(load: Load, sizes: Sizes, prefix: string): Promise<SetupRun> {
+  await load.call("openPairs", { count: sizes.relayPairs, prefix });
+  // The first setups of new connections are not what a relay costs.
+  await load.call("runSetups", { total: Math.min(10, sizes.relaySetups) });
+  const run = await load.call("runSetups", { total: sizes.relaySetups }, 600_000);
+  await load.call("closePairs", {});
+  return run;
+}
+
+/**
+ * B1 and B5 (sequential-ish setups, connect-node clients), B8's relay latency, then B2 (many
+ * concurrent callers, over rushLoads processes of the lean client), on one server.
+ */
+export function callSetups(system: SystemId, options: RunOptions): Promise<{ cpu: CpuResult; rush: RushResult; relay?: SetupRun }> {
+  const { sizes, log } = options;
+  const ours = system !== "peerjs";
+  return withTarget(
+    system,
+    options,
+    1 + sizes.rushLoads,
+    async (target, loads) => {
+      const [load, ...rushLoads] = loads;
+      if (!load) throw new Error("no load generator");
+      const cpu = await cpuPerSetup(target, load, sizes, "cpu-");
+      log(`  ${system}: ${cpu.run.completed} setups, ${cpu.cpuPerSetupUs.toFixed(0)} µs server CPU each`);
+      const relay = ours ? await relayRun(first(rushLoads), sizes, "relay-") : undefined;
+      if (relay?.relay) log(`  ${system}: relay p50 ${relay.relay.p50Ms.toFixed(2)} ms, p95 ${relay.relay.p95Ms.toFixed(2)} ms`);
+
+      const rush = await rushOver(rushLoads, [targetMeter(target, "server"), ...loadMeters(rushLoads)], sizes, "rush-");
+      log(
+        `  ${system}: ${rush.setupsPerSecond.toFixed(0)} setups/s with ${sizes.rushPairs} callers over ${rushLoads.length} load processes, ` +
+          `p99 ${rush.run.latency.p99Ms.toFixed(1)} ms; CPU: ${describeShares(rush.shares)}`,
+      );
+      return { cpu, rush, ...(relay ? { relay } : {}) };
+    },
+    // Load #1 runs connect-node clients (B1, B5); the others the lean client (B2, B8).
+    { loadOptions: (i) => (i === 0 || !ours ? {} : { client: "raw" }) },
+  );
 }
 
 /** Opens idle sessions level by level; at each: join cost, heap, idle CPU, and call-setup CPU. */

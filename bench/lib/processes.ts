@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { LoadConfig, LoadMethods, SystemId } from "../load/types.js";
 import type { ProcessStats, TargetInfo, TargetMethods } from "../targets/introspect.js";
 import { Child } from "./child.js";
@@ -58,16 +59,36 @@ export function startTarget(system: SystemId, options: TargetOptions): Promise<T
   });
 }
 
+/** The port `system`'s clients connect to on `target`. */
+function portFor(system: SystemId, target: Target): number {
+  const port = system === "ours-grpc" ? target.info.grpcPort : target.info.webPort;
+  if (port === undefined) throw new Error(`${target.name} did not report a port for ${system}`);
+  return port;
+}
+
+/** Ours only: where the callees join (another node), and which client the users run. */
+export interface LoadOptions {
+  calleeTarget?: Target;
+  client?: LoadConfig["client"];
+}
+
+/** A load generator for `system` against `target`. */
 export function startLoad(
   system: SystemId,
   target: Target,
   name: string,
   stepTimeoutMs: number,
   cpuProfileDir: string | undefined,
+  options: LoadOptions = {},
 ): Promise<Load> {
-  const port = system === "ours-grpc" ? target.info.grpcPort : target.info.webPort;
-  if (port === undefined) throw new Error(`${target.name} did not report a port for ${system}`);
-  const config: LoadConfig = { system, host: HOST, port, stepTimeoutMs };
+  const config: LoadConfig = {
+    system,
+    host: HOST,
+    port: portFor(system, target),
+    stepTimeoutMs,
+    ...(options.calleeTarget ? { calleePort: portFor(system, options.calleeTarget) } : {}),
+    ...(options.client ? { client: options.client } : {}),
+  };
   return Child.start<LoadMethods, { system: SystemId }>({
     name,
     script: "load/worker.ts",
@@ -79,4 +100,33 @@ export function startLoad(
 /** CPU microseconds (user + system) the server spent between two readings. */
 export function cpuUs(before: ProcessStats, after: ProcessStats): number {
   return after.cpuUserUs + after.cpuSystemUs - (before.cpuUserUs + before.cpuSystemUs);
+}
+
+/**
+ * CPU microseconds (user + system) a process has used so far, from /proc/<pid>/stat: for the
+ * processes that have no stats method (load generators). Resolution is one clock tick (10 ms).
+ */
+export function procCpuUs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the parenthesised command name (which may hold spaces); utime and stime are
+  // the 14th and 15th fields of the whole line.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks / CLOCK_TICKS) * 1e6;
+}
+
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU microseconds every core of the machine has spent busy so far (/proc/stat: user, nice,
+ * system, irq, softirq, steal), so a workload can tell how much of the machine went to processes
+ * other than the ones it measures (another test suite on a shared machine, say).
+ */
+export function machineBusyUs(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  const ticks = [user, nice, system, irq, softirq, steal].reduce<number>((t, v) => t + (v ?? 0), 0);
+  return (ticks / CLOCK_TICKS) * 1e6;
 }

@@ -7,7 +7,9 @@ import type { AcceptToFrameResult, Summary } from "../browser/accept-to-frame.js
 import type { DrainResult } from "../faults/drain.js";
 import type { ResumeResult } from "../faults/resume.js";
 import type { SetupRun } from "../load/types.js";
-import type { LevelResult, SystemResult } from "./phases.js";
+import type { ClusterResult } from "./cluster.js";
+import { otherShare, type LevelResult, type RushResult, type SystemResult } from "./phases.js";
+import type { SoakResult } from "./soak.js";
 
 export type Transport = "gRPC" | "gRPC-Web";
 
@@ -73,6 +75,11 @@ const FLOOR_LIMIT = 1.25;
 
 type Systems = Record<"ours-grpc" | "ours-web" | "peerjs", SystemResult>;
 
+/** The load generators' CPU shares of a B2 run, added up (100 % = one core). */
+function loadShare(rush: RushResult): number {
+  return rush.shares.filter((share) => share.role === "load").reduce((t, share) => t + share.share, 0);
+}
+
 function perSetup(run: SetupRun) {
   const n = run.completed;
   return {
@@ -136,8 +143,12 @@ export function buildFigures(systems: Systems, b4?: AcceptToFrameResult): Figure
       ours: ours.rush.run.latency.p99Ms, peerjs: peer.rush.run.latency.p99Ms, digits: 1,
     });
     add({
-      table: "headline", id: "B2", name: "Server CPU share during B2", transport, unit: "%",
+      table: "headline", id: "B2", name: "Server CPU share during B2 (100 % = one core)", transport, unit: "%",
       ours: ours.rush.serverCpuShare * 100, peerjs: peer.rush.serverCpuShare * 100,
+    });
+    add({
+      table: "headline", id: "B2", name: `— load generators' CPU share (${ours.rush.loads} processes)`, transport, unit: "%",
+      ours: loadShare(ours.rush) * 100, peerjs: loadShare(peer.rush) * 100,
     });
   }
   for (const { transport, key } of TRANSPORTS) {
@@ -366,6 +377,88 @@ export function renderTable(figures: Figure[], table: Figure["table"]): string {
   return lines.join("\n");
 }
 
+/** Issue #14's goals for cluster mode. */
+const CROSS_NODE_P50_LIMIT_MS = 2;
+const TWO_NODE_SCALING = 1.8;
+
+function percent(share: number): string {
+  return `${format(share * 100, 0)} %`;
+}
+
+/** "node 1 34 % + node 2 46 %, Redis 13 %, loads 40 % + 39 %" */
+function sharesCell(rush: RushResult): string {
+  const of = (role: string) => rush.shares.filter((share) => share.role === role);
+  const servers = of("server").map((share) => percent(share.share)).join(" + ");
+  const redis = of("redis").map((share) => percent(share.share));
+  const loads = of("load").map((share) => percent(share.share)).join(" + ");
+  return [
+    `server${of("server").length > 1 ? "s" : ""} ${servers}`,
+    ...(redis.length ? [`Redis ${redis.join("")}`] : []),
+    `loads ${loads}`,
+    `other processes ${percent(otherShare(rush.shares))}`,
+  ].join(", ");
+}
+
+/** Setups per second of server CPU: what one node does with each core-second it spends. */
+function perServerCpuSecond(rush: RushResult): number {
+  return rush.run.completed / (rush.serverCpuUs / 1e6);
+}
+
+function perServerAndRedisCpuSecond(rush: RushResult): number {
+  const redis = rush.shares.filter((share) => share.role === "redis").reduce((t, share) => t + share.cpuUs, 0);
+  return rush.run.completed / ((rush.serverCpuUs + redis) / 1e6);
+}
+
+/**
+ * Issue #14's cluster figures, beside the same run's one-node (in-memory) figures and PeerJS's:
+ * B8's relay latency, B1 summed over the nodes and Redis, B2 with two nodes against one.
+ */
+export function renderCluster(clusters: ClusterResult[], systems: Systems): string {
+  const yes = (met: boolean) => (met ? "yes" : "**no**");
+  const ms = (value: number | undefined) => `${format(value ?? Number.NaN, 2)} ms`;
+  const lines = [
+    "| | Figure | Transport | Value | Beside it | Goal | Met? |",
+    "| --- | --- | --- | ---: | --- | --- | --- |",
+  ];
+  const transport = (system: string) => (system === "ours-grpc" ? "gRPC" : "gRPC-Web");
+  for (const c of clusters) {
+    const t = transport(c.system);
+    const memory = systems[c.system as "ours-grpc" | "ours-web"].relay?.relay;
+    const same = c.relaySameNode.relay;
+    const cross = c.relayCrossNode.relay;
+    const added = (cross?.p50Ms ?? Number.NaN) - (same?.p50Ms ?? Number.NaN);
+    const added95 = (cross?.p95Ms ?? Number.NaN) - (same?.p95Ms ?? Number.NaN);
+    lines.push(
+      `| B8 | Relay latency added by crossing nodes, p50 (${cross?.count ?? 0} relayed events in each setting) | ${t} | ${ms(added)} | across nodes ${ms(cross?.p50Ms)}; one node of the cluster ${ms(same?.p50Ms)}; one node, no Redis ${ms(memory?.p50Ms)} | ≤ ${CROSS_NODE_P50_LIMIT_MS} ms | ${yes(added <= CROSS_NODE_P50_LIMIT_MS)} |`,
+      `| B8 | Relay latency added by crossing nodes, p95 | ${t} | ${ms(added95)} | across nodes ${ms(cross?.p95Ms)}; one node of the cluster ${ms(same?.p95Ms)}; one node, no Redis ${ms(memory?.p95Ms)} | — | |`,
+    );
+  }
+  for (const c of clusters) {
+    const t = transport(c.system);
+    const one = systems[c.system as "ours-grpc" | "ours-web"].cpu.cpuPerSetupUs;
+    const peer = systems.peerjs.cpu.cpuPerSetupUs;
+    const n = c.cpu.run.completed;
+    const parts = [...c.cpu.nodeCpuUs.map((u, i) => `node ${i + 1} ${format(u / n, 0)}`), `Redis ${format(c.cpu.redisCpuUs / n, 0)}`].join(" + ");
+    lines.push(
+      `| B1 | CPU per call setup, two nodes + Redis, every call across nodes | ${t} | ${format(c.cpu.cpuPerSetupUs, 0)} µs | ${parts} µs; one node, no Redis ${format(one, 0)} µs (${format(c.cpu.cpuPerSetupUs / one, 2)}×); PeerJS ${format(peer, 0)} µs (${format(c.cpu.cpuPerSetupUs / peer, 2)}×) | — | |`,
+    );
+  }
+  for (const c of clusters) {
+    const t = transport(c.system);
+    const memory = systems[c.system as "ours-grpc" | "ours-web"].rush;
+    const peer = systems.peerjs.rush;
+    const ratio = c.rushTwoNodes.setupsPerSecond / c.rushOneNode.setupsPerSecond;
+    const rate = (rush: RushResult) => `${format(rush.setupsPerSecond, 0)} setups/s`;
+    lines.push(
+      `| B2 | Call setups per second, two nodes ÷ one node (cluster, Redis behind both) | ${t} | ${format(ratio, 2)}× | two nodes ${rate(c.rushTwoNodes)} (${sharesCell(c.rushTwoNodes)}); one node ${rate(c.rushOneNode)} (${sharesCell(c.rushOneNode)}) | ≥ ${TWO_NODE_SCALING}× | ${yes(ratio >= TWO_NODE_SCALING)} |`,
+      `| B2 | — one node without Redis; PeerJS (same run) | ${t} | ${rate(memory)} | ${sharesCell(memory)}; PeerJS ${rate(peer)} (${sharesCell(peer)}) | — | |`,
+      `| B2 | Setups per second of node CPU: two nodes / one node of the cluster / one node without Redis | ${t} | ${format(perServerCpuSecond(c.rushTwoNodes), 0)} / ${format(perServerCpuSecond(c.rushOneNode), 0)} / ${format(perServerCpuSecond(memory), 0)} | counting Redis's CPU too: ${format(perServerAndRedisCpuSecond(c.rushTwoNodes), 0)} / ${format(perServerAndRedisCpuSecond(c.rushOneNode), 0)}; PeerJS ${format(perServerCpuSecond(peer), 0)} | — | |`,
+      `| B2 | Setup latency p50 / p99, two nodes; one node of the cluster | ${t} | ${format(c.rushTwoNodes.run.latency.p50Ms, 1)} / ${format(c.rushTwoNodes.run.latency.p99Ms, 1)} ms | ${format(c.rushOneNode.run.latency.p50Ms, 1)} / ${format(c.rushOneNode.run.latency.p99Ms, 1)} ms | — | |`,
+    );
+  }
+  return lines.join("\n");
+}
+
 export interface Faults {
   resume: ResumeResult;
   drain: DrainResult;
@@ -387,13 +480,10 @@ function renderFaults({ resume, drain }: Faults): string {
   ].join("\n");
 }
 
-export function renderReport(figures: Figure[], context: ReportContext, faults?: Faults): string {
-  const { machine, fixture } = context;
+export function renderReport(figures: Figure[], context: ReportContext, faults?: Faults, cluster?: string): string {
+  const { fixture } = context;
   return [
-    `- **Date:** ${context.date}`,
-    `- **Command:** \`${context.command}\` (${format(context.durationS, 0)} s)`,
-    `- **Machine:** ${machine.cpu}, ${machine.cores} cores, ${format(machine.memoryGiB, 1)} GiB RAM, ${machine.os}`,
-    `- **Node:** ${machine.node}`,
+    ...machineLines(context),
     ...(context.browser ? [`- **Browser (B4):** ${context.browser}, headless, fake camera + microphone`] : []),
     `- **Fixture:** ${fixture.browser}: offer ${fixture.offerBytes} B, answer ${fixture.answerBytes} B, ` +
       `${fixture.callerCandidates} caller and ${fixture.calleeCandidates} callee candidates`,
@@ -403,19 +493,72 @@ export function renderReport(figures: Figure[], context: ReportContext, faults?:
     "Cost per session and per call as idle sessions grow:",
     "",
     renderTable(figures, "scaling"),
+    ...(cluster ? ["", "Cluster mode (ours alone: two nodes and one redis-server; the one-node and PeerJS figures beside them are from this run):", "", cluster] : []),
     ...(faults ? ["", "Faults (ours alone; PeerJS has no resume or drain to compare):", "", renderFaults(faults)] : []),
   ].join("\n");
 }
 
-export const START_MARKER = "<!-- bench:start -->";
-export const END_MARKER = "<!-- bench:end -->";
+/** The generated sections of docs/BENCHMARKS.md: `npm run bench`'s, and the soak's. */
+export type Section = "bench" | "soak";
 
-/** Replaces what lies between the markers of `path` with `body`. */
-export async function updateDoc(path: string, body: string): Promise<void> {
+/** Replaces what lies between the `<!-- section:start -->` and `:end` markers of `path` with `body`. */
+export async function updateDoc(path: string, body: string, section: Section = "bench"): Promise<void> {
+  const startMarker = `<!-- ${section}:start -->`;
+  const endMarker = `<!-- ${section}:end -->`;
   const text = await readFile(path, "utf8");
-  const start = text.indexOf(START_MARKER);
-  const end = text.indexOf(END_MARKER);
-  if (start < 0 || end < start) throw new Error(`${path} has no ${START_MARKER} … ${END_MARKER} section`);
-  const updated = `${text.slice(0, start + START_MARKER.length)}\n${body}\n${text.slice(end)}`;
+  const start = text.indexOf(startMarker);
+  const end = text.indexOf(endMarker);
+  if (start < 0 || end < start) throw new Error(`${path} has no ${startMarker} … ${endMarker} section`);
+  const updated = `${text.slice(0, start + startMarker.length)}\n${body}\n${text.slice(end)}`;
   await writeFile(path, updated);
+}
+
+function machineLines(context: Pick<ReportContext, "machine" | "command" | "date" | "durationS">): string[] {
+  const { machine } = context;
+  return [
+    `- **Date:** ${context.date}`,
+    `- **Command:** \`${context.command}\` (${format(context.durationS, 0)} s)`,
+    `- **Machine:** ${machine.cpu}, ${machine.cores} cores, ${format(machine.memoryGiB, 1)} GiB RAM, ${machine.os}`,
+    `- **Node:** ${machine.node}`,
+  ];
+}
+
+const MiB = 2 ** 20;
+
+/** The soak's figures (issue #14's goals: no stuck call, no lost or duplicated event). */
+export function renderSoak(soak: SoakResult, context: Pick<ReportContext, "machine" | "command" | "date" | "durationS">): string {
+  const yes = (met: boolean) => (met ? "yes" : "**no**");
+  const last = soak.samples.at(-1) ?? soak.start;
+  const slopes = soak.heapSlopeBytesPerMin.map((b) => `${format(b / 1024, 1)} KiB/min`).join(" / ");
+  const heaps = (sample: typeof last) => sample.heapUsed.map((h) => format(h / MiB, 1)).join(" / ");
+  const stuckCalls = soak.atClose.calls + soak.atClose.inCall + soak.settled.calls + soak.settled.inCall;
+  const stuckSessions = soak.settled.sessions + soak.settled.users + soak.settled.histories;
+  const { lost, duplicated, unexpected, events } = soak.integrity;
+  return [
+    ...machineLines(context),
+    `- **Load:** ${soak.pairs} caller/callee pairs up at once over ${soak.nodes} nodes and one redis-server, ` +
+      `${soak.nodes === 2 ? "callers on one node and callees on the other" : "callers and callees on the one node"} (half over gRPC, half over gRPC-Web); each pair starts a call every ` +
+      `${format(soak.paceMs, 0)} ms; every ${format(soak.roundMs / 1000, 0)} s all users leave and new ones join (${soak.rounds} rounds)`,
+    "",
+    "| Figure | Value | Goal | Met? |",
+    "| --- | ---: | --- | --- |",
+    `| Calls set up and torn down (failed) | ${format(soak.setups, 0)} (${soak.errors}) | 0 failed | ${yes(soak.errors === 0)} |`,
+    `| Setup latency p50 / p95 / p99 | ${format(soak.latency.p50Ms, 1)} / ${format(soak.latency.p95Ms, 1)} / ${format(soak.latency.p99Ms, 1)} ms | — | |`,
+    `| Heap after GC per node, start → end | ${heaps(soak.start)} → ${heaps(last)} MiB | — | |`,
+    `| Heap slope per node (least squares over the samples after the first round) | ${slopes} | — | |`,
+    `| Redis used_memory, start → end of load | ${format(soak.start.redisUsedMemory / MiB, 2)} → ${format(last.redisUsedMemory / MiB, 2)} MiB | — | |`,
+    `| Redis keys, start → end of load → all users gone | ${soak.start.redisKeys} → ${last.redisKeys} → ${soak.settled.keys} | — | |`,
+    `| Stuck calls: \`c:*\` keys + \`incall\` entries once every user hung up and left | ${stuckCalls} | 0 | ${yes(stuckCalls === 0)} |`,
+    `| Sessions, users, histories left ${format(soak.settledAfterMs / 1000, 1)} s after the last user left (grace period) | ${stuckSessions} | 0 | ${yes(stuckSessions === 0)} |`,
+    `| Events lost / duplicated / unexpected (of ${format(events, 0)} checked by seq) | ${lost} / ${duplicated} / ${unexpected} | 0 | ${yes(lost + duplicated + unexpected === 0)} |`,
+    "",
+    "Samples (after each round; heap after two full GCs):",
+    "",
+    "| Minute | Setups so far | Heap node 1 | Heap node 2 | Redis used_memory | Redis keys |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...[soak.start, ...soak.samples].map(
+      (s) =>
+        `| ${format(s.atMin, 2)} | ${format(s.setups, 0)} | ${format((s.heapUsed[0] ?? 0) / MiB, 2)} MiB | ${format((s.heapUsed[1] ?? 0) / MiB, 2)} MiB | ${format(s.redisUsedMemory / MiB, 2)} MiB | ${s.redisKeys} |`,
+    ),
+  ].join("\n");
 }

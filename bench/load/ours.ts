@@ -5,7 +5,7 @@
  * carrying its side's candidate burst with end_of_candidates, and one EndCall.
  */
 import * as http from "node:http";
-import { createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
+import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import {
   EndReason,
@@ -17,11 +17,17 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { IceCandidateSchema } from "@peertobeer/protocol";
 import { callBursts, type Burst, type CallFixture, type FixtureCandidate } from "../lib/fixture.js";
 import { Inbox } from "./inbox.js";
+import { RawClient, type UnaryOptions } from "./raw.js";
 import { joinAll } from "./join-all.js";
-import type { CallPair, Driver, LoadConfig, SideMeter } from "./types.js";
+import type { CallPair, Driver, Integrity, LoadConfig, SideMeter } from "./types.js";
 import { CountingAgent, WireCounter } from "./wire.js";
 
-type SignalingClient = Client<typeof SignalingService>;
+/**
+ * The calls a simulated user makes: connect-node's client (what B1 and B5 measure, closest to
+ * the browser's connect-web) or the lean raw-framing one (raw.ts: for throughput, where the
+ * load generator must not be the bottleneck).
+ */
+type SignalingClient = Pick<RawClient, "joinCall" | "sendOffer" | "sendAnswer" | "sendIceCandidate" | "endCall">;
 type EventCase = NonNullable<SignalingMessage["event"]["case"]>;
 
 /**
@@ -37,8 +43,8 @@ function uncompressed(): { acceptCompression: never[] } {
 }
 
 interface Connection {
-  transport: Transport;
-  /** Closes the connection(s) behind the transport. */
+  client: SignalingClient;
+  /** Closes the connection(s) behind the client. */
   close(): void;
 }
 
@@ -47,22 +53,26 @@ interface Connection {
  * socket for the JoinCall stream and reuses another for unary calls, as a browser does.
  * With `wire`, every byte of those sockets is counted.
  */
-function connect(config: LoadConfig, wire: WireCounter | undefined): Connection {
-  const baseUrl = `http://${config.host}:${config.port}`;
+function connect(config: LoadConfig, wire: WireCounter | undefined, port = config.port): Connection {
+  if (config.client === "raw") {
+    const client = new RawClient(config, port, wire);
+    return { client, close: () => client.close() };
+  }
+  const baseUrl = `http://${config.host}:${port}`;
   if (config.system === "ours-grpc") {
     const sessionManager = new Http2SessionManager(
       baseUrl,
       {},
-      wire ? { createConnection: () => wire.connect(config.port, config.host) } : {},
+      wire ? { createConnection: () => wire.connect(port, config.host) } : {},
     );
     return {
-      transport: createGrpcTransport({ baseUrl, sessionManager, ...uncompressed() }),
+      client: createClient(SignalingService, createGrpcTransport({ baseUrl, sessionManager, ...uncompressed() })),
       close: () => sessionManager.abort(),
     };
   }
   const agent = wire ? new CountingAgent(wire, { keepAlive: true }) : new http.Agent({ keepAlive: true });
   return {
-    transport: createGrpcWebTransport({ baseUrl, httpVersion: "1.1", nodeOptions: { agent }, ...uncompressed() }),
+    client: createClient(SignalingService, createGrpcWebTransport({ baseUrl, httpVersion: "1.1", nodeOptions: { agent }, ...uncompressed() })),
     close: () => agent.destroy(),
   };
 }
@@ -81,6 +91,10 @@ class OursUser implements SideMeter {
   sent = 0;
   received = 0;
   heartbeats = 0;
+  /** When each event arrived (performance.now()), for the relay latency. */
+  readonly arrivals = new WeakMap<SignalingMessage, number>();
+  readonly integrity: Integrity = { events: 0, lost: 0, duplicated: 0, unexpected: 0 };
+  private lastSeq = 0n;
   private token = "";
   private readonly abort = new AbortController();
   private closing = false;
@@ -109,6 +123,7 @@ class OursUser implements SideMeter {
       throw new Error(`${this.id}: the stream did not start with joined`);
     }
     this.token = first.value.event.value.sessionToken;
+    this.lastSeq = first.value.seq;
     void this.pump(messages);
   }
 
@@ -121,6 +136,8 @@ class OursUser implements SideMeter {
           this.heartbeats += 1;
           continue;
         }
+        this.arrivals.set(result.value, performance.now());
+        this.checkSeq(result.value.seq);
         this.received += 1;
         this.inbox.push(result.value);
       }
@@ -130,7 +147,25 @@ class OursUser implements SideMeter {
     }
   }
 
-  options(): CallOptions {
+  /** Every event must be the one after the last: a gap is lost events, a repeat a duplicate. */
+  private checkSeq(seq: bigint): void {
+    this.integrity.events += 1;
+    if (seq <= this.lastSeq) {
+      this.integrity.duplicated += 1;
+      return;
+    }
+    this.integrity.lost += Number(seq - this.lastSeq - 1n);
+    this.lastSeq = seq;
+  }
+
+  /** Ms from `sentAt` to the arrival of `message` on this user's stream. */
+  relayMs(sentAt: number, message: SignalingMessage): number {
+    const arrived = this.arrivals.get(message);
+    if (arrived === undefined) throw new Error(`${this.id}: no arrival time for ${message.event.case ?? "?"}`);
+    return arrived - sentAt;
+  }
+
+  options(): UnaryOptions {
     this.sent += 1;
     return { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(this.timeoutMs) };
   }
@@ -147,6 +182,8 @@ class OursUser implements SideMeter {
   }
 
   close(): void {
+    // Whatever no setup took from the inbox was not expected by any.
+    this.integrity.unexpected += this.inbox.pending;
     this.closing = true;
     this.abort.abort();
   }
@@ -155,6 +192,7 @@ class OursUser implements SideMeter {
 class OursPair implements CallPair {
   private readonly callerBursts: WireBurst[];
   private readonly calleeBursts: WireBurst[];
+  private relays: number[] = [];
 
   constructor(
     readonly caller: OursUser,
@@ -179,10 +217,15 @@ class OursPair implements CallPair {
       { toUserId: callee.id, sdp: fixture.offer.sdp, ...callerFirst },
       caller.options(),
     );
-    checkBurst(await callee.expect("offer", callId), callerFirst);
+    const offer = await callee.expect("offer", callId);
+    this.relays.push(callee.relayMs(started, offer));
+    checkBurst(offer, callerFirst);
+    const answerSent = performance.now();
     await callee.client.sendAnswer({ callId, sdp: fixture.answer.sdp, ...calleeFirst }, callee.options());
     for (const burst of calleeLater) await callee.client.sendIceCandidate({ callId, ...burst }, callee.options());
-    checkBurst(await caller.expect("answer", callId), calleeFirst);
+    const answer = await caller.expect("answer", callId);
+    this.relays.push(caller.relayMs(answerSent, answer));
+    checkBurst(answer, calleeFirst);
     for (const burst of callerLater) await caller.client.sendIceCandidate({ callId, ...burst }, caller.options());
     await Promise.all([
       (async () => {
@@ -194,9 +237,16 @@ class OursPair implements CallPair {
     ]);
     const latency = performance.now() - started;
     // Not part of the setup latency, but every call ends, and the pair is ready for the next.
+    const endSent = performance.now();
     await caller.client.endCall({ callId, reason: EndReason.HANGUP }, caller.options());
-    await callee.expect("callEnded", callId);
+    this.relays.push(callee.relayMs(endSent, await callee.expect("callEnded", callId)));
     return latency;
+  }
+
+  takeRelays(): number[] {
+    const taken = this.relays;
+    this.relays = [];
+    return taken;
   }
 }
 
@@ -231,6 +281,8 @@ export class OursDriver implements Driver {
   private idleClient: SignalingClient | undefined;
   private idleOnClient = 0;
   private readonly idleWire = new WireCounter();
+  /** Integrity of the pairs' users already closed. */
+  private readonly closed: Integrity = { events: 0, lost: 0, duplicated: 0, unexpected: 0 };
 
   constructor(
     private readonly config: LoadConfig,
@@ -246,7 +298,7 @@ export class OursDriver implements Driver {
     if (!this.idleClient || this.idleOnClient >= limit) {
       const connection = connect(this.config, undefined);
       this.idleConnections.push(connection);
-      this.idleClient = createClient(SignalingService, connection.transport);
+      this.idleClient = connection.client;
       this.idleOnClient = 0;
     }
     this.idleOnClient += 1;
@@ -258,16 +310,21 @@ export class OursDriver implements Driver {
   }
 
   async openPairs(count: number, prefix: string): Promise<CallPair[]> {
-    const user = (id: string) => {
+    const user = (id: string, port: number) => {
       // Each simulated user has its own connection(s), as each browser does.
       const wire = new WireCounter();
-      const connection = connect(this.config, wire);
+      const connection = connect(this.config, wire, port);
       this.pairConnections.push(connection);
-      return new OursUser(id, createClient(SignalingService, connection.transport), wire, this.config.stepTimeoutMs);
+      return new OursUser(id, connection.client, wire, this.config.stepTimeoutMs);
     };
     const pairs = Array.from(
       { length: count },
-      (_, i) => new OursPair(user(`${prefix}caller-${i}`), user(`${prefix}callee-${i}`), this.fixture),
+      (_, i) =>
+        new OursPair(
+          user(`${prefix}caller-${i}`, this.config.port),
+          user(`${prefix}callee-${i}`, this.config.calleePort ?? this.config.port),
+          this.fixture,
+        ),
     );
     await Promise.all(pairs.flatMap((pair) => [pair.caller.join(), pair.callee.join()]));
     this.pairs.push(...pairs);
@@ -278,10 +335,17 @@ export class OursDriver implements Driver {
     for (const pair of this.pairs) {
       pair.caller.close();
       pair.callee.close();
+      for (const user of [pair.caller, pair.callee]) add(this.closed, user.integrity);
     }
     for (const connection of this.pairConnections) connection.close();
     this.pairs = [];
     this.pairConnections = [];
+  }
+
+  integrity(): Integrity {
+    const total = { ...this.closed };
+    for (const pair of this.pairs) for (const user of [pair.caller, pair.callee]) add(total, user.integrity);
+    return total;
   }
 
   async closeAll(): Promise<void> {
@@ -292,4 +356,11 @@ export class OursDriver implements Driver {
     this.idleConnections = [];
     this.idleClient = undefined;
   }
+}
+
+function add(total: Integrity, more: Integrity): void {
+  total.events += more.events;
+  total.lost += more.lost;
+  total.duplicated += more.duplicated;
+  total.unexpected += more.unexpected;
 }

@@ -3,6 +3,7 @@
  * It runs apart from the server under test, so the server's CPU time is its own.
  * argv[2] is a JSON LoadConfig.
  */
+import { setTimeout as delay } from "node:timers/promises";
 import { loadFixture } from "../lib/fixture.js";
 import { describe, serve } from "../lib/ipc.js";
 import { summarize } from "../lib/stats.js";
@@ -45,7 +46,7 @@ function minus(after: SideTally, before: SideTally): SideTally {
  * Every pair sets up calls back to back (so concurrency = number of pairs) until `total` have
  * been started or `durationMs` has passed. A pair whose setup fails stops: its state is unknown.
  */
-async function runSetups(total: number | undefined, durationMs: number | undefined): Promise<SetupRun> {
+async function runSetups(total: number | undefined, durationMs: number | undefined, paceMs = 0, keepSamples = false): Promise<SetupRun> {
   if (pairs.length === 0) throw new Error("open pairs first");
   if (total === undefined && durationMs === undefined) throw new Error("give total or durationMs");
   const callers = pairs.map((pair) => pair.caller);
@@ -59,9 +60,18 @@ async function runSetups(total: number | undefined, durationMs: number | undefin
   const began = performance.now();
   const deadline = durationMs === undefined ? Number.POSITIVE_INFINITY : began + durationMs;
   const more = () => (total === undefined || started < total) && performance.now() < deadline;
+  for (const pair of pairs) pair.takeRelays?.();
   await Promise.all(
-    pairs.map(async (pair) => {
+    pairs.map(async (pair, i) => {
+      // Paced: the pairs' slots are spread over one period, so the rate is steady, not bursty.
+      let slot = began + (paceMs * i) / pairs.length;
       while (more()) {
+        if (paceMs > 0) {
+          // A timer that paces the load, not a wait for a condition.
+          if (slot > performance.now()) await delay(slot - performance.now());
+          slot += paceMs;
+          if (!more()) break;
+        }
         started += 1;
         try {
           latencies.push(await pair.setup());
@@ -74,7 +84,10 @@ async function runSetups(total: number | undefined, durationMs: number | undefin
     }),
   );
   const wallMs = performance.now() - began;
+  const relays = pairs.flatMap((pair) => pair.takeRelays?.() ?? []);
   return {
+    ...(relays.length > 0 ? { relay: summarize(relays) } : {}),
+    ...(keepSamples ? { samples: { latencies, relays } } : {}),
     completed: latencies.length,
     errors,
     errorSamples,
@@ -95,7 +108,11 @@ serve<LoadMethods>(
       pairs = await driver.openPairs(count, prefix);
       return { pairs: pairs.length };
     },
-    runSetups: ({ total, durationMs }) => runSetups(total, durationMs),
+    runSetups: ({ total, durationMs, paceMs, keepSamples }) => runSetups(total, durationMs, paceMs, keepSamples),
+    integrity: () => {
+      if (!driver.integrity) throw new Error(`${config.system} does not check its streams' integrity`);
+      return driver.integrity();
+    },
     closePairs: async () => {
       await driver.closePairs();
       pairs = [];

@@ -12,7 +12,9 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { B4_SYSTEMS, type AcceptToFrameResult } from "../browser/accept-to-frame.js";
 import type { SetupRun } from "../load/types.js";
+import type { ClusterResult } from "../lib/cluster.js";
 import type { SystemResult } from "../lib/phases.js";
+import type { SoakResult } from "../lib/soak.js";
 import type { Faults, Figure } from "../lib/report.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -24,6 +26,8 @@ interface SmokeResults {
   systems: Record<string, SystemResult>;
   b4: AcceptToFrameResult | null;
   faults: Faults;
+  clusters: ClusterResult[];
+  soak: SoakResult | null;
 }
 
 let dir = "";
@@ -99,6 +103,55 @@ describe("npm run bench -- --smoke", () => {
       expect(result.afterCalls.setups.completed, system).toBe(50);
       for (const level of result.levels) expect(level.joinErrors, system).toEqual([]);
     }
+  });
+
+  it("measures the cluster figures (B8, B1, B2 with two nodes against one) on both transports", () => {
+    expect(results.clusters.map((cluster) => cluster.system)).toEqual(["ours-grpc", "ours-web"]);
+    for (const cluster of results.clusters) {
+      const where = cluster.system;
+      const runs: SetupRun[] = [
+        cluster.cpu.run,
+        cluster.relaySameNode,
+        cluster.relayCrossNode,
+        cluster.rushOneNode.run,
+        cluster.rushTwoNodes.run,
+      ];
+      for (const run of runs) {
+        expect(run.errors, `${where}: ${run.errorSamples.join("\n")}`).toBe(0);
+        expect(run.completed, where).toBeGreaterThan(0);
+      }
+      // Three relayed events per setup (offer, answer, call ended), each timed.
+      for (const run of [cluster.relaySameNode, cluster.relayCrossNode]) {
+        expect(run.relay?.count, where).toBe(3 * run.completed);
+        expect(run.relay?.p50Ms, where).toBeGreaterThan(0);
+      }
+      expect(cluster.cpu.nodeCpuUs.every((us) => us > 0), where).toBe(true);
+      expect(cluster.cpu.redisCpuUs, where).toBeGreaterThan(0);
+      // Every process of a B2 run is measured: the nodes, Redis and each load generator.
+      const roles = (shares: { role: string }[]) => shares.map((share) => share.role).sort();
+      expect(roles(cluster.rushTwoNodes.shares), where).toEqual(["load", "load", "machine", "redis", "server", "server"]);
+      expect(roles(cluster.rushOneNode.shares), where).toEqual(["load", "load", "machine", "redis", "server"]);
+      for (const share of [...cluster.rushOneNode.shares, ...cluster.rushTwoNodes.shares]) expect(share.share, share.name).toBeGreaterThan(0);
+    }
+    for (const system of ["ours-grpc", "ours-web"]) {
+      expect(results.systems[system]?.relay?.relay?.p50Ms, system).toBeGreaterThan(0);
+    }
+  });
+
+  it("runs the churn soak across two nodes: no stuck call or session, no lost or duplicated event", () => {
+    const soak = results.soak;
+    expect(soak, "soak results").not.toBeNull();
+    if (!soak) return;
+    expect(soak.errors, soak.errorSamples.join("\n")).toBe(0);
+    expect(soak.setups).toBeGreaterThan(0);
+    expect(soak.samples.length).toBe(soak.rounds);
+    expect(soak.samples.every((sample) => sample.heapUsed.length === 2 && sample.redisUsedMemory > 0)).toBe(true);
+    expect(soak.heapSlopeBytesPerMin.every(Number.isFinite)).toBe(true);
+    expect([soak.atClose.calls, soak.atClose.inCall]).toEqual([0, 0]);
+    expect(soak.settled).toMatchObject({ calls: 0, inCall: 0, sessions: 0, users: 0, histories: 0 });
+    expect(soak.nodeSessions).toEqual([0, 0]);
+    expect(soak.integrity.events).toBeGreaterThan(0);
+    expect([soak.integrity.lost, soak.integrity.duplicated, soak.integrity.unexpected]).toEqual([0, 0, 0]);
   });
 
   it("measures B4 (Accept → first decoded remote frame) for ours, PeerJS and the floor", () => {
