@@ -15,6 +15,8 @@ export interface Config {
   tokenSecret: string | undefined;
   tokenTtlMs: number;
   ringTimeoutMs: number;
+  /** How many people a call may hold, invitees included (2 keeps calls 1:1). */
+  maxCallParticipants: number;
   /** Handed to clients in `joined`: how long a call may try to connect before it fails. */
   connectTimeoutMs: number;
   heartbeatMs: number;
@@ -48,6 +50,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenSecret: env.TOKEN_SECRET || undefined,
     tokenTtlMs: positiveInt(env, "TOKEN_TTL_MS", 24 * 60 * 60 * 1000),
     ringTimeoutMs: positiveInt(env, "RING_TIMEOUT_MS", 30_000),
+    maxCallParticipants: callSize(env),
     connectTimeoutMs: positiveInt(env, "CONNECT_TIMEOUT_MS", 15_000),
     heartbeatMs: positiveInt(env, "HEARTBEAT_MS", 5_000),
     sessionGraceMs: positiveInt(env, "SESSION_GRACE_MS", 20_000),
@@ -140,6 +143,13 @@ function parseIceTransportPolicy(value: string | undefined): IceTransportPolicy 
 
 function isIceUrl(url: string): boolean {
   return /^(stun|stuns|turn|turns):[^\s]+$/.test(url);
+}
+
+/** A full mesh past six people outgrows a home uplink: that is a media server's job. */
+function callSize(env: NodeJS.ProcessEnv): number {
+  const value = positiveInt(env, "MAX_CALL_PARTICIPANTS", 6);
+  if (value < 2 || value > 16) throw new Error(`MAX_CALL_PARTICIPANTS must be 2 to 16, got "${value}"`);
+  return value;
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

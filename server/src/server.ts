@@ -40,6 +40,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const metrics = createServerMetrics();
   const hubOptions = {
     ringTimeoutMs: config.ringTimeoutMs,
+    maxCallParticipants: config.maxCallParticipants,
     sessionGraceMs: config.sessionGraceMs,
     heartbeatMs: config.heartbeatMs,
     historyLimit: HISTORY_LIMIT,

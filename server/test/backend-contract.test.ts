@@ -19,6 +19,7 @@ const OPTIONS: HubOptions = {
   sessionGraceMs: 700,
   heartbeatMs: 60_000,
   historyLimit: { events: 64, bytes: 1024 * 1024 },
+  maxCallParticipants: 4,
 };
 
 /** Waits for what a backend pushes to one stream, in order. */
@@ -218,10 +219,11 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
     await expectHubError(a.candidates(carol.session, callId, [], true), "permission_denied", ErrorReason.NOT_IN_CALL);
     await expectHubError(b.hangUp(dave.session, callId, EndReason.HANGUP), "permission_denied", ErrorReason.NOT_IN_CALL);
     await expectHubError(b.answer(alice.session, callId, SAMPLE_ANSWER, [], false), "failed_precondition", ErrorReason.WRONG_STATE);
+    // An offer to someone outside the call invites them, which only an answered call allows.
     await expectHubError(
       a.offer(alice.session, { toUserId: "carol", callId, sdp: SAMPLE_OFFER }),
-      "invalid_argument",
-      ErrorReason.INVALID_REQUEST,
+      "failed_precondition",
+      ErrorReason.WRONG_STATE,
     );
     await expectHubError(a.answer(carol.session, randomUUID(), SAMPLE_ANSWER, [], false), "not_found", ErrorReason.CALL_NOT_FOUND);
   });
@@ -366,5 +368,202 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
     const sink = new TestSink();
     const session = await b.join({ userId: "alice", watchPresence: false, resume: { sessionId: alice.session.id, lastSeq: 1n } }, sink, joined);
     expect(session.id).toBe(alice.session.id);
+  });
+
+  describe("group calls", () => {
+    /** alice (first node) and bob (second node) in an active call. */
+    async function active() {
+      const { alice, bob, callId } = await ringing();
+      await b.answer(bob.session, callId, SAMPLE_ANSWER, [], true);
+      await alice.sink.next("answer");
+      return { alice, bob, callId };
+    }
+
+    /** `inviter` adds `user` (already online) to the call; the invitee has read the invitation. */
+    async function join(inviter: Online, user: Online, callId: string, others: Online[]) {
+      expect(await inviter.backend.offer(inviter.session, { toUserId: user.session.userId, callId, sdp: SAMPLE_OFFER })).toBe(callId);
+      await user.sink.next("offer");
+      await user.backend.answer(user.session, callId, SAMPLE_ANSWER, [], true);
+      await inviter.sink.next("answer");
+      for (const other of others) {
+        await other.sink.next("participantJoined");
+        await other.backend.offer(other.session, { toUserId: user.session.userId, callId, sdp: SAMPLE_OFFER });
+        await user.sink.next("offer");
+        await user.backend.answer(user.session, callId, SAMPLE_ANSWER, [], true, other.session.userId);
+        await other.sink.next("answer");
+      }
+    }
+
+    it("adds a third person: the invitation names who is there, and every pair negotiates on its own", async () => {
+      await setUp();
+      const { alice, bob, callId } = await active();
+      const carol = await online(b, "carol");
+      expect(await a.offer(alice.session, { toUserId: "carol", callId, sdp: SAMPLE_OFFER, candidates: [iceCandidate(SAMPLE_CANDIDATE)] })).toBe(callId);
+      const invitation = await carol.sink.next("offer");
+      expect({ from: invitation.fromUserId, callId: invitation.callId, ...invitation.event.value, candidates: invitation.event.value.candidates.length }).toMatchObject({
+        from: "alice",
+        callId,
+        renegotiation: false,
+        polite: true,
+        participantUserIds: ["bob"],
+        candidates: 1,
+      });
+      // Until carol accepts, only alice may signal to her, and she only to alice.
+      await expectHubError(b.candidates(bob.session, callId, [], true, "carol"), "permission_denied", ErrorReason.NOT_IN_CALL);
+      await expectHubError(b.offer(carol.session, { toUserId: "bob", callId, sdp: SAMPLE_OFFER }), "permission_denied", ErrorReason.NOT_IN_CALL);
+      await expectHubError(b.answer(carol.session, callId, SAMPLE_ANSWER, [], false, "bob"), "invalid_argument", ErrorReason.INVALID_REQUEST);
+      await b.candidates(carol.session, callId, [iceCandidate(SAMPLE_CANDIDATE)], false);
+      expect((await alice.sink.next("iceCandidates")).fromUserId).toBe("carol");
+      expect(bob.sink.unread()).toEqual([]);
+
+      await b.answer(carol.session, callId, SAMPLE_ANSWER, [], true);
+      const answer = await alice.sink.next("answer");
+      expect({ from: answer.fromUserId, polite: answer.event.value.polite }).toEqual({ from: "carol", polite: false });
+      const joinedCall = await bob.sink.next("participantJoined");
+      expect({ from: joinedCall.fromUserId, callId: joinedCall.callId, ...joinedCall.event.value }).toMatchObject({ from: "carol", callId, userId: "carol", polite: false });
+
+      // bob and carol: a negotiation of their own, carol the polite side.
+      await b.offer(bob.session, { toUserId: "carol", callId, sdp: SAMPLE_OFFER });
+      const offer = await carol.sink.next("offer");
+      expect({ from: offer.fromUserId, polite: offer.event.value.polite }).toEqual({ from: "bob", polite: true });
+      await b.answer(carol.session, callId, SAMPLE_ANSWER, [], false, "bob");
+      expect((await bob.sink.next("answer")).fromUserId).toBe("carol");
+      await a.candidates(bob.session, callId, [iceCandidate(SAMPLE_CANDIDATE)], true, "carol");
+      expect((await carol.sink.next("iceCandidates")).fromUserId).toBe("bob");
+      // With two others, a request must say whom it is for.
+      await expectHubError(a.candidates(alice.session, callId, [], true), "invalid_argument", ErrorReason.INVALID_REQUEST);
+
+      // bob leaves: the call goes on for alice and carol.
+      expect(await b.hangUp(bob.session, callId, EndReason.HANGUP)).toBe(EndReason.HANGUP);
+      for (const user of [alice, carol]) {
+        const left = await user.sink.next("participantLeft");
+        expect({ from: left.fromUserId, ...left.event.value }).toMatchObject({ from: "bob", userId: "bob", reason: EndReason.HANGUP });
+      }
+      await expectHubError(b.candidates(carol.session, callId, [], true, "bob"), "invalid_argument", ErrorReason.INVALID_REQUEST);
+      // Now alice has one other again: requests need not name her.
+      await b.candidates(carol.session, callId, [], true);
+      expect((await alice.sink.next("iceCandidates")).fromUserId).toBe("carol");
+      // The last but one leaving ends it.
+      await b.hangUp(carol.session, callId, EndReason.HANGUP);
+      const ended = await alice.sink.next("callEnded");
+      expect({ reason: ended.event.value.reason, by: ended.event.value.endedByUserId }).toEqual({ reason: EndReason.HANGUP, by: "carol" });
+      expect([bob.sink.unread(), carol.sink.unread()]).toEqual([[], []]);
+    });
+
+    it("tells only the inviter of a declined, unanswered or impossible invitation, and the call goes on", async () => {
+      await setUp();
+      const { alice, bob, callId } = await active();
+      const carol = await online(b, "carol");
+      await a.offer(alice.session, { toUserId: "carol", callId, sdp: SAMPLE_OFFER });
+      await carol.sink.next("offer");
+      expect(await b.hangUp(carol.session, callId, EndReason.HANGUP)).toBe(EndReason.DECLINED);
+      const declined = await alice.sink.next("participantLeft");
+      expect({ from: declined.fromUserId, ...declined.event.value }).toMatchObject({ from: "carol", userId: "carol", reason: EndReason.DECLINED });
+
+      // Nobody answers: the ring timeout ends the invitation, not the call.
+      await b.offer(bob.session, { toUserId: "carol", callId, sdp: SAMPLE_OFFER });
+      await carol.sink.next("offer");
+      expect((await bob.sink.next("participantLeft")).event.value).toMatchObject({ userId: "carol", reason: EndReason.NO_ANSWER });
+      expect((await carol.sink.next("callEnded")).event.value.reason).toBe(EndReason.NO_ANSWER);
+
+      // Busy elsewhere, offline, oneself, an invitee inviting: refused at once.
+      const dave = await online(a, "dave");
+      const erin = await online(b, "erin");
+      await a.offer(dave.session, { toUserId: "erin", callId: "", sdp: SAMPLE_OFFER });
+      await expectHubError(a.offer(alice.session, { toUserId: "erin", callId, sdp: SAMPLE_OFFER }), "failed_precondition", ErrorReason.USER_BUSY);
+      await expectHubError(a.offer(alice.session, { toUserId: "nobody", callId, sdp: SAMPLE_OFFER }), "not_found", ErrorReason.USER_OFFLINE);
+      await expectHubError(a.offer(alice.session, { toUserId: "alice", callId, sdp: SAMPLE_OFFER }), "invalid_argument", ErrorReason.INVALID_REQUEST);
+      expect(alice.sink.unread()).toEqual([]);
+      expect(bob.sink.unread()).toEqual([]);
+      void erin;
+
+      // Still a call: a hang-up ends it as 1:1.
+      await a.hangUp(alice.session, callId, EndReason.HANGUP);
+      expect((await bob.sink.next("callEnded")).event.value).toMatchObject({ reason: EndReason.HANGUP, endedByUserId: "alice" });
+    });
+
+    it("refuses an invitation into a full call, and a second invitation of someone already being rung", async () => {
+      await setUp();
+      const { alice, bob, callId } = await active();
+      const carol = await online(b, "carol");
+      const dave = await online(a, "dave");
+      await online(b, "erin");
+      await join(alice, carol, callId, [bob]);
+      await a.offer(alice.session, { toUserId: "dave", callId, sdp: SAMPLE_OFFER });
+      await dave.sink.next("offer");
+      await expectHubError(b.offer(bob.session, { toUserId: "dave", callId, sdp: SAMPLE_OFFER }), "failed_precondition", ErrorReason.ALREADY_INVITED);
+      // Four with dave being rung: the limit (MAX_CALL_PARTICIPANTS) counts invitations.
+      await expectHubError(b.offer(carol.session, { toUserId: "erin", callId, sdp: SAMPLE_OFFER }), "failed_precondition", ErrorReason.CALL_FULL);
+      expect([bob.sink.unread(), carol.sink.unread()]).toEqual([[], []]);
+    });
+
+    it("rings someone two people invite at the same moment once: the other invitation is refused", async () => {
+      await setUp();
+      const { alice, bob, callId } = await active();
+      const carol = await online(b, "carol");
+      const results = await Promise.allSettled([
+        a.offer(alice.session, { toUserId: "carol", callId, sdp: SAMPLE_OFFER }),
+        b.offer(bob.session, { toUserId: "carol", callId, sdp: SAMPLE_OFFER }),
+      ]);
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      const lost = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as HubError).reason] : []));
+      expect(lost).toEqual([ErrorReason.ALREADY_INVITED]);
+      await carol.sink.next("offer");
+      expect(carol.sink.unread()).toEqual([]);
+    });
+
+    it("cancels the invitations of someone who leaves, and tells the others who left", async () => {
+      await setUp();
+      const { alice, bob, callId } = await active();
+      const carol = await online(b, "carol");
+      const dave = await online(a, "dave");
+      await join(alice, carol, callId, [bob]);
+      await a.offer(alice.session, { toUserId: "dave", callId, sdp: SAMPLE_OFFER });
+      await dave.sink.next("offer");
+      await a.hangUp(alice.session, callId, EndReason.HANGUP);
+      expect((await dave.sink.next("callEnded")).event.value).toMatchObject({ reason: EndReason.CANCELED, endedByUserId: "alice" });
+      for (const user of [bob, carol]) expect((await user.sink.next("participantLeft")).event.value).toMatchObject({ userId: "alice", reason: EndReason.HANGUP });
+      // dave is free again.
+      await a.offer(dave.session, { toUserId: "alice", callId: "", sdp: SAMPLE_OFFER });
+    });
+
+    it("takes an invitation instead of calling the inviter at the same moment (glare)", async () => {
+      await setUp();
+      const { alice, callId } = await active();
+      const carol = await online(b, "carol");
+      await a.offer(alice.session, { toUserId: "carol", callId, sdp: SAMPLE_OFFER });
+      const error = await expectHubError(b.offer(carol.session, { toUserId: "alice", callId: "", sdp: SAMPLE_OFFER }), "aborted", ErrorReason.CALL_GLARE);
+      expect(error.callId).toBe(callId);
+    });
+
+    it("never leaves anyone ringing when an invitation races the call's end", async () => {
+      await setUp();
+      const { alice, bob, callId } = await active();
+      const carol = await online(b, "carol");
+      const [invited] = await Promise.allSettled([
+        a.offer(alice.session, { toUserId: "carol", callId, sdp: SAMPLE_OFFER }),
+        b.hangUp(bob.session, callId, EndReason.HANGUP),
+      ]);
+      if (invited.status === "fulfilled") {
+        await carol.sink.next("offer");
+        expect((await carol.sink.next("callEnded")).event.value.reason).toBe(EndReason.CANCELED);
+      } else {
+        expect((invited.reason as HubError).reason).toBe(ErrorReason.CALL_NOT_FOUND);
+      }
+      // carol is in no call: she can be called.
+      await a.offer(alice.session, { toUserId: "carol", callId: "", sdp: SAMPLE_OFFER });
+    });
+
+    it("tells the others when a participant's session ends past the grace period", async () => {
+      await setUp();
+      const { alice, bob, callId } = await active();
+      const carol = await online(b, "carol");
+      await join(alice, carol, callId, [bob]);
+      b.streamEnded(carol.session, carol.sink);
+      for (const user of [alice, bob]) expect((await user.sink.next("participantLeft")).event.value).toMatchObject({ userId: "carol", reason: EndReason.PEER_GONE });
+      // alice and bob go on.
+      await a.candidates(alice.session, callId, [], true);
+      expect((await bob.sink.next("iceCandidates")).fromUserId).toBe("alice");
+    });
   });
 });

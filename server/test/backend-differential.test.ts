@@ -22,6 +22,7 @@ const OPTIONS: HubOptions = {
   sessionGraceMs: 600_000,
   heartbeatMs: 600_000,
   historyLimit: { events: 512, bytes: 1024 * 1024 },
+  maxCallParticipants: 6,
 };
 const USERS = ["u0", "u1", "u2", "u3"] as const;
 

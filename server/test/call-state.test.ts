@@ -11,10 +11,24 @@ const EXPECTED_TABLE: Record<CallState, CallState[]> = {
   ended: [],
 };
 
+/** alice calls bob. */
+function ringingCall(): Call {
+  const call = new Call("call-1", "alice");
+  call.invites.set("bob", { inviter: "alice", at: 0, timer: undefined });
+  return call;
+}
+
+/** bob accepts (what the hub does on his answer). */
+function accept(call: Call, userId: string): void {
+  call.invites.delete(userId);
+  call.participants.push(userId);
+  if (call.state === "ringing") call.transition("active");
+}
+
 /** A fresh call brought to `state` through allowed transitions only. */
 function callIn(state: CallState): Call {
-  const call = new Call("call-1", "alice", "bob");
-  if (state === "active") call.transition("active");
+  const call = ringingCall();
+  if (state === "active") accept(call, "bob");
   if (state === "ended") call.transition("ended");
   expect(call.state).toBe(state);
   return call;
@@ -36,7 +50,7 @@ describe("call state machine", () => {
   });
 
   it("starts ringing", () => {
-    expect(new Call("call-1", "alice", "bob").state).toBe("ringing");
+    expect(ringingCall().state).toBe("ringing");
   });
 
   it.each(PAIRS.filter((p) => p.allowed))("allows $from → $to", ({ from, to }) => {
@@ -52,27 +66,45 @@ describe("call state machine", () => {
     expect(call.state).toBe(from);
   });
 
-  it.each(["active", "ended"] as const)("stops the ring timer on leaving ringing for %s", (to) => {
+  it("stops every invitation's ring timer when it ends", () => {
     vi.useFakeTimers();
-    const call = new Call("call-1", "alice", "bob");
+    const call = ringingCall();
     const onTimeout = vi.fn();
-    call.ringTimer = setTimeout(() => onTimeout(), 1_000);
-    call.transition(to);
+    call.invites.set("bob", { inviter: "alice", at: 0, timer: setTimeout(() => onTimeout(), 1_000) });
+    call.transition("ended");
     vi.advanceTimersByTime(10_000);
     expect(onTimeout).not.toHaveBeenCalled();
   });
 });
 
 describe("call roles", () => {
-  const call = new Call("call-1", "alice", "bob");
-
-  it("knows its participants and their peers", () => {
+  it("knows its participants and whom each one's requests are for", () => {
+    const call = ringingCall();
     expect([call.has("alice"), call.has("bob"), call.has("carol")]).toEqual([true, true, false]);
-    expect([call.peerOf("alice"), call.peerOf("bob")]).toEqual(["bob", "alice"]);
+    expect([call.soleLink("alice"), call.soleLink("bob")]).toEqual(["bob", "alice"]);
+    expect([call.caller, call.callee, call.size]).toEqual(["alice", "bob", 2]);
   });
 
-  it("makes the callee the polite peer", () => {
-    expect([call.isPolite("alice"), call.isPolite("bob")]).toEqual([false, true]);
+  it("makes the later of each pair the polite peer", () => {
+    const call = callIn("active");
+    expect([call.isPolite("alice", "bob"), call.isPolite("bob", "alice")]).toEqual([false, true]);
+    call.invites.set("carol", { inviter: "bob", at: 0, timer: undefined });
+    expect([call.isPolite("carol", "bob"), call.isPolite("bob", "carol")]).toEqual([true, false]);
+  });
+
+  it("links participants to each other, and an invitee only to whoever invited them", () => {
+    const call = callIn("active");
+    call.invites.set("carol", { inviter: "bob", at: 0, timer: undefined });
+    expect([call.linked("alice", "bob"), call.linked("bob", "carol"), call.linked("alice", "carol"), call.linked("bob", "bob")]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+    // alice's requests still need no addressee; bob's do now.
+    expect([call.soleLink("alice"), call.soleLink("bob"), call.soleLink("carol")]).toEqual(["bob", undefined, "bob"]);
+    accept(call, "carol");
+    expect([call.linked("alice", "carol"), call.participants]).toEqual([true, ["alice", "bob", "carol"]]);
   });
 
   it("derives the end reason from state and role, taking only ERROR, CONNECT_FAILED and a callee's BUSY from the request", () => {

@@ -49,6 +49,7 @@ beforeEach(() => {
       turn: { urls: ["turn:127.0.0.1:3478"], secret: TURN_SECRET, ttlSeconds: 3600 },
       iceTransportPolicy: IceTransportPolicy.ALL,
       connectTimeoutMs: 7_000,
+      maxCallParticipants: 6,
       heartbeatMs: 60_000,
       maxSessions: MAX_SESSIONS,
       streamQueueLimit: STREAM_QUEUE_LIMIT,

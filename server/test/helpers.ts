@@ -29,6 +29,7 @@ export const HUB_OPTIONS: HubOptions = {
   sessionGraceMs: 20_000,
   heartbeatMs: 5_000,
   historyLimit: { events: 16, bytes: 1024 * 1024 },
+  maxCallParticipants: 6,
 };
 
 export function isEvent<K extends EventCase>(message: SignalingMessage, kind: K): message is MessageOf<K> {

@@ -230,10 +230,11 @@ describe("starting a call", () => {
       renegotiation: true,
       polite: false,
     });
+    // Within a call, an offer to someone outside it is an invitation (refused: carol is offline).
     expectHubError(
       () => hub.offer(bob.session, { toUserId: "carol", callId, sdp: "x" }),
-      "invalid_argument",
-      ErrorReason.INVALID_REQUEST,
+      "not_found",
+      ErrorReason.USER_OFFLINE,
     );
   });
 });
@@ -243,7 +244,7 @@ describe("within a call", () => {
     const { alice, bob, callId } = ringing();
     expectHubError(() => hub.answer(alice.session, callId, SAMPLE_ANSWER), "failed_precondition", ErrorReason.WRONG_STATE);
     expect(bob.sink.messages).toEqual([]);
-    expect(hub.snapshot().calls).toEqual([{ id: callId, caller: "alice", callee: "bob", state: "ringing" }]);
+    expect(hub.snapshot().calls).toMatchObject([{ id: callId, caller: "alice", callee: "bob", state: "ringing" }]);
   });
 
   it("refuses every action from someone outside the call (permission_denied NOT_IN_CALL)", () => {

@@ -27,6 +27,7 @@ beforeEach(() => {
       turn: { urls: ["turn:127.0.0.1:3478?transport=tcp"], secret: TURN_SECRET, ttlSeconds: TTL_S },
       iceTransportPolicy: IceTransportPolicy.RELAY,
       connectTimeoutMs: 15_000,
+      maxCallParticipants: 6,
       heartbeatMs: 60_000,
       maxSessions: 8,
       rateLimitPerSec: 10,

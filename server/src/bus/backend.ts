@@ -47,11 +47,15 @@ export interface SignalingBackend {
    * that cannot tell without I/O returns a handle; its operations then refuse an ended session.
    */
   session(sessionId: string, userId: string): SessionHandle | undefined;
-  /** Starts a call (empty callId) or relays a renegotiation offer. Resolves to the call id. */
+  /**
+   * Starts a call (empty callId), relays an offer within one, or invites someone into it (the
+   * hub's rules). Resolves to the call id.
+   */
   offer(from: SessionHandle, input: OfferInput): Promise<string>;
-  answer(from: SessionHandle, callId: string, sdp: string, candidates: IceCandidate[], endOfCandidates: boolean): Promise<void>;
-  candidates(from: SessionHandle, callId: string, candidates: IceCandidate[], endOfCandidates: boolean): Promise<void>;
-  /** Declines, cancels or hangs up; resolves to the reason recorded. */
+  /** `toUserId`: whose offer it answers; empty when the sender is linked to one person only. */
+  answer(from: SessionHandle, callId: string, sdp: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId?: string): Promise<void>;
+  candidates(from: SessionHandle, callId: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId?: string): Promise<void>;
+  /** Declines, cancels, hangs up or leaves; resolves to the reason recorded. */
   hangUp(from: SessionHandle, callId: string, requested: EndReason): Promise<EndReason>;
   /**
    * Pushes a control message (not numbered, not replayed) to the session's stream if this node

@@ -61,12 +61,12 @@ export class MemoryBackend implements SignalingBackend {
     return this.hub.offer(this.live(from), input);
   }
 
-  async answer(from: SessionHandle, callId: string, sdp: string, candidates: IceCandidate[], endOfCandidates: boolean): Promise<void> {
-    this.hub.answer(this.live(from), callId, sdp, candidates, endOfCandidates);
+  async answer(from: SessionHandle, callId: string, sdp: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId = ""): Promise<void> {
+    this.hub.answer(this.live(from), callId, sdp, candidates, endOfCandidates, toUserId);
   }
 
-  async candidates(from: SessionHandle, callId: string, candidates: IceCandidate[], endOfCandidates: boolean): Promise<void> {
-    this.hub.candidates(this.live(from), callId, candidates, endOfCandidates);
+  async candidates(from: SessionHandle, callId: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId = ""): Promise<void> {
+    this.hub.candidates(this.live(from), callId, candidates, endOfCandidates, toUserId);
   }
 
   async hangUp(from: SessionHandle, callId: string, requested: EndReason): Promise<EndReason> {

@@ -1,5 +1,5 @@
 import { EndReason, ErrorReason, type IceCandidate } from "@peertobeer/protocol";
-import { Call } from "./call.js";
+import { Call, type Invite } from "./call.js";
 import { HubError } from "./errors.js";
 import { Session, type EventInit, type HistoryLimit, type Sink } from "./session.js";
 
@@ -11,6 +11,8 @@ export interface HubOptions {
   /** Events kept per session for replay on resume. */
   historyLimit: HistoryLimit;
   now?: () => number;
+  /** How many people a call may hold, invitees included (MAX_CALL_PARTICIPANTS). */
+  maxCallParticipants: number;
   /** Told of call outcomes (metrics); must not throw. */
   observer?: HubObserver;
 }
@@ -32,7 +34,7 @@ export interface OfferInput {
 
 export interface HubSnapshot {
   sessions: { userId: string; id: string; attached: boolean; seq: string }[];
-  calls: { id: string; caller: string; callee: string; state: string }[];
+  calls: { id: string; caller: string; callee: string; state: string; participants: string[]; invited: string[] }[];
 }
 
 /**
@@ -133,27 +135,31 @@ export class Hub {
     session.graceTimer.unref?.();
   }
 
-  /** Ends a session for good: its call ends as PEER_GONE and watchers see it go offline. */
+  /** Ends a session for good: it leaves its call as PEER_GONE and watchers see it go offline. */
   close(session: Session): void {
     session.end();
     if (this.sessionsById.get(session.id) !== session) return;
     this.sessionsById.delete(session.id);
     this.sessionsByUser.delete(session.userId);
     const call = this.callByUser.get(session.userId);
-    if (call) this.endCall(call, EndReason.PEER_GONE, session.userId);
+    if (call) this.leave(call, session.userId, EndReason.PEER_GONE, session.userId);
     this.broadcastPresence(session.userId, false);
     for (const listener of this.closeListeners) listener(session);
   }
 
-  /** Starts a call (empty callId) or relays a renegotiation offer within one. Returns the call id. */
+  /**
+   * Starts a call (empty callId), relays an offer to someone linked to the sender within a call,
+   * or (callId set, to someone not in it) invites them into the call. Returns the call id.
+   */
   offer(from: Session, input: OfferInput): string {
     if (input.callId !== "") {
-      const call = this.participantCall(from, input.callId);
-      const to = call.peerOf(from.userId);
-      if (input.toUserId !== "" && input.toUserId !== to) {
-        throw new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, `Call ${call.id} is with ${to}, not ${input.toUserId}.`);
+      const call = this.memberCall(from, input.callId);
+      const to = input.toUserId === "" ? this.soleLink(call, from.userId) : input.toUserId;
+      if (call.linked(from.userId, to)) {
+        this.deliver(to, from.userId, call.id, { case: "offer", value: this.offerEvent(input, true, call.isPolite(to, from.userId)) });
+      } else {
+        this.invite(call, from, to, input);
       }
-      this.deliver(to, from.userId, call.id, { case: "offer", value: this.offerEvent(input, true, call.isPolite(to)) });
       return call.id;
     }
     const to = input.toUserId;
@@ -162,63 +168,72 @@ export class Hub {
     }
     const own = this.callByUser.get(from.userId);
     if (own) {
-      if (own.state === "ringing" && own.caller === to) {
+      if (own.invites.get(from.userId)?.inviter === to) {
         // Both called each other at once: keep the call that exists; the client accepts it.
         throw new HubError("aborted", ErrorReason.CALL_GLARE, `${to} is already calling you.`, own.id);
       }
       throw new HubError("failed_precondition", ErrorReason.ALREADY_IN_CALL, "You are already in a call.");
     }
-    if (!this.sessionsByUser.has(to)) {
-      throw new HubError("not_found", ErrorReason.USER_OFFLINE, `${to} is not online.`);
-    }
-    if (this.callByUser.has(to)) {
-      throw new HubError("failed_precondition", ErrorReason.USER_BUSY, `${to} is busy in another call.`);
-    }
-    const call = new Call(crypto.randomUUID(), from.userId, to, this.now());
+    this.checkReachable(to);
+    const call = new Call(crypto.randomUUID(), from.userId, this.now());
     this.calls.set(call.id, call);
     this.callByUser.set(from.userId, call);
-    this.callByUser.set(to, call);
-    call.ringTimer = setTimeout(() => this.endCall(call, EndReason.NO_ANSWER, ""), this.options.ringTimeoutMs);
-    call.ringTimer.unref?.();
-    this.deliver(to, from.userId, call.id, { case: "offer", value: this.offerEvent(input, false, call.isPolite(to)) });
+    this.ring(call, from.userId, to, { case: "offer", value: this.offerEvent(input, false, true) });
     return call.id;
   }
 
-  /** Accepts a ringing call (callee only) or answers a renegotiation. */
-  answer(from: Session, callId: string, sdp: string, candidates: IceCandidate[] = [], endOfCandidates = false): void {
-    const call = this.participantCall(from, callId);
-    if (call.state === "ringing") {
-      if (from.userId !== call.callee) {
-        throw new HubError("failed_precondition", ErrorReason.WRONG_STATE, "Only the person being called can answer.");
+  /**
+   * Accepts a ringing call or an invitation (the invitee), or answers an offer within a call.
+   * `toUserId` names whose offer it answers; empty when the sender is linked to one person only.
+   */
+  answer(from: Session, callId: string, sdp: string, candidates: IceCandidate[] = [], endOfCandidates = false, toUserId = ""): void {
+    const call = this.memberCall(from, callId);
+    const answer = { sdp, polite: false, candidates, endOfCandidates };
+    const invite = call.invites.get(from.userId);
+    if (invite) {
+      if (toUserId !== "" && toUserId !== invite.inviter) {
+        throw new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, `Your invitation came from ${invite.inviter}; answer them.`);
       }
-      call.transition("active");
-      this.options.observer?.callAnswered(this.now() - call.startedAt);
+      clearTimeout(invite.timer);
+      call.invites.delete(from.userId);
+      call.participants.push(from.userId);
+      if (call.state === "ringing") {
+        call.transition("active");
+        this.options.observer?.callAnswered(this.now() - invite.at);
+      }
+      this.deliver(invite.inviter, from.userId, call.id, { case: "answer", value: { ...answer, polite: call.isPolite(invite.inviter, from.userId) } });
+      // Everyone else in the call now offers the newcomer a connection of their own.
+      for (const other of call.otherParticipants(from.userId)) {
+        if (other === invite.inviter) continue;
+        this.deliver(other, from.userId, call.id, {
+          case: "participantJoined",
+          value: { userId: from.userId, polite: call.isPolite(other, from.userId) },
+        });
+      }
+      return;
     }
-    const to = call.peerOf(from.userId);
-    this.deliver(to, from.userId, call.id, {
-      case: "answer",
-      value: { sdp, polite: call.isPolite(to), candidates, endOfCandidates },
-    });
+    const to = this.linkedPeer(call, from.userId, toUserId);
+    if (call.invites.has(to)) {
+      throw new HubError("failed_precondition", ErrorReason.WRONG_STATE, "Only the person being called can answer.");
+    }
+    this.deliver(to, from.userId, call.id, { case: "answer", value: { ...answer, polite: call.isPolite(to, from.userId) } });
   }
 
-  candidates(
-    from: Session,
-    callId: string,
-    candidates: IceCandidate[],
-    endOfCandidates: boolean,
-  ): void {
-    const call = this.participantCall(from, callId);
-    this.deliver(call.peerOf(from.userId), from.userId, call.id, {
-      case: "iceCandidates",
-      value: { candidates, endOfCandidates },
-    });
+  /** Relays a burst of candidates to `toUserId` (see answer). */
+  candidates(from: Session, callId: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId = ""): void {
+    const call = this.memberCall(from, callId);
+    const to = this.linkedPeer(call, from.userId, toUserId);
+    this.deliver(to, from.userId, call.id, { case: "iceCandidates", value: { candidates, endOfCandidates } });
   }
 
-  /** Declines, cancels or hangs up; the recorded reason follows from the call's state. */
+  /**
+   * Declines, cancels, hangs up or leaves; the recorded reason follows from the call's state and
+   * the sender's place in it.
+   */
   hangUp(from: Session, callId: string, requested: EndReason): EndReason {
-    const call = this.participantCall(from, callId);
+    const call = this.memberCall(from, callId);
     const reason = call.endReasonFor(from.userId, requested);
-    this.endCall(call, reason, from.userId);
+    this.leave(call, from.userId, reason, from.userId);
     return reason;
   }
 
@@ -241,7 +256,14 @@ export class Hub {
         attached: s.attached,
         seq: s.seq.toString(),
       })),
-      calls: [...this.calls.values()].map((c) => ({ id: c.id, caller: c.caller, callee: c.callee, state: c.state })),
+      calls: [...this.calls.values()].map((c) => ({
+        id: c.id,
+        caller: c.caller,
+        callee: c.callee,
+        state: c.state,
+        participants: [...c.participants],
+        invited: [...c.invites.keys()],
+      })),
     };
   }
 
@@ -276,7 +298,8 @@ export class Hub {
     return this.options.sessionGraceMs + 2 * this.options.heartbeatMs + 1_000;
   }
 
-  private participantCall(from: Session, callId: string): Call {
+  /** The call `from` is in (as a participant or being rung), or the refusal saying why not. */
+  private memberCall(from: Session, callId: string): Call {
     const call = this.calls.get(callId);
     if (!call) throw new HubError("not_found", ErrorReason.CALL_NOT_FOUND, "That call does not exist or has ended.");
     if (!call.has(from.userId)) {
@@ -285,16 +308,113 @@ export class Hub {
     return call;
   }
 
+  /** Whom a request that names nobody is for: the one person the sender is linked to. */
+  private soleLink(call: Call, from: string): string {
+    const to = call.soleLink(from);
+    if (to === undefined) {
+      throw new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, "This call has several people: say whom it is for (to_user_id).");
+    }
+    return to;
+  }
+
+  /** `to` (or, when empty, the sender's one link), if the sender may signal to them in `call`. */
+  private linkedPeer(call: Call, from: string, to: string): string {
+    if (to === "") return this.soleLink(call, from);
+    if (call.linked(from, to)) return to;
+    if (!call.has(to)) throw new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, `${to} is not in this call.`);
+    throw new HubError("permission_denied", ErrorReason.NOT_IN_CALL, `You and ${to} are not connected in this call yet.`);
+  }
+
+  /** "Add person": a participant of an active call rings someone into it. */
+  private invite(call: Call, from: Session, to: string, input: OfferInput): void {
+    if (!call.isParticipant(from.userId)) {
+      throw new HubError("permission_denied", ErrorReason.NOT_IN_CALL, "Only people in the call can add someone to it.");
+    }
+    if (to === from.userId) throw new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, "You cannot call yourself.");
+    if (call.state !== "active") {
+      throw new HubError("failed_precondition", ErrorReason.WRONG_STATE, "You can add people once the call has been answered.");
+    }
+    const pending = call.invites.get(to);
+    if (pending) {
+      throw new HubError("failed_precondition", ErrorReason.ALREADY_INVITED, `${to} is already being invited by ${pending.inviter}.`);
+    }
+    if (call.size >= this.options.maxCallParticipants) {
+      throw new HubError("failed_precondition", ErrorReason.CALL_FULL, `The call is full: at most ${this.options.maxCallParticipants} people.`);
+    }
+    this.checkReachable(to);
+    const offer = { ...this.offerEvent(input, false, true), participantUserIds: call.otherParticipants(from.userId) };
+    this.ring(call, from.userId, to, { case: "offer", value: offer });
+  }
+
+  /** Someone can be rung: online, and in no call (not even being rung for one). */
+  private checkReachable(to: string): void {
+    if (!this.sessionsByUser.has(to)) {
+      throw new HubError("not_found", ErrorReason.USER_OFFLINE, `${to} is not online.`);
+    }
+    if (this.callByUser.has(to)) {
+      throw new HubError("failed_precondition", ErrorReason.USER_BUSY, `${to} is busy in another call.`);
+    }
+  }
+
+  private ring(call: Call, inviter: string, to: string, offer: EventInit["event"]): void {
+    const timer = setTimeout(() => this.leave(call, to, EndReason.NO_ANSWER, ""), this.options.ringTimeoutMs);
+    timer.unref?.();
+    call.invites.set(to, { inviter, at: this.now(), timer });
+    this.callByUser.set(to, call);
+    this.deliver(to, inviter, call.id, offer);
+  }
+
+  /**
+   * `userId` leaves `call` (hung up, declined, not answered, gone). A call left with fewer than two
+   * people ends for everyone; otherwise the others hear who left (an invitation that failed, only
+   * the inviter), and invitations the leaver sent are canceled.
+   */
+  private leave(call: Call, userId: string, reason: EndReason, endedBy: string): void {
+    if (call.state === "ended") return;
+    const invite = call.invites.get(userId);
+    const remaining = call.size - 1;
+    if (remaining < 2 || (!invite && call.participants.length <= 2)) {
+      this.endCall(call, reason, endedBy);
+      return;
+    }
+    if (invite) {
+      this.dropInvite(call, userId, invite);
+      if (userId !== endedBy) this.deliver(userId, endedBy, call.id, { case: "callEnded", value: { reason, endedByUserId: endedBy } });
+      this.deliver(invite.inviter, userId, call.id, { case: "participantLeft", value: { userId, reason } });
+      return;
+    }
+    call.participants.splice(call.participants.indexOf(userId), 1);
+    if (this.callByUser.get(userId) === call) this.callByUser.delete(userId);
+    for (const [invitee, sent] of call.invites) {
+      if (sent.inviter !== userId) continue;
+      this.dropInvite(call, invitee, sent);
+      this.deliver(invitee, userId, call.id, { case: "callEnded", value: { reason: EndReason.CANCELED, endedByUserId: userId } });
+    }
+    for (const other of call.participants) {
+      this.deliver(other, userId, call.id, { case: "participantLeft", value: { userId, reason } });
+    }
+  }
+
+  private dropInvite(call: Call, invitee: string, invite: Invite): void {
+    clearTimeout(invite.timer);
+    call.invites.delete(invitee);
+    if (this.callByUser.get(invitee) === call) this.callByUser.delete(invitee);
+  }
+
   private endCall(call: Call, reason: EndReason, endedBy: string): void {
     if (call.state === "ended") return;
+    const wasActive = call.state === "active";
     call.transition("ended");
     this.options.observer?.callEnded(reason);
     this.calls.delete(call.id);
-    for (const userId of [call.caller, call.callee]) {
-      if (this.callByUser.get(userId) === call) this.callByUser.delete(userId);
-      // Whoever ended it already knows; everyone else is told why.
-      if (userId !== endedBy) {
-        this.deliver(userId, endedBy, call.id, { case: "callEnded", value: { reason, endedByUserId: endedBy } });
+    const everyone = [...call.participants.map((id) => ({ id, invited: false })), ...[...call.invites.keys()].map((id) => ({ id, invited: true }))];
+    for (const { id, invited } of everyone) {
+      if (this.callByUser.get(id) === call) this.callByUser.delete(id);
+      // Whoever ended it already knows; everyone else is told why (someone still being rung into
+      // a call that went on without them: it was canceled).
+      if (id !== endedBy) {
+        const told = invited && wasActive ? EndReason.CANCELED : reason;
+        this.deliver(id, endedBy, call.id, { case: "callEnded", value: { reason: told, endedByUserId: endedBy } });
       }
     }
   }

@@ -25,7 +25,7 @@ export interface SignalingDeps {
   tokens: TokenSigner;
   config: Pick<
     Config,
-    "iceServers" | "turn" | "iceTransportPolicy" | "connectTimeoutMs" | "heartbeatMs" | "maxSessions" | "rateLimitPerSec" | "rateLimitBurst"
+    "iceServers" | "turn" | "maxCallParticipants" | "iceTransportPolicy" | "connectTimeoutMs" | "heartbeatMs" | "maxSessions" | "rateLimitPerSec" | "rateLimitBurst"
   >;
   /** True once the node is draining: new joins are refused so clients go elsewhere. */
   isDraining: () => boolean;
@@ -133,6 +133,7 @@ export function createSignaling(deps: SignalingDeps): Signaling {
       iceServers: turn ? turn.iceServersFor(session) : deps.config.iceServers,
       iceTransportPolicy: deps.config.iceTransportPolicy,
       connectTimeoutMs: deps.config.connectTimeoutMs,
+      maxCallParticipants: deps.config.maxCallParticipants,
       heartbeatIntervalMs: deps.config.heartbeatMs,
       serverTimeMs: BigInt(now),
       resumed,
@@ -189,7 +190,8 @@ export function createSignaling(deps: SignalingDeps): Signaling {
       checkCallId(request.callId, true);
       checkSdp(request.sdp);
       checkCandidates(request.candidates, request.endOfCandidates, false);
-      await backend.answer(session, request.callId, request.sdp, request.candidates, request.endOfCandidates);
+      if (request.toUserId !== "") checkUserId(request.toUserId, "to_user_id");
+      await backend.answer(session, request.callId, request.sdp, request.candidates, request.endOfCandidates, request.toUserId);
       return { success: true, callId: request.callId };
     }),
 
@@ -197,7 +199,8 @@ export function createSignaling(deps: SignalingDeps): Signaling {
       const session = authenticate(authorization, request.fromUserId);
       checkCallId(request.callId, true);
       checkCandidates(request.candidates, request.endOfCandidates);
-      await backend.candidates(session, request.callId, request.candidates, request.endOfCandidates);
+      if (request.toUserId !== "") checkUserId(request.toUserId, "to_user_id");
+      await backend.candidates(session, request.callId, request.candidates, request.endOfCandidates, request.toUserId);
       return { success: true, callId: request.callId };
     }),
 

@@ -228,7 +228,14 @@ export function handlerVerdict(request: FuzzRequest, world: Online): Verdict {
         const call = participantCall(world, me, callId);
         if (isRefusal(call)) return call;
         const peer = call.caller === me ? call.callee : call.caller;
-        return to !== "" && to !== peer ? invalidRequest : "accepted";
+        if (to === "" || to === peer) return "accepted";
+        // To someone outside the call: an invitation into it ("Add person").
+        if (call.caller !== me && call.state === "ringing") return refuse(Code.PermissionDenied, ErrorReason.NOT_IN_CALL);
+        if (to === me) return invalidRequest;
+        if (call.state !== "active") return refuse(Code.FailedPrecondition, ErrorReason.WRONG_STATE);
+        if (!world.members.has(to)) return refuse(Code.NotFound, ErrorReason.USER_OFFLINE);
+        if (world.callOf.has(to)) return refuse(Code.FailedPrecondition, ErrorReason.USER_BUSY);
+        return "accepted";
       }
       if (to === me) return invalidRequest;
       const own = world.callOf.get(me);

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file peertobeer/signaling/v1/signaling.proto.
  */
 export const file_peertobeer_signaling_v1_signaling: GenFile = /*@__PURE__*/
-  fileDesc("CidwZWVydG9iZWVyL3NpZ25hbGluZy92MS9zaWduYWxpbmcucHJvdG8SF3BlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxIl4KC1VzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSFAoMcmVzdW1lX3Rva2VuGAIgASgJEhAKCGxhc3Rfc2VxGAMgASgEEhYKDndhdGNoX3ByZXNlbmNlGAQgASgIIqwBCgxPZmZlclJlcXVlc3QSEgoKdG9fdXNlcl9pZBgBIAEoCRIPCgdjYWxsX2lkGAIgASgJEgsKA3NkcBgDIAEoCRIUCgxmcm9tX3VzZXJfaWQYBCABKAkSOQoKY2FuZGlkYXRlcxgFIAMoCzIlLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkljZUNhbmRpZGF0ZRIZChFlbmRfb2ZfY2FuZGlkYXRlcxgGIAEoCCKZAQoNQW5zd2VyUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJEgsKA3NkcBgCIAEoCRIUCgxmcm9tX3VzZXJfaWQYAyABKAkSOQoKY2FuZGlkYXRlcxgEIAMoCzIlLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkljZUNhbmRpZGF0ZRIZChFlbmRfb2ZfY2FuZGlkYXRlcxgFIAEoCCKrAQoMSWNlQ2FuZGlkYXRlEhEKCWNhbmRpZGF0ZRgBIAEoCRIUCgdzZHBfbWlkGAIgASgJSACIAQESHAoPc2RwX21saW5lX2luZGV4GAMgASgNSAGIAQESHgoRdXNlcm5hbWVfZnJhZ21lbnQYBCABKAlIAogBAUIKCghfc2RwX21pZEISChBfc2RwX21saW5lX2luZGV4QhQKEl91c2VybmFtZV9mcmFnbWVudCKSAQoTSWNlQ2FuZGlkYXRlUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJEjkKCmNhbmRpZGF0ZXMYAiADKAsyJS5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5JY2VDYW5kaWRhdGUSGQoRZW5kX29mX2NhbmRpZGF0ZXMYAyABKAgSFAoMZnJvbV91c2VyX2lkGAQgASgJImsKDkVuZENhbGxSZXF1ZXN0Eg8KB2NhbGxfaWQYASABKAkSMgoGcmVhc29uGAIgASgOMiIucGVlcnRvYmVlci5zaWduYWxpbmcudjEuRW5kUmVhc29uEhQKDGZyb21fdXNlcl9pZBgDIAEoCSIzCg9TdWNjZXNzUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIPCgdjYWxsX2lkGAIgASgJItIEChBTaWduYWxpbmdNZXNzYWdlEgsKA3NlcRgBIAEoBBIUCgxmcm9tX3VzZXJfaWQYAiABKAkSDwoHY2FsbF9pZBgDIAEoCRIxCgZqb2luZWQYCiABKAsyHy5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5Kb2luZWRIABIvCgVvZmZlchgLIAEoCzIeLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLk9mZmVySAASMQoGYW5zd2VyGAwgASgLMh8ucGVlcnRvYmVlci5zaWduYWxpbmcudjEuQW5zd2VySAASQAoOaWNlX2NhbmRpZGF0ZXMYDSABKAsyJi5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5JY2VDYW5kaWRhdGVzSAASOAoKY2FsbF9lbmRlZBgOIAEoCzIiLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkNhbGxFbmRlZEgAEjUKCHByZXNlbmNlGA8gASgLMiEucGVlcnRvYmVlci5zaWduYWxpbmcudjEuUHJlc2VuY2VIABI3CgloZWFydGJlYXQYECABKAsyIi5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5IZWFydGJlYXRIABI1CghkcmFpbmluZxgRIAEoCzIhLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkRyYWluaW5nSAASRwoSaWNlX3NlcnZlcnNfdXBkYXRlGBIgASgLMikucGVlcnRvYmVlci5zaWduYWxpbmcudjEuSWNlU2VydmVyc1VwZGF0ZUgAQgcKBWV2ZW50Ij8KCUljZVNlcnZlchIMCgR1cmxzGAEgAygJEhAKCHVzZXJuYW1lGAIgASgJEhIKCmNyZWRlbnRpYWwYAyABKAkitAIKBkpvaW5lZBISCgpzZXNzaW9uX2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSNwoLaWNlX3NlcnZlcnMYAyADKAsyIi5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5JY2VTZXJ2ZXISHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAQgASgNEhYKDnNlcnZlcl90aW1lX21zGAUgASgDEg8KB3Jlc3VtZWQYBiABKAgSFwoPb25saW5lX3VzZXJfaWRzGAcgAygJEkkKFGljZV90cmFuc3BvcnRfcG9saWN5GAggASgOMisucGVlcnRvYmVlci5zaWduYWxpbmcudjEuSWNlVHJhbnNwb3J0UG9saWN5EhoKEmNvbm5lY3RfdGltZW91dF9tcxgJIAEoDSKRAQoFT2ZmZXISCwoDc2RwGAEgASgJEhUKDXJlbmVnb3RpYXRpb24YAiABKAgSDgoGcG9saXRlGAMgASgIEjkKCmNhbmRpZGF0ZXMYBCADKAsyJS5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5JY2VDYW5kaWRhdGUSGQoRZW5kX29mX2NhbmRpZGF0ZXMYBSABKAgiewoGQW5zd2VyEgsKA3NkcBgBIAEoCRIOCgZwb2xpdGUYAiABKAgSOQoKY2FuZGlkYXRlcxgDIAMoCzIlLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkljZUNhbmRpZGF0ZRIZChFlbmRfb2ZfY2FuZGlkYXRlcxgEIAEoCCJlCg1JY2VDYW5kaWRhdGVzEjkKCmNhbmRpZGF0ZXMYASADKAsyJS5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5JY2VDYW5kaWRhdGUSGQoRZW5kX29mX2NhbmRpZGF0ZXMYAiABKAgiWQoJQ2FsbEVuZGVkEjIKBnJlYXNvbhgBIAEoDjIiLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkVuZFJlYXNvbhIYChBlbmRlZF9ieV91c2VyX2lkGAIgASgJIisKCFByZXNlbmNlEg8KB3VzZXJfaWQYASABKAkSDgoGb25saW5lGAIgASgIIiMKCUhlYXJ0YmVhdBIWCg5zZXJ2ZXJfdGltZV9tcxgBIAEoAyJLChBJY2VTZXJ2ZXJzVXBkYXRlEjcKC2ljZV9zZXJ2ZXJzGAEgAygLMiIucGVlcnRvYmVlci5zaWduYWxpbmcudjEuSWNlU2VydmVyIiYKCERyYWluaW5nEhoKEnJlY29ubmVjdF9hZnRlcl9tcxgBIAEoDSruAQoJRW5kUmVhc29uEhoKFkVORF9SRUFTT05fVU5TUEVDSUZJRUQQABIVChFFTkRfUkVBU09OX0hBTkdVUBABEhcKE0VORF9SRUFTT05fREVDTElORUQQAhIXChNFTkRfUkVBU09OX0NBTkNFTEVEEAMSEwoPRU5EX1JFQVNPTl9CVVNZEAQSGAoURU5EX1JFQVNPTl9OT19BTlNXRVIQBRIYChRFTkRfUkVBU09OX1BFRVJfR09ORRAGEhQKEEVORF9SRUFTT05fRVJST1IQBxIdChlFTkRfUkVBU09OX0NPTk5FQ1RfRkFJTEVEEAgqeAoSSWNlVHJhbnNwb3J0UG9saWN5EiQKIElDRV9UUkFOU1BPUlRfUE9MSUNZX1VOU1BFQ0lGSUVEEAASHAoYSUNFX1RSQU5TUE9SVF9QT0xJQ1lfQUxMEAESHgoaSUNFX1RSQU5TUE9SVF9QT0xJQ1lfUkVMQVkQAjL5AwoQU2lnbmFsaW5nU2VydmljZRJdCghKb2luQ2FsbBIkLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLlVzZXJSZXF1ZXN0GikucGVlcnRvYmVlci5zaWduYWxpbmcudjEuU2lnbmFsaW5nTWVzc2FnZTABElwKCVNlbmRPZmZlchIlLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLk9mZmVyUmVxdWVzdBooLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLlN1Y2Nlc3NSZXNwb25zZRJeCgpTZW5kQW5zd2VyEiYucGVlcnRvYmVlci5zaWduYWxpbmcudjEuQW5zd2VyUmVxdWVzdBooLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLlN1Y2Nlc3NSZXNwb25zZRJqChBTZW5kSWNlQ2FuZGlkYXRlEiwucGVlcnRvYmVlci5zaWduYWxpbmcudjEuSWNlQ2FuZGlkYXRlUmVxdWVzdBooLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLlN1Y2Nlc3NSZXNwb25zZRJcCgdFbmRDYWxsEicucGVlcnRvYmVlci5zaWduYWxpbmcudjEuRW5kQ2FsbFJlcXVlc3QaKC5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5TdWNjZXNzUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("CidwZWVydG9iZWVyL3NpZ25hbGluZy92MS9zaWduYWxpbmcucHJvdG8SF3BlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxIl4KC1VzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSFAoMcmVzdW1lX3Rva2VuGAIgASgJEhAKCGxhc3Rfc2VxGAMgASgEEhYKDndhdGNoX3ByZXNlbmNlGAQgASgIIqwBCgxPZmZlclJlcXVlc3QSEgoKdG9fdXNlcl9pZBgBIAEoCRIPCgdjYWxsX2lkGAIgASgJEgsKA3NkcBgDIAEoCRIUCgxmcm9tX3VzZXJfaWQYBCABKAkSOQoKY2FuZGlkYXRlcxgFIAMoCzIlLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkljZUNhbmRpZGF0ZRIZChFlbmRfb2ZfY2FuZGlkYXRlcxgGIAEoCCKtAQoNQW5zd2VyUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJEgsKA3NkcBgCIAEoCRIUCgxmcm9tX3VzZXJfaWQYAyABKAkSOQoKY2FuZGlkYXRlcxgEIAMoCzIlLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkljZUNhbmRpZGF0ZRIZChFlbmRfb2ZfY2FuZGlkYXRlcxgFIAEoCBISCgp0b191c2VyX2lkGAYgASgJIqsBCgxJY2VDYW5kaWRhdGUSEQoJY2FuZGlkYXRlGAEgASgJEhQKB3NkcF9taWQYAiABKAlIAIgBARIcCg9zZHBfbWxpbmVfaW5kZXgYAyABKA1IAYgBARIeChF1c2VybmFtZV9mcmFnbWVudBgEIAEoCUgCiAEBQgoKCF9zZHBfbWlkQhIKEF9zZHBfbWxpbmVfaW5kZXhCFAoSX3VzZXJuYW1lX2ZyYWdtZW50IqYBChNJY2VDYW5kaWRhdGVSZXF1ZXN0Eg8KB2NhbGxfaWQYASABKAkSOQoKY2FuZGlkYXRlcxgCIAMoCzIlLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkljZUNhbmRpZGF0ZRIZChFlbmRfb2ZfY2FuZGlkYXRlcxgDIAEoCBIUCgxmcm9tX3VzZXJfaWQYBCABKAkSEgoKdG9fdXNlcl9pZBgFIAEoCSJrCg5FbmRDYWxsUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJEjIKBnJlYXNvbhgCIAEoDjIiLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkVuZFJlYXNvbhIUCgxmcm9tX3VzZXJfaWQYAyABKAkiMwoPU3VjY2Vzc1Jlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDwoHY2FsbF9pZBgCIAEoCSLiBQoQU2lnbmFsaW5nTWVzc2FnZRILCgNzZXEYASABKAQSFAoMZnJvbV91c2VyX2lkGAIgASgJEg8KB2NhbGxfaWQYAyABKAkSMQoGam9pbmVkGAogASgLMh8ucGVlcnRvYmVlci5zaWduYWxpbmcudjEuSm9pbmVkSAASLwoFb2ZmZXIYCyABKAsyHi5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5PZmZlckgAEjEKBmFuc3dlchgMIAEoCzIfLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkFuc3dlckgAEkAKDmljZV9jYW5kaWRhdGVzGA0gASgLMiYucGVlcnRvYmVlci5zaWduYWxpbmcudjEuSWNlQ2FuZGlkYXRlc0gAEjgKCmNhbGxfZW5kZWQYDiABKAsyIi5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5DYWxsRW5kZWRIABI1CghwcmVzZW5jZRgPIAEoCzIhLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLlByZXNlbmNlSAASNwoJaGVhcnRiZWF0GBAgASgLMiIucGVlcnRvYmVlci5zaWduYWxpbmcudjEuSGVhcnRiZWF0SAASNQoIZHJhaW5pbmcYESABKAsyIS5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5EcmFpbmluZ0gAEkcKEmljZV9zZXJ2ZXJzX3VwZGF0ZRgSIAEoCzIpLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkljZVNlcnZlcnNVcGRhdGVIABJIChJwYXJ0aWNpcGFudF9qb2luZWQYEyABKAsyKi5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5QYXJ0aWNpcGFudEpvaW5lZEgAEkQKEHBhcnRpY2lwYW50X2xlZnQYFCABKAsyKC5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5QYXJ0aWNpcGFudExlZnRIAEIHCgVldmVudCI/CglJY2VTZXJ2ZXISDAoEdXJscxgBIAMoCRIQCgh1c2VybmFtZRgCIAEoCRISCgpjcmVkZW50aWFsGAMgASgJItMCCgZKb2luZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIVCg1zZXNzaW9uX3Rva2VuGAIgASgJEjcKC2ljZV9zZXJ2ZXJzGAMgAygLMiIucGVlcnRvYmVlci5zaWduYWxpbmcudjEuSWNlU2VydmVyEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgEIAEoDRIWCg5zZXJ2ZXJfdGltZV9tcxgFIAEoAxIPCgdyZXN1bWVkGAYgASgIEhcKD29ubGluZV91c2VyX2lkcxgHIAMoCRJJChRpY2VfdHJhbnNwb3J0X3BvbGljeRgIIAEoDjIrLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkljZVRyYW5zcG9ydFBvbGljeRIaChJjb25uZWN0X3RpbWVvdXRfbXMYCSABKA0SHQoVbWF4X2NhbGxfcGFydGljaXBhbnRzGAogASgNIq8BCgVPZmZlchILCgNzZHAYASABKAkSFQoNcmVuZWdvdGlhdGlvbhgCIAEoCBIOCgZwb2xpdGUYAyABKAgSOQoKY2FuZGlkYXRlcxgEIAMoCzIlLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkljZUNhbmRpZGF0ZRIZChFlbmRfb2ZfY2FuZGlkYXRlcxgFIAEoCBIcChRwYXJ0aWNpcGFudF91c2VyX2lkcxgGIAMoCSJ7CgZBbnN3ZXISCwoDc2RwGAEgASgJEg4KBnBvbGl0ZRgCIAEoCBI5CgpjYW5kaWRhdGVzGAMgAygLMiUucGVlcnRvYmVlci5zaWduYWxpbmcudjEuSWNlQ2FuZGlkYXRlEhkKEWVuZF9vZl9jYW5kaWRhdGVzGAQgASgIImUKDUljZUNhbmRpZGF0ZXMSOQoKY2FuZGlkYXRlcxgBIAMoCzIlLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLkljZUNhbmRpZGF0ZRIZChFlbmRfb2ZfY2FuZGlkYXRlcxgCIAEoCCJZCglDYWxsRW5kZWQSMgoGcmVhc29uGAEgASgOMiIucGVlcnRvYmVlci5zaWduYWxpbmcudjEuRW5kUmVhc29uEhgKEGVuZGVkX2J5X3VzZXJfaWQYAiABKAkiNAoRUGFydGljaXBhbnRKb2luZWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZwb2xpdGUYAiABKAgiVgoPUGFydGljaXBhbnRMZWZ0Eg8KB3VzZXJfaWQYASABKAkSMgoGcmVhc29uGAIgASgOMiIucGVlcnRvYmVlci5zaWduYWxpbmcudjEuRW5kUmVhc29uIisKCFByZXNlbmNlEg8KB3VzZXJfaWQYASABKAkSDgoGb25saW5lGAIgASgIIiMKCUhlYXJ0YmVhdBIWCg5zZXJ2ZXJfdGltZV9tcxgBIAEoAyJLChBJY2VTZXJ2ZXJzVXBkYXRlEjcKC2ljZV9zZXJ2ZXJzGAEgAygLMiIucGVlcnRvYmVlci5zaWduYWxpbmcudjEuSWNlU2VydmVyIiYKCERyYWluaW5nEhoKEnJlY29ubmVjdF9hZnRlcl9tcxgBIAEoDSruAQoJRW5kUmVhc29uEhoKFkVORF9SRUFTT05fVU5TUEVDSUZJRUQQABIVChFFTkRfUkVBU09OX0hBTkdVUBABEhcKE0VORF9SRUFTT05fREVDTElORUQQAhIXChNFTkRfUkVBU09OX0NBTkNFTEVEEAMSEwoPRU5EX1JFQVNPTl9CVVNZEAQSGAoURU5EX1JFQVNPTl9OT19BTlNXRVIQBRIYChRFTkRfUkVBU09OX1BFRVJfR09ORRAGEhQKEEVORF9SRUFTT05fRVJST1IQBxIdChlFTkRfUkVBU09OX0NPTk5FQ1RfRkFJTEVEEAgqeAoSSWNlVHJhbnNwb3J0UG9saWN5EiQKIElDRV9UUkFOU1BPUlRfUE9MSUNZX1VOU1BFQ0lGSUVEEAASHAoYSUNFX1RSQU5TUE9SVF9QT0xJQ1lfQUxMEAESHgoaSUNFX1RSQU5TUE9SVF9QT0xJQ1lfUkVMQVkQAjL5AwoQU2lnbmFsaW5nU2VydmljZRJdCghKb2luQ2FsbBIkLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLlVzZXJSZXF1ZXN0GikucGVlcnRvYmVlci5zaWduYWxpbmcudjEuU2lnbmFsaW5nTWVzc2FnZTABElwKCVNlbmRPZmZlchIlLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLk9mZmVyUmVxdWVzdBooLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLlN1Y2Nlc3NSZXNwb25zZRJeCgpTZW5kQW5zd2VyEiYucGVlcnRvYmVlci5zaWduYWxpbmcudjEuQW5zd2VyUmVxdWVzdBooLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLlN1Y2Nlc3NSZXNwb25zZRJqChBTZW5kSWNlQ2FuZGlkYXRlEiwucGVlcnRvYmVlci5zaWduYWxpbmcudjEuSWNlQ2FuZGlkYXRlUmVxdWVzdBooLnBlZXJ0b2JlZXIuc2lnbmFsaW5nLnYxLlN1Y2Nlc3NSZXNwb25zZRJcCgdFbmRDYWxsEicucGVlcnRvYmVlci5zaWduYWxpbmcudjEuRW5kQ2FsbFJlcXVlc3QaKC5wZWVydG9iZWVyLnNpZ25hbGluZy52MS5TdWNjZXNzUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message peertobeer.signaling.v1.UserRequest
@@ -60,7 +60,8 @@ export const UserRequestSchema: GenMessage<UserRequest> = /*@__PURE__*/
  */
 export type OfferRequest = Message<"peertobeer.signaling.v1.OfferRequest"> & {
   /**
-   * Callee; required when starting a call, optional (must match) when call_id is set.
+   * Callee; required when starting a call or inviting, and when call_id names a call of more than
+   * two people (the participant this offer is for); optional in a two-person call (must match).
    *
    * @generated from field: string to_user_id = 1;
    */
@@ -141,6 +142,13 @@ export type AnswerRequest = Message<"peertobeer.signaling.v1.AnswerRequest"> & {
    * @generated from field: bool end_of_candidates = 5;
    */
   endOfCandidates: boolean;
+
+  /**
+   * The participant whose offer this answers; optional while the call has two people.
+   *
+   * @generated from field: string to_user_id = 6;
+   */
+  toUserId: string;
 };
 
 /**
@@ -213,6 +221,14 @@ export type IceCandidateRequest = Message<"peertobeer.signaling.v1.IceCandidateR
    * @generated from field: string from_user_id = 4;
    */
   fromUserId: string;
+
+  /**
+   * The participant (or the invitee, or the inviter) these are for; optional while the call
+   * has two people.
+   *
+   * @generated from field: string to_user_id = 5;
+   */
+  toUserId: string;
 };
 
 /**
@@ -357,6 +373,18 @@ export type SignalingMessage = Message<"peertobeer.signaling.v1.SignalingMessage
      */
     value: IceServersUpdate;
     case: "iceServersUpdate";
+  } | {
+    /**
+     * @generated from field: peertobeer.signaling.v1.ParticipantJoined participant_joined = 19;
+     */
+    value: ParticipantJoined;
+    case: "participantJoined";
+  } | {
+    /**
+     * @generated from field: peertobeer.signaling.v1.ParticipantLeft participant_left = 20;
+     */
+    value: ParticipantLeft;
+    case: "participantLeft";
   } | { case: undefined; value?: undefined };
 };
 
@@ -455,6 +483,13 @@ export type Joined = Message<"peertobeer.signaling.v1.Joined"> & {
    * @generated from field: uint32 connect_timeout_ms = 9;
    */
   connectTimeoutMs: number;
+
+  /**
+   * How many people a call may hold, invitees included (MAX_CALL_PARTICIPANTS).
+   *
+   * @generated from field: uint32 max_call_participants = 10;
+   */
+  maxCallParticipants: number;
 };
 
 /**
@@ -498,6 +533,14 @@ export type Offer = Message<"peertobeer.signaling.v1.Offer"> & {
    * @generated from field: bool end_of_candidates = 5;
    */
   endOfCandidates: boolean;
+
+  /**
+   * On an invitation into a group call (renegotiation false, call_id of a call in progress):
+   * who else is in the call besides the inviter (from_user_id). Empty for a 1:1 call.
+   *
+   * @generated from field: repeated string participant_user_ids = 6;
+   */
+  participantUserIds: string[];
 };
 
 /**
@@ -590,6 +633,61 @@ export const CallEndedSchema: GenMessage<CallEnded> = /*@__PURE__*/
   messageDesc(file_peertobeer_signaling_v1_signaling, 13);
 
 /**
+ * Someone accepted an invitation into this call. Every participant but the inviter (who gets
+ * the answer) receives it and sends that person an offer (call_id set, to_user_id the joiner):
+ * each pair of participants has a negotiation, and a connection, of its own.
+ *
+ * @generated from message peertobeer.signaling.v1.ParticipantJoined
+ */
+export type ParticipantJoined = Message<"peertobeer.signaling.v1.ParticipantJoined"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Whether the receiver is the polite peer of this pair (the one who joined later is).
+   *
+   * @generated from field: bool polite = 2;
+   */
+  polite: boolean;
+};
+
+/**
+ * Describes the message peertobeer.signaling.v1.ParticipantJoined.
+ * Use `create(ParticipantJoinedSchema)` to create a new message.
+ */
+export const ParticipantJoinedSchema: GenMessage<ParticipantJoined> = /*@__PURE__*/
+  messageDesc(file_peertobeer_signaling_v1_signaling, 14);
+
+/**
+ * Someone left a call that goes on (they hung up, or their session ended: HANGUP, PEER_GONE,
+ * CONNECT_FAILED, ERROR), or an invitation the receiver sent failed (DECLINED, BUSY,
+ * NO_ANSWER, CANCELED when the invitee's session ended). from_user_id is the user who left.
+ * The last one left gets call_ended instead.
+ *
+ * @generated from message peertobeer.signaling.v1.ParticipantLeft
+ */
+export type ParticipantLeft = Message<"peertobeer.signaling.v1.ParticipantLeft"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: peertobeer.signaling.v1.EndReason reason = 2;
+   */
+  reason: EndReason;
+};
+
+/**
+ * Describes the message peertobeer.signaling.v1.ParticipantLeft.
+ * Use `create(ParticipantLeftSchema)` to create a new message.
+ */
+export const ParticipantLeftSchema: GenMessage<ParticipantLeft> = /*@__PURE__*/
+  messageDesc(file_peertobeer_signaling_v1_signaling, 15);
+
+/**
  * @generated from message peertobeer.signaling.v1.Presence
  */
 export type Presence = Message<"peertobeer.signaling.v1.Presence"> & {
@@ -609,7 +707,7 @@ export type Presence = Message<"peertobeer.signaling.v1.Presence"> & {
  * Use `create(PresenceSchema)` to create a new message.
  */
 export const PresenceSchema: GenMessage<Presence> = /*@__PURE__*/
-  messageDesc(file_peertobeer_signaling_v1_signaling, 14);
+  messageDesc(file_peertobeer_signaling_v1_signaling, 16);
 
 /**
  * @generated from message peertobeer.signaling.v1.Heartbeat
@@ -626,7 +724,7 @@ export type Heartbeat = Message<"peertobeer.signaling.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_peertobeer_signaling_v1_signaling, 15);
+  messageDesc(file_peertobeer_signaling_v1_signaling, 17);
 
 /**
  * Fresh ICE servers for this session, sent before its TURN credentials expire (a control message,
@@ -647,7 +745,7 @@ export type IceServersUpdate = Message<"peertobeer.signaling.v1.IceServersUpdate
  * Use `create(IceServersUpdateSchema)` to create a new message.
  */
 export const IceServersUpdateSchema: GenMessage<IceServersUpdate> = /*@__PURE__*/
-  messageDesc(file_peertobeer_signaling_v1_signaling, 16);
+  messageDesc(file_peertobeer_signaling_v1_signaling, 18);
 
 /**
  * The node is shutting down: reconnect (to any node) now.
@@ -666,7 +764,7 @@ export type Draining = Message<"peertobeer.signaling.v1.Draining"> & {
  * Use `create(DrainingSchema)` to create a new message.
  */
 export const DrainingSchema: GenMessage<Draining> = /*@__PURE__*/
-  messageDesc(file_peertobeer_signaling_v1_signaling, 17);
+  messageDesc(file_peertobeer_signaling_v1_signaling, 19);
 
 /**
  * @generated from enum peertobeer.signaling.v1.EndReason
@@ -790,7 +888,8 @@ export const SignalingService: GenService<{
     output: typeof SignalingMessageSchema;
   },
   /**
-   * Starts a call (no call_id) or renegotiates an existing one (call_id set).
+   * Starts a call (no call_id), renegotiates within one (call_id set, to a participant), or
+   * invites someone into an active call (call_id set, to someone not in it: "Add person").
    *
    * @generated from rpc peertobeer.signaling.v1.SignalingService.SendOffer
    */
@@ -800,7 +899,7 @@ export const SignalingService: GenService<{
     output: typeof SuccessResponseSchema;
   },
   /**
-   * Accepts a ringing call, or answers a renegotiation.
+   * Accepts a ringing call or an invitation, or answers an offer within a call.
    *
    * @generated from rpc peertobeer.signaling.v1.SignalingService.SendAnswer
    */
@@ -820,7 +919,7 @@ export const SignalingService: GenService<{
     output: typeof SuccessResponseSchema;
   },
   /**
-   * Declines, cancels or hangs up a call.
+   * Declines, cancels or hangs up a call (in a group call: leaves it; the others go on).
    *
    * @generated from rpc peertobeer.signaling.v1.SignalingService.EndCall
    */
