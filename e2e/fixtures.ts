@@ -32,6 +32,16 @@ function holdCamera() {
   };
 }
 
+/**
+ * The camera at 320×180 and 15 fps, whatever the app asks: four Chromium pages each encoding a
+ * stream per peer fit two cores only with small video.
+ */
+function smallCamera() {
+  const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (constraints) =>
+    original(constraints?.video ? { ...constraints, video: { width: 320, height: 180, frameRate: 15 } } : constraints);
+}
+
 /** Remembers every media element given a stream, to find those removed from the page still holding one. */
 function trackVideoStreams() {
   const property = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, "srcObject");
@@ -70,9 +80,9 @@ interface Fixtures {
   /**
    * A new browser context on the app; `url` points it at a server other than the worker's.
    * `holdCamera`: getUserMedia waits until the page calls `grantCamera()`, as for a user who
-   * answers the permission prompt late.
+   * answers the permission prompt late. `smallVideo`: a small camera (group calls).
    */
-  openUser: (options?: { denyMedia?: boolean; url?: string; holdCamera?: boolean }) => Promise<Page>;
+  openUser: (options?: { denyMedia?: boolean; url?: string; holdCamera?: boolean; smallVideo?: boolean }) => Promise<Page>;
 }
 
 interface WorkerFixtures {
@@ -108,6 +118,7 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
       await context.addInitScript(trackPeerConnections);
       await context.addInitScript(trackVideoStreams);
       if (options.holdCamera) await context.addInitScript(holdCamera);
+      if (options.smallVideo) await context.addInitScript(smallCamera);
       const page = await context.newPage();
       const index = contexts.length;
       page.on("console", (message) => consoleLines.push(`[user ${index}] ${message.type()}: ${message.text()}`));

@@ -56,6 +56,47 @@ export async function expectMediaFlowing(page: Page): Promise<void> {
   await expect.poll(async () => (await inboundStats(page)).audioPackets).toBeGreaterThan(before.audioPackets);
 }
 
+/** Video frames decoded so far on each of the page's live peer connections (one per other participant). */
+export function framesPerConnection(page: Page): Promise<number[]> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __peerConnections: RTCPeerConnection[] }).__peerConnections;
+    const frames: number[] = [];
+    for (const pc of pcs) {
+      if (pc.connectionState === "closed") continue;
+      let decoded = 0;
+      (await pc.getStats()).forEach((entry: { type: string; kind?: string; framesDecoded?: number }) => {
+        if (entry.type === "inbound-rtp" && entry.kind === "video") decoded += entry.framesDecoded ?? 0;
+      });
+      frames.push(decoded);
+    }
+    return frames;
+  });
+}
+
+/**
+ * The page decodes video from each of `others` (a connection per person) and the frames keep
+ * coming: a tile per person, and every connection's count rises.
+ */
+export async function expectFramesFromEveryone(page: Page, others: readonly string[]): Promise<void> {
+  for (const id of others) await expect(page.getByRole("figure", { name: id }).getByLabel("Remote video")).toBeVisible();
+  await expect(page.getByRole("figure")).toHaveCount(others.length);
+  await expect.poll(async () => (await framesPerConnection(page)).length).toBe(others.length);
+  const before = await framesPerConnection(page);
+  await expect
+    .poll(async () => {
+      const now = await framesPerConnection(page);
+      return now.length === before.length && now.every((frames, i) => frames > (before[i] ?? 0) + 3);
+    })
+    .toBe(true);
+}
+
+/** `inviter`, in a call, adds `userId` with "Add person". */
+export async function invite(inviter: Page, userId: string): Promise<void> {
+  await inviter.getByRole("button", { name: "Add person" }).click();
+  await inviter.getByRole("textbox", { name: "Person to add" }).fill(userId);
+  await inviter.getByRole("button", { name: "Invite", exact: true }).click();
+}
+
 /**
  * How many tracks the "Remote video" element is bound to. While a call rings it is already
  * bound (to tracks still silent), so that Accept does not wait on setting up its player.
@@ -122,4 +163,23 @@ export function negotiatedCodecs(page: Page): Promise<{ local: string[]; remote:
     const pc = livePeerConnection();
     return { local: codecsOf(pc.localDescription?.sdp), remote: codecsOf(pc.remoteDescription?.sdp) };
   });
+}
+
+/** Opens and joins one page per ID, with the small camera four pages on two cores need. */
+export async function people(openUser: (options: { smallVideo: boolean }) => Promise<Page>, ...ids: string[]): Promise<Page[]> {
+  const pages: Page[] = [];
+  for (const id of ids) {
+    const page = await openUser({ smallVideo: true });
+    await join(page, id);
+    pages.push(page);
+  }
+  return pages;
+}
+
+/** `invitee` is rung by `inviter` into a call with `others`, and accepts. */
+export async function acceptInvitation(invitee: Page, inviter: string, others: string): Promise<void> {
+  const dialog = incomingDialog(invitee, inviter);
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByText(`with ${others}`)).toBeVisible();
+  await dialog.getByRole("button", { name: "Accept" }).click();
 }

@@ -7,7 +7,7 @@ import { JoinScreen } from "./components/JoinScreen.js";
 import { Lobby } from "./components/Lobby.js";
 import { NoticeBanner } from "./components/NoticeBanner.js";
 import { openLocalMedia, type LocalMedia } from "./lib/media.js";
-import { joinErrorText, outcomeNotice, type Notice } from "./lib/messages.js";
+import { joinErrorText, outcomeNotice, participantNotice, type Notice } from "./lib/messages.js";
 import { phone, signaling, usePhone } from "./lib/phone.js";
 import { playTone } from "./lib/tones.js";
 
@@ -80,6 +80,9 @@ export function App() {
           call={call}
           localStream={media.stream}
           localMedia={snapshot.localMedia}
+          participantNotice={snapshot.lastParticipantEvent && participantNotice(snapshot.lastParticipantEvent)}
+          onlineUsers={snapshot.onlineUsers}
+          onInvite={(userId) => phone.invite(userId)}
           onHangUp={() => phone.hangUp()}
           onToggleMicrophone={() => phone.setMicrophoneEnabled(!snapshot.localMedia.audio)}
           onToggleCamera={() => phone.setCameraEnabled(!snapshot.localMedia.video)}
@@ -88,7 +91,7 @@ export function App() {
         <Lobby userId={snapshot.userId} localStream={media.stream} onlineUsers={snapshot.onlineUsers} onCall={(peer) => phone.call(peer)} />
       )}
       {call?.phase === "incoming" && (
-        <IncomingCallDialog caller={call.peer} onAccept={() => phone.accept()} onDecline={() => phone.hangUp()} />
+        <IncomingCallDialog caller={call.peer} others={call.invitedWith} onAccept={() => phone.accept()} onDecline={() => phone.hangUp()} />
       )}
     </div>
   );

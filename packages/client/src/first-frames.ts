@@ -13,10 +13,25 @@ export const FIRST_FRAMES = { maxHeight: 360, fullSizeAfterMs: 1_000 };
 export type VideoSender = Pick<RTCRtpSender, "track" | "getParameters" | "setParameters">;
 
 /**
- * Scales every video sender down to at most `maxHeight` pixels high (Infinity: the camera's
- * own size). A browser that refuses sends at full size: a slower first frame, nothing broken.
+ * What each video sender of a group call may use: with n people every sender uploads n − 1
+ * copies of its camera (a full mesh), so the share of each shrinks as the call grows. A 1:1 call
+ * has no cap (the browser adapts to the path). The budget is about 3 Mbit/s of video uplink in
+ * total, which a home uplink carries; past six people a media server is the answer
+ * (docs/ARCHITECTURE.md).
  */
-export async function limitVideoHeight(senders: readonly VideoSender[], maxHeight: number): Promise<void> {
+export function meshVideoLimit(participants: number): { maxHeight: number; maxBitrate: number | undefined } {
+  if (participants <= 2) return { maxHeight: Number.POSITIVE_INFINITY, maxBitrate: undefined };
+  if (participants === 3) return { maxHeight: 720, maxBitrate: 1_500_000 };
+  if (participants === 4) return { maxHeight: 540, maxBitrate: 1_000_000 };
+  return { maxHeight: 360, maxBitrate: Math.floor(3_000_000 / (participants - 1)) };
+}
+
+/**
+ * Scales every video sender down to at most `maxHeight` pixels high (Infinity: the camera's
+ * own size) and caps its bitrate at `maxBitrate` (undefined: no cap). A browser that refuses
+ * sends at full size: a slower first frame, nothing broken.
+ */
+export async function limitVideoHeight(senders: readonly VideoSender[], maxHeight: number, maxBitrate?: number): Promise<void> {
   await Promise.all(
     senders.map(async (sender) => {
       const track = sender.track;
@@ -25,8 +40,10 @@ export async function limitVideoHeight(senders: readonly VideoSender[], maxHeigh
       const scale = height > maxHeight ? height / maxHeight : 1;
       const parameters = sender.getParameters();
       const encoding = parameters.encodings[0];
-      if (!encoding || (encoding.scaleResolutionDownBy ?? 1) === scale) return;
+      if (!encoding || ((encoding.scaleResolutionDownBy ?? 1) === scale && encoding.maxBitrate === maxBitrate)) return;
       encoding.scaleResolutionDownBy = scale;
+      if (maxBitrate === undefined) delete encoding.maxBitrate;
+      else encoding.maxBitrate = maxBitrate;
       try {
         await sender.setParameters(parameters);
       } catch {

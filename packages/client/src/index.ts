@@ -17,9 +17,19 @@ export {
   type ControlMessage,
   type PeerCallOptions,
 } from "./peer-call.js";
-export { FIRST_FRAMES, limitVideoHeight, type VideoSender } from "./first-frames.js";
+export { FIRST_FRAMES, limitVideoHeight, meshVideoLimit, type VideoSender } from "./first-frames.js";
 export { preferredCodecs, type CodecCapability } from "./codecs.js";
-export { Phone, type CallDirection, type CallOutcome, type CallPhase, type CallView, type PhoneSnapshot } from "./phone.js";
+export {
+  Phone,
+  type CallDirection,
+  type CallOutcome,
+  type CallPhase,
+  type CallView,
+  type ParticipantChange,
+  type ParticipantEvent,
+  type ParticipantView,
+  type PhoneSnapshot,
+} from "./phone.js";
 export { DefaultReconnectPolicy, type ReconnectPolicy } from "./reconnect-policy.js";
 export { SignalingError, Code } from "./errors.js";
 export { Emitter } from "./emitter.js";

@@ -1,5 +1,5 @@
 import { preferredCodecs } from "./codecs.js";
-import { FIRST_FRAMES, limitVideoHeight } from "./first-frames.js";
+import { FIRST_FRAMES, limitVideoHeight, meshVideoLimit } from "./first-frames.js";
 import { Emitter } from "./emitter.js";
 import type { CandidateBurst } from "./signaling-client.js";
 
@@ -135,6 +135,8 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private fullSizeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Until the first connection, video goes out small (FIRST_FRAMES). */
   private everConnected = false;
+  /** People in the call, this side included (setCallSize). */
+  private callSize = 2;
   private remote: MediaStream | undefined;
   private localMedia = { audio: true, video: true };
   private closed = false;
@@ -465,9 +467,28 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     this.emit("remoteStream", this.remote);
   }
 
+  /**
+   * How many people the call has (this side included): in a group call each sender's size and
+   * bitrate are capped (meshVideoLimit), at once if the connection is up, else after the first
+   * frames.
+   */
+  setCallSize(participants: number): void {
+    if (this.closed || participants === this.callSize) return;
+    this.callSize = participants;
+    if (this.everConnected && this.fullSizeTimer === undefined) this.applyFullSize();
+  }
+
   /** Before the first connection: the first frames go out small (FIRST_FRAMES). */
   private startSmall(): void {
-    if (!this.everConnected) void limitVideoHeight(this.pc.getSenders(), FIRST_FRAMES.maxHeight);
+    if (this.everConnected) return;
+    const cap = meshVideoLimit(this.callSize);
+    void limitVideoHeight(this.pc.getSenders(), Math.min(FIRST_FRAMES.maxHeight, cap.maxHeight), cap.maxBitrate);
+  }
+
+  /** The size the call's video settles at once the first frames are out. */
+  private applyFullSize(): void {
+    const cap = meshVideoLimit(this.callSize);
+    void limitVideoHeight(this.pc.getSenders(), cap.maxHeight, cap.maxBitrate);
   }
 
   private connectionChanged(): void {
@@ -475,7 +496,10 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     this.emit("connectionState", state);
     if (state === "connected" && !this.everConnected) {
       this.everConnected = true;
-      this.fullSizeTimer = setTimeout(() => void limitVideoHeight(this.pc.getSenders(), Number.POSITIVE_INFINITY), FIRST_FRAMES.fullSizeAfterMs);
+      this.fullSizeTimer = setTimeout(() => {
+        this.fullSizeTimer = undefined;
+        this.applyFullSize();
+      }, FIRST_FRAMES.fullSizeAfterMs);
     }
     clearTimeout(this.restartTimer);
     if (state === "connected" || state === "closed") {

@@ -13,16 +13,30 @@ const CAUSE_WAIT_MS = 2_000;
 /** outgoing: ringing the callee · incoming: we are being rung · connecting: media starting · connected: media flowing */
 export type CallPhase = "outgoing" | "incoming" | "connecting" | "connected";
 
-export interface CallView {
-  id: string | undefined;
-  peer: string;
-  direction: CallDirection;
-  phase: CallPhase;
+/**
+ * Someone else in the call, or someone we invited whose phone rings (`ringing`). Each has a
+ * connection of their own (a full mesh).
+ */
+export interface ParticipantView {
+  userId: string;
+  state: "ringing" | "connecting" | "connected";
   remoteStream: MediaStream | undefined;
-  /** What the peer says it sends (over the data channel). */
+  /** What they say they send (over the data channel). */
   peerMedia: { audio: boolean; video: boolean };
   /** The peer connection's state; `disconnected` while ICE recovers from a network change. */
   media: RTCPeerConnectionState;
+}
+
+export interface CallView {
+  id: string | undefined;
+  /** Whom we called, or who called or invited us. */
+  peer: string;
+  direction: CallDirection;
+  phase: CallPhase;
+  /** Everyone else, in the order they came: one in a 1:1 call. */
+  participants: readonly ParticipantView[];
+  /** On an invitation into a group call: who else is in it besides `peer`. */
+  invitedWith: readonly string[];
 }
 
 /** Why the last call ended, or why it never started; the UI turns it into words. */
@@ -39,13 +53,32 @@ export type CallOutcome =
     }
   | { kind: "failed"; peer: string; error: SignalingError };
 
+/**
+ * Something that happened to one person in a call that goes on: they joined or left, we lost
+ * our connection to them, or an invitation we sent was refused or failed.
+ */
+export type ParticipantChange = { userId: string } & (
+  | { kind: "joined" }
+  | { kind: "left"; reason: EndReason }
+  | { kind: "lost"; cause?: ConnectFailureCause }
+  | { kind: "inviteFailed"; reason: EndReason }
+  | { kind: "inviteRefused"; error: SignalingError }
+);
+
+/** A ParticipantChange numbered, so that a UI tells two alike apart. */
+export type ParticipantEvent = ParticipantChange & { seq: number };
+
 export interface PhoneSnapshot {
   connection: ConnectionState;
   userId: string;
   onlineUsers: readonly string[];
   call: CallView | undefined;
   lastOutcome: CallOutcome | undefined;
+  /** The latest thing that happened to someone in the current call. */
+  lastParticipantEvent: ParticipantEvent | undefined;
   localMedia: { audio: boolean; video: boolean };
+  /** How many people a call may hold (the server's MAX_CALL_PARTICIPANTS; 2 before it says). */
+  maxCallParticipants: number;
 }
 
 export interface PhoneOptions {
@@ -61,21 +94,32 @@ interface IncomingOffer {
   burst: CandidateBurst;
 }
 
-interface ActiveCall {
-  view: CallView;
+/** Our connection to one other person in the call. */
+interface Link {
+  view: ParticipantView;
   peerCall: PeerCall | undefined;
+}
+
+interface ActiveCall {
+  id: string | undefined;
+  peer: string;
+  direction: CallDirection;
+  phase: CallPhase;
+  invitedWith: readonly string[];
+  links: Map<string, Link>;
   /** Resolves with the call id once the server minted it (outgoing) or at once (incoming). */
   callId: Promise<string>;
   setCallId: (id: string) => void;
-  /** Candidates of a call whose PeerCall does not exist yet (their call, after glare). */
-  earlyCandidates: CandidateBurst[];
+  /** Candidates from someone whose PeerCall does not exist yet (their call, after glare). */
+  earlyCandidates: Map<string, CandidateBurst[]>;
   /** Accept the incoming call as soon as it arrives (both sides called each other). */
   autoAccept: boolean;
 }
 
 /**
- * One user's phone: joins signaling to PeerCall for one call at a time and exposes an
- * immutable snapshot that any UI can subscribe to (React does via useSyncExternalStore).
+ * One user's phone: joins signaling to one PeerCall per other person in the call (1:1 or a
+ * group's full mesh) and exposes an immutable snapshot that any UI can subscribe to (React does
+ * via useSyncExternalStore).
  */
 export class Phone {
   private readonly listeners = new Set<() => void>();
@@ -84,6 +128,7 @@ export class Phone {
   private localStream: MediaStream | undefined;
   private readonly online = new Set<string>();
   private readonly unsubscribe: (() => void)[];
+  private eventSeq = 0;
 
   constructor(private readonly options: PhoneOptions) {
     this.localStream = options.localStream;
@@ -94,16 +139,18 @@ export class Phone {
       onlineUsers: [],
       call: undefined,
       lastOutcome: undefined,
+      lastParticipantEvent: undefined,
       localMedia: { audio: true, video: true },
+      maxCallParticipants: s.maxCallParticipants ?? 2,
     };
     this.unsubscribe = [
       s.on("state", () => this.update({})),
       s.on("joined", (info) => {
         // A resumed session's TURN credentials are fresh: a later ICE restart needs them.
-        this.active?.peerCall?.setConfiguration(info.rtcConfiguration);
+        for (const peerCall of this.peerCalls()) peerCall.setConfiguration(info.rtcConfiguration);
         this.online.clear();
         for (const id of info.onlineUserIds) this.online.add(id);
-        this.update({});
+        this.update({ maxCallParticipants: info.maxCallParticipants ?? 2 });
       }),
       s.on("presence", ({ userId, online }) => {
         if (online) this.online.add(userId);
@@ -113,39 +160,63 @@ export class Phone {
       s.on("offer", (e) => this.onOffer(e)),
       s.on("answer", (e) => {
         const call = this.callFor(e.callId, e.from);
-        if (!call?.peerCall) return;
+        const link = call?.links.get(e.from);
+        if (!call || !link?.peerCall) return;
         // The UI hears of it once the answer is applied: a re-render while setRemoteDescription
         // runs held it (and so ICE and DTLS) up by some 20 ms (docs/BENCHMARKS.md, B4).
-        void call.peerCall.handleDescription({ type: "answer", sdp: e.sdp }, e.burst).then(() => {
-          if (this.active === call && call.view.phase === "outgoing") this.patchCall({ phase: "connecting" });
+        void link.peerCall.handleDescription({ type: "answer", sdp: e.sdp }, e.burst).then(() => {
+          if (this.active !== call || call.links.get(e.from) !== link) return;
+          if (link.view.state === "ringing") this.patchLink(link, { state: "connecting" });
+          if (call.phase === "outgoing") this.patchCall({ phase: "connecting" });
         });
       }),
       s.on("candidates", (e) => {
         const call = this.callFor(e.callId, e.from);
         if (!call) return;
-        if (call.peerCall) void call.peerCall.handleCandidates(e.candidates, e.endOfCandidates);
-        else call.earlyCandidates.push({ candidates: e.candidates, endOfCandidates: e.endOfCandidates });
+        const peerCall = call.links.get(e.from)?.peerCall;
+        const burst = { candidates: e.candidates, endOfCandidates: e.endOfCandidates };
+        if (peerCall) void peerCall.handleCandidates(burst.candidates, burst.endOfCandidates);
+        else call.earlyCandidates.set(e.from, [...(call.earlyCandidates.get(e.from) ?? []), burst]);
       }),
-      s.on("iceServers", (configuration) => this.active?.peerCall?.setConfiguration(configuration)),
+      s.on("participantJoined", (e) => {
+        const call = this.active;
+        if (!call || call.id !== e.callId || call.links.has(e.userId)) return;
+        // Everyone already in the call offers the newcomer a connection of their own.
+        const link = this.addLink(call, e.userId, "connecting", e.polite);
+        link.peerCall?.start();
+        this.participantEvent({ userId: e.userId, kind: "joined" });
+      }),
+      s.on("participantLeft", (e) => {
+        const call = this.active;
+        if (!call || call.id !== e.callId) return;
+        const link = call.links.get(e.userId);
+        if (!link) return; // we saw them go already (their goodbye on the data channel)
+        this.dropLink(call, link);
+        const invitation = link.view.state === "ringing";
+        this.participantEvent({ userId: e.userId, kind: invitation ? "inviteFailed" : "left", reason: e.reason });
+      }),
+      s.on("iceServers", (configuration) => {
+        for (const peerCall of this.peerCalls()) peerCall.setConfiguration(configuration);
+      }),
       s.on("callEnded", (e) => {
         const call = this.callFor(e.callId, e.from);
         if (!call) return;
         const by = e.from ? "peer" : "server";
-        const peerCall = call.peerCall;
+        const peerCall = call.links.get(e.from)?.peerCall;
         if (e.reason !== EndReason.CONNECT_FAILED || !peerCall) {
-          this.finish({ reason: e.reason, by });
+          this.finish({ reason: e.reason, by, peer: e.from || call.peer });
           return;
         }
         // The peer gave up connecting; what this side saw names the likely cause, once its own
         // gathering has heard from the TURN servers.
         void peerCall.gatheringEnded(CAUSE_WAIT_MS).then(() =>
-          this.whenCurrent(call, () => this.finish({ reason: e.reason, by, cause: peerCall.failureCause() })),
+          this.whenCurrent(call, () => this.finish({ reason: e.reason, by, peer: e.from, cause: peerCall.failureCause() })),
         );
       }),
       s.on("sessionReset", () => {
         // The server forgot our calls. Media that already flows is peer-to-peer and goes on;
         // a call still being set up cannot finish without signaling.
-        if (this.active && this.active.view.phase !== "connected") {
+        if (this.active && this.active.phase !== "connected") {
           this.finish({ reason: EndReason.ERROR, by: "server" });
         }
       }),
@@ -165,39 +236,52 @@ export class Phone {
     const { audio, video } = this.snapshot.localMedia;
     for (const track of stream?.getTracks() ?? []) track.enabled = track.kind === "audio" ? audio : video;
     // A call that began before the camera was allowed (it may already be ringing) gets it now.
-    if (stream) this.active?.peerCall?.setLocalStream(stream);
+    if (stream) for (const peerCall of this.peerCalls()) peerCall.setLocalStream(stream);
   }
 
   /** Rings `peer`. Failures (offline, busy…) land in `lastOutcome`. */
   call(peer: string): void {
     if (this.active) throw new Error("already in a call");
-    const active = this.newCall(peer, "outgoing", undefined);
-    active.peerCall = this.createPeerCall(active, false);
-    active.peerCall.start();
+    const call = this.newCall(peer, "outgoing", undefined, []);
+    this.addLink(call, peer, "ringing", false).peerCall?.start();
+  }
+
+  /**
+   * Adds `userId` to the call in progress ("Add person"): their phone rings. A refusal (busy,
+   * offline, the call is full…) or their decline lands in `lastParticipantEvent`.
+   */
+  invite(userId: string): void {
+    const call = this.active;
+    if (!call || call.id === undefined || (call.phase !== "connected" && call.phase !== "connecting")) {
+      throw new Error("no call to add someone to");
+    }
+    if (call.links.has(userId) || userId === this.snapshot.userId) return;
+    this.addLink(call, userId, "ringing", false).peerCall?.start();
   }
 
   /** Accepts the ringing incoming call: its answer, prepared while it rang, goes out. */
   accept(): void {
-    const active = this.active;
-    if (!active || active.view.phase !== "incoming" || !active.peerCall) return;
-    active.peerCall.release();
+    const call = this.active;
+    const peerCall = call?.links.get(call.peer)?.peerCall;
+    if (!call || call.phase !== "incoming" || !peerCall) return;
+    peerCall.release();
     // A UI re-renders on every snapshot change; let the answer leave first (that render can take
     // tens of milliseconds, and the whole call waits for the answer).
     setTimeout(() => {
-      if (this.active === active) this.patchCall({ phase: "connecting" });
+      if (this.active === call) this.patchCall({ phase: "connecting" });
     });
   }
 
-  /** Declines, cancels or hangs up, whichever fits the call's phase. */
+  /** Declines, cancels, hangs up or leaves a group call, whichever fits the call's phase. */
   hangUp(): void {
-    const active = this.active;
-    if (!active) return;
-    active.peerCall?.sayBye();
+    const call = this.active;
+    if (!call) return;
+    for (const peerCall of this.peerCalls()) peerCall.sayBye();
     const reason =
-      active.view.phase === "incoming" ? EndReason.DECLINED
-      : active.view.phase === "outgoing" ? EndReason.CANCELED
+      call.phase === "incoming" ? EndReason.DECLINED
+      : call.phase === "outgoing" ? EndReason.CANCELED
       : EndReason.HANGUP;
-    void active.callId.then((id) => this.options.signaling.endCall(id, reason)).catch(() => {
+    void call.callId.then((id) => this.options.signaling.endCall(id, reason)).catch(() => {
       // Already ended on the server (or it is unreachable, and the data channel said bye).
     });
     this.finish({ reason, by: "me" });
@@ -223,37 +307,47 @@ export class Phone {
 
   private setMedia(kind: "audio" | "video", enabled: boolean): void {
     for (const track of this.localStream?.getTracks() ?? []) if (track.kind === kind) track.enabled = enabled;
-    this.active?.peerCall?.setMediaEnabled(kind, enabled);
+    for (const peerCall of this.peerCalls()) peerCall.setMediaEnabled(kind, enabled);
     this.update({ localMedia: { ...this.snapshot.localMedia, [kind]: enabled } });
   }
 
   private onOffer(e: SignalingEvents["offer"]): void {
-    const active = this.active;
-    if (active && active.view.peer === e.from) {
-      if (active.view.id === e.callId && active.peerCall) {
-        void active.peerCall.handleDescription({ type: "offer", sdp: e.sdp }, e.burst);
+    const call = this.active;
+    if (call && call.id === e.callId) {
+      const link = call.links.get(e.from);
+      if (link?.peerCall) {
+        void link.peerCall.handleDescription({ type: "offer", sdp: e.sdp }, e.burst);
         return;
       }
-      const ourOfferPending = active.view.direction === "outgoing" && active.view.id === undefined;
-      if (ourOfferPending || (active.autoAccept && active.view.id === e.callId)) {
-        // We both called each other: the server kept their call; take it instead of ours.
-        this.replaceWithIncoming(e.callId, { sdp: e.sdp, burst: e.burst });
+      if (!link && !call.autoAccept) {
+        // Someone who joined our group call: a connection of our own with them, answered at once.
+        const joined = this.addLink(call, e.from, "connecting", e.polite);
+        void joined.peerCall?.handleDescription({ type: "offer", sdp: e.sdp }, e.burst);
+        this.flushEarly(call, e.from);
         return;
       }
     }
-    if (active || e.renegotiation) {
+    if (call && call.peer === e.from) {
+      const ourOfferPending = call.direction === "outgoing" && call.id === undefined;
+      if (ourOfferPending || (call.autoAccept && call.id === e.callId)) {
+        // We both called each other: the server kept their call; take it instead of ours.
+        this.replaceWithIncoming(e.callId, e.participants, { sdp: e.sdp, burst: e.burst });
+        return;
+      }
+    }
+    if (call || e.renegotiation) {
       // Busy (a race the server could not see) or a stale renegotiation: refuse it.
       void this.options.signaling.endCall(e.callId, EndReason.BUSY).catch(() => undefined);
       return;
     }
-    this.ring(this.newCall(e.from, "incoming", e.callId), { sdp: e.sdp, burst: e.burst });
+    this.ring(this.newCall(e.from, "incoming", e.callId, e.participants), { sdp: e.sdp, burst: e.burst });
   }
 
-  private replaceWithIncoming(callId: string, offer: IncomingOffer): void {
-    const peer = this.active?.view.peer ?? "";
-    this.active?.peerCall?.close();
+  private replaceWithIncoming(callId: string, invitedWith: string[], offer: IncomingOffer): void {
+    const peer = this.active?.peer ?? "";
+    for (const peerCall of this.peerCalls()) peerCall.close();
     this.active = undefined;
-    this.ring(this.newCall(peer, "incoming", callId), offer);
+    this.ring(this.newCall(peer, "incoming", callId, invitedWith), offer);
     this.accept();
   }
 
@@ -262,58 +356,98 @@ export class Phone {
    * until accept() (see PeerCallOptions.held).
    */
   private ring(incoming: ActiveCall, offer: IncomingOffer): void {
-    const peerCall = this.createPeerCall(incoming, true, true);
-    incoming.peerCall = peerCall;
+    const link = this.addLink(incoming, incoming.peer, "connecting", true, true);
     // In arrival order: the offer and its burst, then anything that trickled before.
-    void peerCall.handleDescription({ type: "offer", sdp: offer.sdp }, offer.burst);
-    for (const early of incoming.earlyCandidates.splice(0)) void peerCall.handleCandidates(early.candidates, early.endOfCandidates);
+    void link.peerCall?.handleDescription({ type: "offer", sdp: offer.sdp }, offer.burst);
+    this.flushEarly(incoming, incoming.peer);
   }
 
-  private newCall(peer: string, direction: CallDirection, id: string | undefined): ActiveCall {
+  private flushEarly(call: ActiveCall, userId: string): void {
+    const peerCall = call.links.get(userId)?.peerCall;
+    for (const early of call.earlyCandidates.get(userId) ?? []) void peerCall?.handleCandidates(early.candidates, early.endOfCandidates);
+    call.earlyCandidates.delete(userId);
+  }
+
+  private newCall(peer: string, direction: CallDirection, id: string | undefined, invitedWith: readonly string[]): ActiveCall {
     let setCallId: (id: string) => void = () => undefined;
     const callId = id !== undefined ? Promise.resolve(id) : new Promise<string>((resolve) => (setCallId = resolve));
     callId.catch(() => undefined);
-    const active: ActiveCall = {
-      view: { id, peer, direction, phase: direction, remoteStream: undefined, peerMedia: { audio: true, video: true }, media: "new" },
-      peerCall: undefined,
+    const call: ActiveCall = {
+      id,
+      peer,
+      direction,
+      phase: direction,
+      invitedWith,
+      links: new Map(),
       callId,
       setCallId: (value) => {
-        if (this.active === active) this.patchCall({ id: value });
+        if (this.active === call) this.patchCall({ id: value });
         setCallId(value);
       },
-      earlyCandidates: [],
+      earlyCandidates: new Map(),
       autoAccept: false,
     };
-    this.active = active;
-    this.update({ call: active.view, lastOutcome: undefined });
-    return active;
+    this.active = call;
+    this.update({ call: this.viewOf(call), lastOutcome: undefined, lastParticipantEvent: undefined });
+    return call;
   }
 
-  private createPeerCall(active: ActiveCall, polite: boolean, held = false): PeerCall {
+  /** A connection with `userId` in `call`; every connection's video cap follows the call's size. */
+  private addLink(call: ActiveCall, userId: string, state: ParticipantView["state"], polite: boolean, held = false): Link {
+    const link: Link = {
+      view: { userId, state, remoteStream: undefined, peerMedia: { audio: true, video: true }, media: "new" },
+      peerCall: undefined,
+    };
+    call.links.set(userId, link);
+    link.peerCall = this.createPeerCall(call, link, polite, held);
+    this.resized(call);
+    return link;
+  }
+
+  private dropLink(call: ActiveCall, link: Link): void {
+    if (call.links.get(link.view.userId) !== link) return;
+    call.links.delete(link.view.userId);
+    link.peerCall?.close();
+    this.resized(call);
+  }
+
+  private resized(call: ActiveCall): void {
+    for (const { peerCall } of call.links.values()) peerCall?.setCallSize(call.links.size + 1);
+    if (this.active === call) this.update({ call: this.viewOf(call) });
+  }
+
+  private createPeerCall(call: ActiveCall, link: Link, polite: boolean, held: boolean): PeerCall {
     const signaling = this.options.signaling;
-    const peer = active.view.peer;
-    // A PeerCall that was replaced (glare) or closed must not signal into the call any more.
-    const live = () => this.active === active && active.peerCall === peerCall;
+    const to = link.view.userId;
+    // A PeerCall that was replaced (glare) or dropped must not signal into the call any more.
+    const live = () => this.active === call && call.links.get(to) === link && link.peerCall === peerCall;
     const callSignaling: CallSignaling = {
       sendOffer: async (sdp, burst) => {
-        if (active.view.id !== undefined || active.view.direction === "incoming") {
-          const callId = await active.callId;
-          if (live()) await signaling.sendOffer(peer, sdp, callId, burst);
+        if (call.id !== undefined || call.direction === "incoming") {
+          const callId = await call.callId;
+          if (!live()) return;
+          try {
+            await signaling.sendOffer(to, sdp, callId, burst);
+          } catch (error) {
+            // Only an invitation's first offer can be refused for who the invitee is.
+            if (link.view.state !== "ringing") throw error;
+            this.inviteRefused(call, link, SignalingError.from(error));
+          }
           return;
         }
         try {
-          active.setCallId(await signaling.sendOffer(peer, sdp, "", burst));
+          call.setCallId(await signaling.sendOffer(to, sdp, "", burst));
         } catch (error) {
-          this.offerFailed(active, SignalingError.from(error));
+          this.offerFailed(call, SignalingError.from(error));
         }
       },
       sendAnswer: async (sdp, burst) => {
-        const callId = await active.callId;
-        if (live()) await signaling.sendAnswer(callId, sdp, burst);
+        const callId = await call.callId;
+        if (live()) await signaling.sendAnswer(callId, sdp, burst, to);
       },
       sendCandidates: async (candidates, end) => {
-        const callId = await active.callId;
-        if (live()) await signaling.sendIceCandidates(callId, candidates, end);
+        const callId = await call.callId;
+        if (live()) await signaling.sendIceCandidates(callId, candidates, end, to);
       },
     };
     const connectTimeoutMs = this.options.connectTimeoutMs ?? signaling.connectTimeoutMs;
@@ -326,93 +460,151 @@ export class Phone {
       localStream: this.localStream,
       ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
     });
+    const current = (apply: () => void) => {
+      if (live()) apply();
+    };
     peerCall.setMediaEnabled("audio", this.snapshot.localMedia.audio);
     peerCall.setMediaEnabled("video", this.snapshot.localMedia.video);
-    peerCall.on("remoteStream", (stream) => this.whenCurrent(active, () => this.patchCall({ remoteStream: stream })));
+    peerCall.on("remoteStream", (stream) => current(() => this.patchLink(link, { remoteStream: stream })));
     peerCall.on("connectionState", (state) =>
-      this.whenCurrent(active, () => this.patchCall(state === "connected" ? { media: state, phase: "connected" } : { media: state })),
+      current(() => {
+        this.patchLink(link, state === "connected" ? { media: state, state: "connected" } : { media: state });
+        if (state === "connected" && call.phase !== "connected") this.patchCall({ phase: "connected" });
+      }),
     );
-    peerCall.on("control", (message) => this.whenCurrent(active, () => this.onControl(message)));
-    peerCall.on("peerGone", () =>
-      this.whenCurrent(active, () => this.finish({ reason: EndReason.PEER_GONE, by: "peer", notify: true })),
-    );
+    peerCall.on("control", (message) => current(() => this.onControl(call, link, message)));
+    peerCall.on("peerGone", () => current(() => this.lost(call, link, { reason: EndReason.PEER_GONE, by: "peer", notify: true })));
     peerCall.on("connectFailed", (cause) =>
-      this.whenCurrent(active, () => this.finish({ reason: EndReason.CONNECT_FAILED, by: "me", notify: true, cause })),
+      current(() => this.lost(call, link, { reason: EndReason.CONNECT_FAILED, by: "me", notify: true, cause })),
     );
     peerCall.on("error", () =>
-      this.whenCurrent(active, () => {
+      current(() => {
         // Once media flows it is peer-to-peer: a failed renegotiation (say, the server forgot
         // the call after a restart) does not end it. ICE failure and the data channel do.
-        if (active.view.phase !== "connected") this.finish({ reason: EndReason.ERROR, by: "me", notify: true });
+        if (link.view.state !== "connected") this.lost(call, link, { reason: EndReason.ERROR, by: "me", notify: true });
       }),
     );
     return peerCall;
   }
 
-  private offerFailed(active: ActiveCall, error: SignalingError): void {
-    if (this.active !== active) return;
+  /**
+   * Our connection with one person failed or they said goodbye. The last one ends the call (and
+   * tells the server when `notify`); in a group call only that connection goes, and the server
+   * tells everyone once that person has really left.
+   */
+  private lost(call: ActiveCall, link: Link, end: { reason: EndReason; by: "me" | "peer"; notify?: boolean; cause?: ConnectFailureCause }): void {
+    if (call.links.size <= 1) {
+      this.finish({ ...end, peer: link.view.userId });
+      return;
+    }
+    this.dropLink(call, link);
+    const userId = link.view.userId;
+    if (end.reason === EndReason.HANGUP) this.participantEvent({ userId, kind: "left", reason: EndReason.HANGUP });
+    else this.participantEvent({ userId, kind: "lost", ...(end.cause ? { cause: end.cause } : {}) });
+  }
+
+  private offerFailed(call: ActiveCall, error: SignalingError): void {
+    if (this.active !== call) return;
     if (error.reason === ErrorReason.CALL_GLARE && error.callId) {
       // Their call reached the server first; its offer is on our stream: accept it on arrival.
-      active.peerCall?.close();
-      active.peerCall = undefined;
-      active.autoAccept = true;
-      active.setCallId(error.callId);
+      for (const peerCall of this.peerCalls()) peerCall.close();
+      call.links.clear();
+      call.autoAccept = true;
+      call.setCallId(error.callId);
       this.patchCall({ phase: "connecting" });
       return;
     }
-    active.peerCall?.close();
+    for (const peerCall of this.peerCalls()) peerCall.close();
     this.active = undefined;
-    this.update({ call: undefined, lastOutcome: { kind: "failed", peer: active.view.peer, error } });
+    this.update({ call: undefined, lastOutcome: { kind: "failed", peer: call.peer, error } });
   }
 
-  private onControl(message: ControlMessage): void {
-    if (message.type === "bye") this.finish({ reason: EndReason.HANGUP, by: "peer" });
-    else this.patchCall({ peerMedia: { audio: message.audio, video: message.video } });
+  private inviteRefused(call: ActiveCall, link: Link, error: SignalingError): void {
+    if (this.active !== call || call.links.get(link.view.userId) !== link) return;
+    this.dropLink(call, link);
+    this.participantEvent({ userId: link.view.userId, kind: "inviteRefused", error });
+  }
+
+  private onControl(call: ActiveCall, link: Link, message: ControlMessage): void {
+    if (message.type === "bye") this.lost(call, link, { reason: EndReason.HANGUP, by: "peer" });
+    else this.patchLink(link, { peerMedia: { audio: message.audio, video: message.video } });
   }
 
   /** Finds the active call an event belongs to (by id, or by peer while our id is pending). */
   private callFor(callId: string, from: string): ActiveCall | undefined {
-    const active = this.active;
-    if (!active) return undefined;
-    if (active.view.id === callId) return active;
-    if (active.view.id === undefined && active.view.peer === from) {
-      active.setCallId(callId);
-      return active;
+    const call = this.active;
+    if (!call) return undefined;
+    if (call.id === callId) return call;
+    if (call.id === undefined && call.peer === from) {
+      call.setCallId(callId);
+      return call;
     }
     return undefined;
   }
 
-  private finish(end: { reason: EndReason; by: "me" | "peer" | "server"; notify?: boolean; cause?: ConnectFailureCause | undefined }): void {
-    const active = this.active;
-    if (!active) return;
+  private finish(end: {
+    reason: EndReason;
+    by: "me" | "peer" | "server";
+    peer?: string;
+    notify?: boolean;
+    cause?: ConnectFailureCause | undefined;
+  }): void {
+    const call = this.active;
+    if (!call) return;
     if (end.notify) {
-      void active.callId.then((id) => this.options.signaling.endCall(id, end.reason)).catch(() => undefined);
+      void call.callId.then((id) => this.options.signaling.endCall(id, end.reason)).catch(() => undefined);
     }
-    active.peerCall?.close();
+    for (const peerCall of this.peerCalls()) peerCall.close();
     this.active = undefined;
     this.update({
       call: undefined,
+      lastParticipantEvent: undefined,
       lastOutcome: {
         kind: "ended",
-        peer: active.view.peer,
+        peer: end.peer ?? call.peer,
         reason: end.reason,
         by: end.by,
-        direction: active.view.direction,
-        connected: active.view.phase === "connected",
+        direction: call.direction,
+        connected: call.phase === "connected",
         ...(end.cause ? { cause: end.cause } : {}),
       },
     });
   }
 
-  private whenCurrent(active: ActiveCall, apply: () => void): void {
-    if (this.active === active) apply();
+  private *peerCalls(): Generator<PeerCall> {
+    for (const { peerCall } of this.active?.links.values() ?? []) if (peerCall) yield peerCall;
   }
 
-  private patchCall(patch: Partial<CallView>): void {
-    const active = this.active;
-    if (!active) return;
-    active.view = { ...active.view, ...patch };
-    this.update({ call: active.view });
+  private whenCurrent(call: ActiveCall, apply: () => void): void {
+    if (this.active === call) apply();
+  }
+
+  private participantEvent(change: ParticipantChange): void {
+    this.eventSeq += 1;
+    this.update({ lastParticipantEvent: { ...change, seq: this.eventSeq } });
+  }
+
+  private viewOf(call: ActiveCall): CallView {
+    return {
+      id: call.id,
+      peer: call.peer,
+      direction: call.direction,
+      phase: call.phase,
+      participants: [...call.links.values()].map((link) => link.view),
+      invitedWith: call.invitedWith,
+    };
+  }
+
+  private patchCall(patch: Partial<Pick<ActiveCall, "id" | "phase">>): void {
+    const call = this.active;
+    if (!call) return;
+    Object.assign(call, patch);
+    this.update({ call: this.viewOf(call) });
+  }
+
+  private patchLink(link: Link, patch: Partial<ParticipantView>): void {
+    link.view = { ...link.view, ...patch };
+    if (this.active) this.update({ call: this.viewOf(this.active) });
   }
 
   private update(patch: Partial<PhoneSnapshot>): void {

@@ -22,6 +22,8 @@ export interface JoinedInfo {
   onlineUserIds: string[];
   /** The server's connect timeout for calls (CONNECT_TIMEOUT_MS), if it sets one. */
   connectTimeoutMs: number | undefined;
+  /** How many people a call may hold (MAX_CALL_PARTICIPANTS), if the server says. */
+  maxCallParticipants: number | undefined;
 }
 
 /** Candidates that travel with an offer or answer (the first burst) rather than on their own. */
@@ -37,10 +39,15 @@ export interface SignalingEvents extends Record<string, unknown> {
   joined: JoinedInfo;
   /** The server no longer knew our session and started a new one: calls it held are gone. */
   sessionReset: undefined;
-  offer: { callId: string; from: string; sdp: string; renegotiation: boolean; polite: boolean; burst: CandidateBurst };
+  /** `participants`: on an invitation into a group call, who else is in it besides `from`. */
+  offer: { callId: string; from: string; sdp: string; renegotiation: boolean; polite: boolean; burst: CandidateBurst; participants: string[] };
   answer: { callId: string; from: string; sdp: string; polite: boolean; burst: CandidateBurst };
   candidates: { callId: string; from: string; candidates: RTCIceCandidateInit[]; endOfCandidates: boolean };
   callEnded: { callId: string; from: string; reason: EndReason };
+  /** Someone accepted an invitation into our group call: offer them a connection. */
+  participantJoined: { callId: string; userId: string; polite: boolean };
+  /** Someone left a group call that goes on, or an invitation we sent failed (`reason` says how). */
+  participantLeft: { callId: string; userId: string; reason: EndReason };
   presence: { userId: string; online: boolean };
   /**
    * Fresh ICE servers (TURN credentials about to expire were replaced); `rtcConfiguration`
@@ -98,6 +105,8 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   rtcConfiguration: RTCConfiguration = { iceServers: [] };
   /** How long calls may try to connect, from the latest `joined` (undefined: the SDK's default). */
   connectTimeoutMs: number | undefined;
+  /** How many people a call may hold, from the latest `joined` (undefined: the server did not say). */
+  maxCallParticipants: number | undefined;
 
   constructor(private readonly options: SignalingClientOptions) {
     super();
@@ -155,13 +164,14 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     return response.callId;
   }
 
-  async sendAnswer(callId: string, sdp: string, burst: CandidateBurst = NO_CANDIDATES): Promise<void> {
-    const request = { callId, sdp, ...toWireBurst(burst) };
+  /** `toUserId`: whose offer this answers (needed once a call has more than two people). */
+  async sendAnswer(callId: string, sdp: string, burst: CandidateBurst = NO_CANDIDATES, toUserId = ""): Promise<void> {
+    const request = { callId, sdp, toUserId, ...toWireBurst(burst) };
     await this.unary(() => this.rpc.sendAnswer(request, this.callOptions()));
   }
 
-  async sendIceCandidates(callId: string, candidates: RTCIceCandidateInit[], endOfCandidates: boolean): Promise<void> {
-    const request = { callId, ...toWireBurst({ candidates, endOfCandidates }) };
+  async sendIceCandidates(callId: string, candidates: RTCIceCandidateInit[], endOfCandidates: boolean, toUserId = ""): Promise<void> {
+    const request = { callId, toUserId, ...toWireBurst({ candidates, endOfCandidates }) };
     await this.unary(() => this.rpc.sendIceCandidate(request, this.callOptions()));
   }
 
@@ -279,6 +289,7 @@ export class SignalingClient extends Emitter<SignalingEvents> {
           },
           onlineUserIds: event.value.onlineUserIds,
           connectTimeoutMs: event.value.connectTimeoutMs || undefined,
+          maxCallParticipants: event.value.maxCallParticipants || undefined,
         };
         const reset = !event.value.resumed && this.sessionId !== "" && this.sessionId !== info.sessionId;
         this.sessionId = info.sessionId;
@@ -286,6 +297,7 @@ export class SignalingClient extends Emitter<SignalingEvents> {
         this.heartbeatMs = event.value.heartbeatIntervalMs || this.heartbeatMs;
         this.rtcConfiguration = info.rtcConfiguration;
         this.connectTimeoutMs = info.connectTimeoutMs;
+        this.maxCallParticipants = info.maxCallParticipants;
         if (!event.value.resumed) this.lastSeq = message.seq;
         this.persist();
         this.setState("online");
@@ -319,6 +331,7 @@ export class SignalingClient extends Emitter<SignalingEvents> {
           from,
           ...pick(event.value, "sdp", "renegotiation", "polite"),
           burst: fromWireBurst(event.value),
+          participants: event.value.participantUserIds,
         });
         break;
       case "answer":
@@ -329,6 +342,12 @@ export class SignalingClient extends Emitter<SignalingEvents> {
         break;
       case "callEnded":
         this.emit("callEnded", { callId, from, reason: event.value.reason });
+        break;
+      case "participantJoined":
+        this.emit("participantJoined", { callId, userId: event.value.userId, polite: event.value.polite });
+        break;
+      case "participantLeft":
+        this.emit("participantLeft", { callId, userId: event.value.userId, reason: event.value.reason });
         break;
       case "presence":
         this.emit("presence", { userId: event.value.userId, online: event.value.online });

@@ -191,7 +191,7 @@ function phoneOf(signaling: StandInSignaling) {
   });
 }
 
-const OFFER = { callId: "call-1", from: "alice", sdp: "offer-sdp", renegotiation: false, polite: true, burst: { candidates: [], endOfCandidates: true } };
+const OFFER = { callId: "call-1", from: "alice", sdp: "offer-sdp", renegotiation: false, polite: true, burst: { candidates: [], endOfCandidates: true }, participants: [] };
 
 describe("Phone on a call that cannot connect", () => {
   it("tells the server (CONNECT_FAILED) and the UI, with the cause, when its own side gives up", async () => {

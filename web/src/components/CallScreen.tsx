@@ -1,59 +1,90 @@
-import type { CallView } from "@peertobeer/client";
-import { Mic, MicOff, PhoneOff, Video as VideoIcon, VideoOff, type LucideIcon } from "lucide-react";
+import type { CallView, ParticipantView } from "@peertobeer/client";
+import { Mic, MicOff, PhoneOff, UserPlus, Video as VideoIcon, VideoOff, type LucideIcon } from "lucide-react";
+import { useState, type FormEvent } from "react";
+import { useSpeaking } from "../hooks/useSpeaking.js";
+import { cn } from "../lib/cn.js";
+import { listOfNames, type Notice } from "../lib/messages.js";
 import { Button } from "./Button.js";
+import { NoticeBanner } from "./NoticeBanner.js";
 import { Video } from "./Video.js";
 
 interface CallScreenProps {
   call: CallView;
   localStream: MediaStream | undefined;
   localMedia: { audio: boolean; video: boolean };
+  /** The latest arrival, departure or failed invitation in this call. */
+  participantNotice: Notice | undefined;
+  /** Who is online, offered when adding someone. */
+  onlineUsers: readonly string[];
   onHangUp: () => void;
   onToggleMicrophone: () => void;
   onToggleCamera: () => void;
+  onInvite: (userId: string) => void;
 }
 
-/** Ringing (either way), media starting, and the call itself. */
-export function CallScreen({ call, localStream, localMedia, onHangUp, onToggleMicrophone, onToggleCamera }: CallScreenProps) {
+/** How the tiles share the stage, from one remote participant to five, at phone width and up. */
+function gridClass(tiles: number): string {
+  if (tiles <= 1) return "grid-cols-1";
+  if (tiles === 2) return "grid-cols-1 sm:grid-cols-2";
+  if (tiles <= 4) return "grid-cols-2";
+  return "grid-cols-2 lg:grid-cols-3";
+}
+
+/** Ringing (either way), media starting, and the call itself: one tile per other person. */
+export function CallScreen(props: CallScreenProps) {
+  const { call, localStream, localMedia, participantNotice, onHangUp, onToggleMicrophone, onToggleCamera } = props;
+  const [adding, setAdding] = useState(false);
   const incoming = call.phase === "incoming";
   const ringing = incoming || call.phase === "outgoing";
+  // People we invited whose phones ring; in a 1:1 call the callee's tile stands in for that.
+  const invited = ringing ? [] : call.participants.filter((p) => p.state === "ringing");
+  const joined = call.participants.filter((p) => !invited.includes(p));
+  const names = listOfNames(joined.map((p) => p.userId));
   const status =
     incoming ? `${call.peer} is calling…`
     : ringing ? `Calling ${call.peer}…`
-    : call.phase === "connected" ? (call.media === "disconnected" ? `Reconnecting to ${call.peer}…` : undefined)
-    : `Connecting to ${call.peer}…`;
+    : call.phase === "connecting" ? `Connecting to ${names}…`
+    : undefined;
   return (
-    <section aria-label={`Call with ${call.peer}`} className="relative flex min-h-0 flex-1 flex-col gap-4">
-      <div className="relative flex-1 overflow-hidden rounded-2xl border border-slate-800 bg-slate-900">
-        <Video stream={call.remoteStream} label="Remote video" className={ringing ? "hidden" : undefined} />
-        {(ringing || !call.peerMedia.video) && (
-          <div className="absolute inset-0 flex flex-col items-center justify-center gap-3">
-            <div className="flex h-24 w-24 items-center justify-center rounded-full bg-slate-800 text-4xl font-semibold uppercase">
-              {call.peer.slice(0, 1)}
+    <section aria-label={`Call with ${names || call.peer}`} className="relative flex min-h-0 flex-1 flex-col gap-3">
+      <div className="relative flex min-h-[60dvh] flex-1 flex-col overflow-hidden rounded-2xl border border-slate-800 bg-slate-950 p-2 sm:min-h-0">
+        <div className={cn("grid flex-1 auto-rows-fr gap-2", gridClass(joined.length + invited.length))}>
+          {joined.map((participant) => (
+            <ParticipantTile key={participant.userId} participant={participant} ringing={ringing} />
+          ))}
+          {invited.map((participant) => (
+            <div
+              key={participant.userId}
+              className="flex min-h-32 flex-col items-center justify-center gap-2 rounded-xl border border-dashed border-slate-700 bg-slate-900"
+            >
+              <Avatar userId={participant.userId} />
+              <p className="text-sm text-slate-300">Ringing {participant.userId}…</p>
             </div>
-            <div className="text-xl font-medium">{call.peer}</div>
-            {!ringing && !call.peerMedia.video && <div className="text-sm text-slate-400">Camera is off</div>}
-          </div>
-        )}
+          ))}
+        </div>
         {status && (
           <p role="status" className="absolute top-4 left-1/2 -translate-x-1/2 rounded-full bg-slate-950/80 px-4 py-1.5 text-sm">
             {status}
           </p>
         )}
-        {!call.peerMedia.audio && !ringing && (
-          <p className="absolute top-4 left-4 flex items-center gap-1.5 rounded-full bg-slate-950/80 px-3 py-1 text-xs">
-            <MicOff className="h-3.5 w-3.5" aria-hidden /> {call.peer} is muted
-          </p>
-        )}
-        {!ringing && (
-          <p className="absolute bottom-4 left-4 rounded-full bg-slate-950/80 px-3 py-1 text-sm font-medium">{call.peer}</p>
-        )}
-        <div className="absolute right-4 bottom-4 aspect-video w-32 overflow-hidden rounded-xl border border-slate-700 shadow-lg sm:w-48">
+        <div className="absolute right-4 bottom-4 aspect-video w-28 overflow-hidden rounded-xl border border-slate-700 shadow-lg sm:w-44">
           <Video stream={localStream} label="Local video" muted mirrored />
         </div>
       </div>
+      {participantNotice && <NoticeBanner notice={participantNotice} />}
+      {adding && !ringing && (
+        <AddPersonForm
+          onlineUsers={props.onlineUsers.filter((id) => !call.participants.some((p) => p.userId === id))}
+          onInvite={(userId) => {
+            props.onInvite(userId);
+            setAdding(false);
+          }}
+          onClose={() => setAdding(false)}
+        />
+      )}
       {/* An incoming call is answered in its dialog. */}
       {!incoming && (
-        <div className="flex items-center justify-center gap-3 pb-2">
+        <div className="flex flex-wrap items-center justify-center gap-3 pb-2">
           {!ringing && (
             <>
               <MediaToggle
@@ -68,6 +99,9 @@ export function CallScreen({ call, localStream, localMedia, onHangUp, onToggleMi
                 icons={[VideoIcon, VideoOff]}
                 onClick={onToggleCamera}
               />
+              <Button size="icon" variant="ghost" aria-label="Add person" title="Add person" aria-expanded={adding} onClick={() => setAdding(!adding)}>
+                <UserPlus aria-hidden />
+              </Button>
             </>
           )}
           <Button size="lg" variant="danger" onClick={onHangUp}>
@@ -77,6 +111,106 @@ export function CallScreen({ call, localStream, localMedia, onHangUp, onToggleMi
         </div>
       )}
     </section>
+  );
+}
+
+/** One remote participant: their video, name, microphone and camera state; lit while they speak. */
+function ParticipantTile({ participant, ringing }: { participant: ParticipantView; ringing: boolean }) {
+  const { userId, peerMedia, media } = participant;
+  const speaking = useSpeaking(ringing ? undefined : participant.remoteStream);
+  const reconnecting = !ringing && participant.state === "connected" && media === "disconnected";
+  return (
+    <figure
+      className={cn(
+        "relative min-h-32 overflow-hidden rounded-xl border-2 bg-slate-900 transition-colors",
+        speaking && peerMedia.audio ? "border-brand-400" : "border-transparent",
+      )}
+      data-speaking={speaking && peerMedia.audio ? "true" : undefined}
+    >
+      <Video stream={participant.remoteStream} label="Remote video" className={cn("absolute inset-0", ringing && "hidden")} />
+      {(ringing || !peerMedia.video) && (
+        <div className="absolute inset-0 flex flex-col items-center justify-center gap-2">
+          <Avatar userId={userId} />
+          {!ringing && !peerMedia.video && <div className="text-sm text-slate-400">Camera is off</div>}
+        </div>
+      )}
+      {reconnecting && (
+        <p role="status" className="absolute top-2 left-1/2 -translate-x-1/2 rounded-full bg-slate-950/80 px-3 py-1 text-xs">
+          Reconnecting to {userId}…
+        </p>
+      )}
+      {!peerMedia.audio && !ringing && (
+        <p className="absolute top-2 left-2 flex items-center gap-1.5 rounded-full bg-slate-950/80 px-3 py-1 text-xs">
+          <MicOff className="h-3.5 w-3.5" aria-hidden /> {userId} is muted
+        </p>
+      )}
+      <figcaption className="absolute bottom-2 left-2 flex items-center gap-1.5 rounded-full bg-slate-950/80 px-3 py-1 text-sm font-medium">
+        {!peerMedia.video && !ringing && <VideoOff className="h-3.5 w-3.5 text-slate-400" aria-label="camera off" />}
+        {userId}
+      </figcaption>
+    </figure>
+  );
+}
+
+function Avatar({ userId }: { userId: string }) {
+  return (
+    <div className="flex h-16 w-16 items-center justify-center rounded-full bg-slate-800 text-2xl font-semibold uppercase sm:h-20 sm:w-20 sm:text-3xl" aria-hidden>
+      {userId.slice(0, 1)}
+    </div>
+  );
+}
+
+interface AddPersonFormProps {
+  onlineUsers: readonly string[];
+  onInvite: (userId: string) => void;
+  onClose: () => void;
+}
+
+/** "Add person": an ID typed (or picked from who is online), and Invite. */
+function AddPersonForm({ onlineUsers, onInvite, onClose }: AddPersonFormProps) {
+  const [userId, setUserId] = useState("");
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const id = userId.trim();
+    if (id !== "") onInvite(id);
+  };
+  return (
+    <form
+      onSubmit={submit}
+      onKeyDown={(e) => e.key === "Escape" && onClose()}
+      className="mx-auto flex w-full max-w-md flex-wrap items-end gap-2 rounded-2xl border border-slate-800 bg-slate-900/80 p-3"
+    >
+      <label className="min-w-0 flex-1">
+        <span className="mb-1 block text-xs font-medium text-slate-400">Person to add</span>
+        <input
+          value={userId}
+          onChange={(e) => setUserId(e.target.value)}
+          autoFocus
+          autoComplete="off"
+          placeholder="their ID"
+          className="h-11 w-full rounded-lg border border-slate-700 bg-slate-950 px-3 text-slate-100 outline-none placeholder:text-slate-600 focus:border-brand-500"
+        />
+      </label>
+      <Button type="submit" disabled={userId.trim() === ""}>
+        Invite
+      </Button>
+      {onlineUsers.length > 0 && (
+        <ul aria-label="Online now" className="flex w-full flex-wrap gap-2">
+          {onlineUsers.slice(0, 8).map((id) => (
+            <li key={id}>
+              <button
+                type="button"
+                onClick={() => onInvite(id)}
+                aria-label={`Invite ${id}`}
+                className="rounded-full bg-slate-800 px-3 py-1 text-xs text-slate-200 hover:bg-slate-700 focus-visible:outline-2 focus-visible:outline-brand-400"
+              >
+                + {id}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </form>
   );
 }
 

@@ -1,4 +1,4 @@
-import { Code, type CallOutcome, type ConnectFailureCause, type SignalingError } from "@peertobeer/client";
+import { Code, type CallOutcome, type ConnectFailureCause, type ParticipantEvent, type SignalingError } from "@peertobeer/client";
 import { EndReason, ErrorReason } from "@peertobeer/protocol";
 
 export interface Notice {
@@ -72,6 +72,51 @@ export function outcomeNotice(outcome: CallOutcome): Notice {
       return { tone: "alert", text: `Connection lost with ${peer}.` };
     default:
       return { tone: "alert", text: connected ? `Connection lost with ${peer}.` : `The call with ${peer} failed.` };
+  }
+}
+
+/** "alice", "alice and bob", "alice, bob and carol". */
+export function listOfNames(names: readonly string[]): string {
+  if (names.length <= 1) return names[0] ?? "";
+  return `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
+}
+
+/** What the others in a call that goes on are told when someone comes, goes or cannot be added. */
+export function participantNotice(event: ParticipantEvent): Notice {
+  const who = event.userId;
+  switch (event.kind) {
+    case "joined":
+      return { tone: "status", text: `${who} joined.` };
+    case "left":
+      return event.reason === EndReason.CONNECT_FAILED
+        ? { tone: "alert", text: `${who} could not connect and left.` }
+        : { tone: "status", text: `${who} left.` };
+    case "lost":
+      return { tone: "alert", text: `Connection lost with ${who}${event.cause ? ` (${connectFailureText(event.cause)})` : ""}.` };
+    case "inviteFailed":
+      switch (event.reason) {
+        case EndReason.DECLINED:
+          return { tone: "alert", text: `${who} declined.` };
+        case EndReason.BUSY:
+          return { tone: "alert", text: `${who} is busy.` };
+        case EndReason.NO_ANSWER:
+          return { tone: "alert", text: `${who} didn't answer.` };
+        default:
+          return { tone: "alert", text: `${who} could not be reached.` };
+      }
+    case "inviteRefused":
+      switch (event.error.reason) {
+        case ErrorReason.USER_OFFLINE:
+          return { tone: "alert", text: `${who} is not online.` };
+        case ErrorReason.USER_BUSY:
+          return { tone: "alert", text: `${who} is busy in another call.` };
+        case ErrorReason.CALL_FULL:
+          return { tone: "alert", text: `Cannot add ${who}: the call is full.` };
+        case ErrorReason.INVALID_ID:
+          return { tone: "alert", text: event.error.message.replace(/^to_user_id: /, "") };
+        default:
+          return { tone: "alert", text: `Could not add ${who}: ${event.error.message}` };
+      }
   }
 }
 
