@@ -5,12 +5,17 @@ import { connect, type Socket } from "node:net";
 // HTTP seen from a raw client: what a readiness probe, a load balancer or a misbehaving client does.
 
 /** A GET on its own connection (no keep-alive, so it cannot hold up a shutdown). */
-export async function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  const request = http.get({ host: "127.0.0.1", port, path, agent: false });
+export async function get(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: http.OutgoingHttpHeaders } = {},
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  const request = http.request({ host: "127.0.0.1", port, path, agent: false, method: options.method ?? "GET", headers: options.headers });
+  request.end();
   const [response] = (await once(request, "response")) as [http.IncomingMessage];
   let body = "";
   for await (const chunk of response) body += String(chunk);
-  return { status: response.statusCode ?? 0, body };
+  return { status: response.statusCode ?? 0, body, headers: response.headers };
 }
 
 /** Reads one HTTP/1.1 response (status and body, sized or chunked) from a raw socket. */
