@@ -20,6 +20,16 @@ export {
 export { FIRST_FRAMES, limitVideoHeight, type VideoSender } from "./first-frames.js";
 export { preferredCodecs, type CodecCapability } from "./codecs.js";
 export { Phone, type CallDirection, type CallOutcome, type CallPhase, type CallView, type PhoneSnapshot } from "./phone.js";
+export {
+  checkNetwork,
+  describeNetwork,
+  splitIceServers,
+  NETWORK_CHECK_TIMEOUT_MS,
+  type NetworkCheckOptions,
+  type NetworkCheckResult,
+  type NetworkVerdict,
+  type ProbeResult,
+} from "./network-check.js";
 export { DefaultReconnectPolicy, type ReconnectPolicy } from "./reconnect-policy.js";
 export { SignalingError, Code } from "./errors.js";
 export { Emitter } from "./emitter.js";
