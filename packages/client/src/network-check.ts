@@ -27,7 +27,7 @@ export type NetworkVerdict =
 export interface NetworkCheckResult {
   stun: ProbeResult;
   turn: ProbeResult;
-  /** A server-reflexive address was learned, from a STUN server or a TURN server answering STUN. */
+  /** A STUN server, or a TURN server answering STUN, told us our address. */
   directWorks: boolean;
   verdict: NetworkVerdict;
   /** One sentence for people, beginning "Network:". */
@@ -56,19 +56,19 @@ export async function checkNetwork(options: NetworkCheckOptions): Promise<Networ
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`);
   const probe = (servers: RTCIceServer[], wanted: CandidateType) =>
     servers.length === 0
-      ? Promise.resolve<Gathered>({ found: new Set(), errors: [], timedOut: false })
+      ? Promise.resolve<Gathered>({ found: new Set(), errors: [], completed: false, timedOut: false })
       : gather(options.RTCPeerConnection, servers, wanted, timeoutMs, options.signal);
   const [fromStun, fromTurn] = await Promise.all([probe(stun, "srflx"), probe(turn, "relay")]);
   const stunResult: ProbeResult =
     stun.length === 0 ? { state: "not-configured" }
-    : fromStun.found.has("srflx") ? { state: "ok" }
+    : stunAnswered(fromStun) ? { state: "ok" }
     : { state: "failed", reason: stunFailure(fromStun) };
   const turnResult: ProbeResult =
     turn.length === 0 ? { state: "not-configured" }
     : fromTurn.found.has("relay") ? { state: "ok" }
     : { state: "failed", reason: turnFailure(fromTurn) };
   // Browsers also send STUN binding requests to TURN servers: their answer shows the same thing.
-  const directWorks = fromStun.found.has("srflx") || fromTurn.found.has("srflx");
+  const directWorks = stunAnswered(fromStun) || stunAnswered(fromTurn);
   return describeNetwork(stunResult, turnResult, directWorks);
 }
 
@@ -100,10 +100,23 @@ interface Gathered {
   found: Set<CandidateType>;
   /** icecandidateerror codes (401: refused credentials; 701: server unreachable). */
   errors: { code: number; text: string }[];
+  /** Gathering ended (every server answered or failed) before the timeout. */
+  completed: boolean;
   timedOut: boolean;
 }
 
-/** Gathers on a throwaway connection until a `wanted` candidate, the end of gathering, or the timeout. */
+/**
+ * STUN answered: a server-reflexive candidate, or gathering that completed without an error.
+ * Chromium leaves out a server-reflexive candidate whose address is a host candidate's (no NAT
+ * in between, as on a machine with a public address, or here on loopback), and gathering
+ * completes only once each STUN request was answered or failed (failures raise
+ * icecandidateerror; silence runs into the timeout).
+ */
+function stunAnswered(gathered: Gathered): boolean {
+  return gathered.found.has("srflx") || (gathered.completed && gathered.errors.length === 0 && gathered.found.has("host"));
+}
+
+/** Gathers on a throwaway connection until a `wanted` candidate, the end of gathering or the timeout. */
 function gather(
   PeerConnection: NetworkCheckOptions["RTCPeerConnection"],
   iceServers: RTCIceServer[],
@@ -113,7 +126,7 @@ function gather(
 ): Promise<Gathered> {
   signal?.throwIfAborted();
   const pc = new PeerConnection({ iceServers, iceTransportPolicy: "all" });
-  const gathered: Gathered = { found: new Set(), errors: [], timedOut: false };
+  const gathered: Gathered = { found: new Set(), errors: [], completed: false, timedOut: false };
   return new Promise<Gathered>((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const finish = (error?: unknown) => {
@@ -130,7 +143,10 @@ function gather(
       finish();
     }, timeoutMs);
     pc.addEventListener("icecandidate", (event) => {
-      if (!event.candidate) return finish(); // gathering is complete
+      if (!event.candidate) {
+        gathered.completed = true;
+        return finish();
+      }
       const type = candidateType(event.candidate);
       if (type) gathered.found.add(type);
       if (type === wanted) finish();
@@ -154,7 +170,8 @@ function candidateType(candidate: RTCIceCandidate): CandidateType | undefined {
 }
 
 function stunFailure(gathered: Gathered): string {
-  return gathered.timedOut ? "no answer from the STUN server" : "the STUN server did not answer";
+  if (gathered.found.size === 0) return "no network interface to reach it from";
+  return "no answer from the STUN server";
 }
 
 function turnFailure(gathered: Gathered): string {

@@ -71,6 +71,16 @@ describe("checkNetwork", () => {
     expect(made.every((pc) => pc.closed)).toBe(true);
   });
 
+  it("counts a STUN answer that repeats a host address (no NAT: Chromium leaves that candidate out), but not a STUN error", async () => {
+    const noNat = scriptedPeerConnection(() => [host, null]);
+    expect((await checkNetwork({ RTCPeerConnection: noNat.RTCPeerConnection, iceServers: [STUN] })).stun).toEqual({ state: "ok" });
+    const unreachable = scriptedPeerConnection(() => [host, { error: 701 }, null]);
+    expect((await checkNetwork({ RTCPeerConnection: unreachable.RTCPeerConnection, iceServers: [STUN] })).stun).toEqual({
+      state: "failed",
+      reason: "no answer from the STUN server",
+    });
+  });
+
   it("counts a TURN server's STUN answer as a direct path when no STUN server is configured", async () => {
     const { RTCPeerConnection, made } = scriptedPeerConnection(() => [host, srflx, relay]);
     const result = await checkNetwork({ RTCPeerConnection, iceServers: [TURN] });
