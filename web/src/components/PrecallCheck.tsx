@@ -130,7 +130,7 @@ export function PrecallCheck({ id, onClose }: { id: string; onClose: () => void 
       className="mt-4 space-y-4 rounded-2xl border border-slate-800 bg-slate-900/60 p-4 shadow-xl sm:p-6"
     >
       <div className="flex items-center justify-between gap-3">
-        <h2 id={titleId} className="text-lg font-semibold">
+        <h2 id={titleId} className="text-base font-semibold sm:text-lg">
           Camera and network check
         </h2>
         <button
@@ -146,7 +146,8 @@ export function PrecallCheck({ id, onClose }: { id: string; onClose: () => void 
       <div className="aspect-video overflow-hidden rounded-xl border border-slate-800 bg-slate-950">
         <Video stream={stream} label="Camera preview" muted mirrored />
       </div>
-      <div className="grid gap-3 sm:grid-cols-2">
+      {/* One above the other: device names are long ("Default - MacBook Pro Microphone (Built-in)"). */}
+      <div className="grid gap-3">
         <DeviceSelect label="Camera" kind="videoinput" devices={devices} value={active.cameraId} onChange={(id) => choose("cameraId", id)} />
         <DeviceSelect
           label="Microphone"
