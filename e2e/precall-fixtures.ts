@@ -1,25 +1,34 @@
 import type { Page } from "@playwright/test";
+import { freePorts } from "./fixtures.js";
 import { expect, test as turnTest } from "./turn-fixtures.js";
 
 // The pre-call check's tests share this: a real coturn that the server hands out (GET
 // /ice-servers) as STUN server and TURN relay, and Chromium's fake camera and microphone.
 
 interface PrecallFixtures {
-  /** The server mints TURN credentials with a secret coturn does not know. */
-  wrongTurnSecret: boolean;
+  /**
+   * What the server hands out: coturn as STUN and TURN server; the same with TURN credentials
+   * minted with a secret coturn does not know; or only a STUN server where nothing listens.
+   */
+  servers: "coturn" | "wrong-turn-secret" | "unreachable-stun";
 }
 
 export const test = turnTest.extend<object, PrecallFixtures>({
-  wrongTurnSecret: [false, { scope: "worker", option: true }],
+  servers: ["coturn", { scope: "worker", option: true }],
   // Unlike a call through TURN (turn-fixtures), every path is allowed and coturn is also the
   // STUN server: the check probes each.
   serverEnv: [
-    async ({ turn, wrongTurnSecret }, use) =>
-      use({
+    async ({ turn, servers }, use) => {
+      if (servers === "unreachable-stun") {
+        const [closed] = await freePorts(1);
+        return use({ ICE_SERVERS: `stun:127.0.0.1:${closed}` });
+      }
+      await use({
         ICE_SERVERS: `stun:127.0.0.1:${turn.port}`,
         TURN_URLS: `turn:127.0.0.1:${turn.port}?transport=udp`,
-        TURN_SECRET: wrongTurnSecret ? "not-coturns-secret" : turn.secret,
-      }),
+        TURN_SECRET: servers === "wrong-turn-secret" ? "not-coturns-secret" : turn.secret,
+      });
+    },
     { scope: "worker" },
   ],
 });

@@ -1,7 +1,7 @@
 import { expect, networkResult, openCheck, test } from "./precall-fixtures.js";
 
 // The pre-call check when the server mints TURN credentials coturn refuses (a wrong TURN_SECRET).
-test.use({ wrongTurnSecret: true });
+test.use({ servers: "wrong-turn-secret" });
 
 test("says that direct connections work but the relay does not, and why", async ({ openUser }) => {
   const page = await openUser();
