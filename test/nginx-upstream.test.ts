@@ -15,7 +15,7 @@ import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { ErrorReason, SignalingService } from "@peertobeer/protocol";
 import { startNginx, type Nginx } from "../e2e/nginx.js";
 import { expectRpcError, SAMPLE_OFFER, startTestServer } from "../server/test/helpers.js";
-import { get } from "../server/test/raw-http.js";
+import { request } from "../server/test/raw-http.js";
 import { ICE_SERVERS_RATE } from "../server/src/transport/ice-servers.js";
 import type { RunningServer } from "../server/src/server.js";
 import { scrapeMetrics, seriesValue } from "./support/prometheus.js";
@@ -65,7 +65,7 @@ describe("GET /ice-servers behind nginx", () => {
     try {
       const port = Number(new URL(nginx.url).port);
       // A client that makes up a new address each time still spends its own (127.0.0.1) budget.
-      const spoofed = (i: number) => get(port, "/ice-servers", { headers: { "x-forwarded-for": `198.51.100.${i}` } });
+      const spoofed = (i: number) => request(port, "/ice-servers", { headers: { "x-forwarded-for": `198.51.100.${i}` } });
       for (let i = 0; i < ICE_SERVERS_RATE.burst; i += 1) expect((await spoofed(i)).status).toBe(200);
       expect((await spoofed(99)).status).toBe(429);
     } finally {

@@ -2,7 +2,7 @@ import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server.js";
 import { ICE_SERVERS_RATE, PRECALL_TURN_TTL_S } from "../src/transport/ice-servers.js";
-import { get } from "./raw-http.js";
+import { request } from "./raw-http.js";
 import { startTestServer } from "./helpers.js";
 
 const SECRET = "coturn-static-auth-secret";
@@ -29,7 +29,7 @@ describe("GET /ice-servers (the pre-call check's STUN and TURN servers)", () => 
 
   it("hands out the STUN servers and TURN credentials minted like a session's, expiring within 10 minutes", async () => {
     const before = Math.floor(Date.now() / 1000);
-    const response = await get(server.webPort, "/ice-servers", from());
+    const response = await request(server.webPort, "/ice-servers", from());
     expect(response.status).toBe(200);
     expect(response.headers["content-type"]).toMatch(/^application\/json/);
     expect(response.headers["cache-control"]).toBe("no-store");
@@ -48,7 +48,7 @@ describe("GET /ice-servers (the pre-call check's STUN and TURN servers)", () => 
   });
 
   it("refuses other methods", async () => {
-    const response = await get(server.webPort, "/ice-servers", { method: "POST", ...from() });
+    const response = await request(server.webPort, "/ice-servers", { method: "POST", ...from() });
     expect(response.status).toBe(405);
     expect(response.headers.allow).toBe("GET, HEAD");
     expect(JSON.parse(response.body)).toEqual({ error: "Use GET." });
@@ -56,13 +56,13 @@ describe("GET /ice-servers (the pre-call check's STUN and TURN servers)", () => 
 
   it("limits each client address, with a clear error and Retry-After", async () => {
     const client = from();
-    for (let i = 0; i < ICE_SERVERS_RATE.burst; i++) expect((await get(server.webPort, "/ice-servers", client)).status).toBe(200);
-    const refused = await get(server.webPort, "/ice-servers", client);
+    for (let i = 0; i < ICE_SERVERS_RATE.burst; i++) expect((await request(server.webPort, "/ice-servers", client)).status).toBe(200);
+    const refused = await request(server.webPort, "/ice-servers", client);
     expect(refused.status).toBe(429);
     expect(refused.headers["retry-after"]).toBe("10");
     expect(JSON.parse(refused.body).error).toMatch(/^Too many requests/);
     // Another client is not held back by the first.
-    expect((await get(server.webPort, "/ice-servers", from())).status).toBe(200);
+    expect((await request(server.webPort, "/ice-servers", from())).status).toBe(200);
   });
 });
 
@@ -71,10 +71,10 @@ describe("GET /ice-servers without TURN", () => {
     const withStun = await startTestServer({ ICE_SERVERS: "stun:a.example.com:3478,stun:b.example.com:3478" });
     const none = await startTestServer({ ICE_SERVERS: "" });
     try {
-      expect(JSON.parse((await get(withStun.webPort, "/ice-servers")).body)).toEqual({
+      expect(JSON.parse((await request(withStun.webPort, "/ice-servers")).body)).toEqual({
         iceServers: [{ urls: ["stun:a.example.com:3478"] }, { urls: ["stun:b.example.com:3478"] }],
       });
-      expect(JSON.parse((await get(none.webPort, "/ice-servers")).body)).toEqual({ iceServers: [] });
+      expect(JSON.parse((await request(none.webPort, "/ice-servers")).body)).toEqual({ iceServers: [] });
     } finally {
       await Promise.all([withStun.shutdown(), none.shutdown()]);
     }
@@ -84,7 +84,7 @@ describe("GET /ice-servers without TURN", () => {
     const short = await startTestServer({ TURN_URLS: "turn:turn.example.com:3478", TURN_SECRET: SECRET, TURN_CREDENTIAL_TTL_S: "60" });
     try {
       const before = Math.floor(Date.now() / 1000);
-      const answer = JSON.parse((await get(short.webPort, "/ice-servers")).body) as Answer;
+      const answer = JSON.parse((await request(short.webPort, "/ice-servers")).body) as Answer;
       expect(Number(answer.iceServers[0]!.username!.split(":")[0]) - before).toBeLessThanOrEqual(61);
     } finally {
       await short.shutdown();
