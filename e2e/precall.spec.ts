@@ -79,6 +79,14 @@ test.describe("with coturn as STUN and TURN server", () => {
     expect(await page.evaluate(() => window.openedStreams.flatMap((s) => s.getTracks()).filter((t) => t.readyState === "live").length)).toBe(0);
   });
 
+  test("with camera and microphone blocked, the check says so and still checks the network", async ({ openUser }) => {
+    const page = await openUser({ denyMedia: true });
+    const check = await openCheck(page);
+    await expect(check.getByRole("alert")).toHaveText(/^Camera and microphone access was denied/);
+    await expect(check.getByRole("combobox", { name: "Camera" })).toBeDisabled();
+    await expect(networkResult(page)).toHaveText(/^Network: good/);
+  });
+
   test("a remembered device that is gone falls back to the default without an error", async ({ openUser }) => {
     const page = await openUser();
     await page.evaluate(() => localStorage.setItem("peertobeer.devices", JSON.stringify({ cameraId: "unplugged", microphoneId: "unplugged" })));
