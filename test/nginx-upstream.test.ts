@@ -15,6 +15,8 @@ import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { ErrorReason, SignalingService } from "@peertobeer/protocol";
 import { startNginx, type Nginx } from "../e2e/nginx.js";
 import { expectRpcError, SAMPLE_OFFER, startTestServer } from "../server/test/helpers.js";
+import { request } from "../server/test/raw-http.js";
+import { ICE_SERVERS_RATE } from "../server/src/transport/ice-servers.js";
 import type { RunningServer } from "../server/src/server.js";
 import { scrapeMetrics, seriesValue } from "./support/prometheus.js";
 import { selfSignedCertificate } from "./support/tls.js";
@@ -53,6 +55,23 @@ describe("nginx in front of several nodes", () => {
     // Every request still reaches a node: none fails with a 502 on the stopped one.
     for (let i = 0; i < 6; i += 1) await offer();
     expect(await Promise.all(left.map(refusedOffers))).toEqual([5, 5]);
+  });
+});
+
+describe("GET /ice-servers behind nginx", () => {
+  it("is limited by the client address nginx appends, whatever X-Forwarded-For the client sent", async () => {
+    const node = await startTestServer({ TURN_URLS: "turn:turn.example.com:3478", TURN_SECRET: "s" });
+    const nginx = await startNginx(node.webPort);
+    try {
+      const port = Number(new URL(nginx.url).port);
+      // A client that makes up a new address each time still spends its own (127.0.0.1) budget.
+      const spoofed = (i: number) => request(port, "/ice-servers", { headers: { "x-forwarded-for": `198.51.100.${i}` } });
+      for (let i = 0; i < ICE_SERVERS_RATE.burst; i += 1) expect((await spoofed(i)).status).toBe(200);
+      expect((await spoofed(99)).status).toBe(429);
+    } finally {
+      await nginx.stop();
+      await node.shutdown();
+    }
   });
 });
 

@@ -7,6 +7,6 @@ export default defineConfig({
   plugins: [react(), tailwindcss()],
   build: { outDir: "dist", emptyOutDir: true, target: "es2022" },
   server: {
-    proxy: { "/peertobeer.signaling.v1.SignalingService": "http://localhost:8080" },
+    proxy: { "/peertobeer.signaling.v1.SignalingService": "http://localhost:8080", "/ice-servers": "http://localhost:8080" },
   },
 });

@@ -12,6 +12,7 @@ import { createSignalingHandlers } from "./rpc/handlers.js";
 import { createSignaling } from "./rpc/signaling.js";
 import { createGrpcServer } from "./transport/grpc.js";
 import { createGrpcWebHandler } from "./transport/grpc-web.js";
+import { createIceServersEndpoint } from "./transport/ice-servers.js";
 import { createRoutes } from "./transport/routes.js";
 import { closeGracefully, createWebServer, listen } from "./transport/web.js";
 
@@ -78,6 +79,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     webRoot: config.webRoot,
     shutdownSignal: shutdownController.signal,
     isReady: () => !draining && backend.ready(),
+    iceServers: createIceServersEndpoint({ iceServers: config.iceServers, turn: config.turn }),
     metrics: metrics.registry,
     interceptors: [metrics.connectInterceptor],
     tls,

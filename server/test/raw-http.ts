@@ -6,11 +6,22 @@ import { connect, type Socket } from "node:net";
 
 /** A GET on its own connection (no keep-alive, so it cannot hold up a shutdown). */
 export async function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  const request = http.get({ host: "127.0.0.1", port, path, agent: false });
-  const [response] = (await once(request, "response")) as [http.IncomingMessage];
+  const { status, body } = await request(port, path);
+  return { status, body };
+}
+
+/** A request on its own connection, answered with its headers too. */
+export async function request(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: http.OutgoingHttpHeaders } = {},
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  const sent = http.request({ host: "127.0.0.1", port, path, agent: false, method: options.method ?? "GET", headers: options.headers });
+  sent.end();
+  const [response] = (await once(sent, "response")) as [http.IncomingMessage];
   let body = "";
   for await (const chunk of response) body += String(chunk);
-  return { status: response.statusCode ?? 0, body };
+  return { status: response.statusCode ?? 0, body, headers: response.headers };
 }
 
 /** Reads one HTTP/1.1 response (status and body, sized or chunked) from a raw socket. */

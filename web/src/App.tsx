@@ -6,6 +6,7 @@ import { IncomingCallDialog } from "./components/IncomingCallDialog.js";
 import { JoinScreen } from "./components/JoinScreen.js";
 import { Lobby } from "./components/Lobby.js";
 import { NoticeBanner } from "./components/NoticeBanner.js";
+import { loadDeviceChoice } from "./lib/devices.js";
 import { openLocalMedia, type LocalMedia } from "./lib/media.js";
 import { joinErrorText, outcomeNotice, participantNotice, type Notice } from "./lib/messages.js";
 import { phone, signaling, usePhone } from "./lib/phone.js";
@@ -21,7 +22,7 @@ export function App() {
     setJoining(true);
     setJoinNotice(undefined);
     // Camera permission and joining run side by side: neither waits for the other.
-    const mediaReady = openLocalMedia().then((opened) => {
+    const mediaReady = openLocalMedia(loadDeviceChoice()).then((opened) => {
       phone.setLocalStream(opened.stream);
       setMedia(opened);
     });

@@ -30,6 +30,16 @@ export {
   type ParticipantView,
   type PhoneSnapshot,
 } from "./phone.js";
+export {
+  checkNetwork,
+  describeNetwork,
+  splitIceServers,
+  NETWORK_CHECK_TIMEOUT_MS,
+  type NetworkCheckOptions,
+  type NetworkCheckResult,
+  type NetworkVerdict,
+  type ProbeResult,
+} from "./network-check.js";
 export { DefaultReconnectPolicy, type ReconnectPolicy } from "./reconnect-policy.js";
 export { SignalingError, Code } from "./errors.js";
 export { Emitter } from "./emitter.js";

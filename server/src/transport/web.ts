@@ -8,6 +8,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { LIMITS, SignalingService } from "@peertobeer/protocol";
 import sirv from "sirv";
 import { isBinaryGrpcWeb } from "./grpc-web.js";
+import { ICE_SERVERS_PATH } from "./ice-servers.js";
 import { lingerAfterRefusal } from "./linger.js";
 
 export interface WebTransportOptions {
@@ -20,6 +21,8 @@ export interface WebTransportOptions {
   /** Aborts every open stream when the node shuts down. */
   shutdownSignal: AbortSignal;
   isReady: () => boolean;
+  /** GET /ice-servers: STUN/TURN servers for the pre-call check (transport/ice-servers.ts). */
+  iceServers: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   /** Served at GET /metrics (a prom-client Registry). */
   metrics: { readonly contentType: string; metrics(): Promise<string> };
   /** Around every RPC connect-node serves (metrics). */
@@ -33,8 +36,8 @@ export type WebServer = http.Server | SecureWebServer;
 
 /**
  * The browser-facing port: gRPC-Web and Connect on the same origin as the app, so a browser
- * needs no proxy and no CORS. Plus /healthz (process alive), /readyz (accepting joins) and
- * /metrics (Prometheus).
+ * needs no proxy and no CORS. Plus /healthz (process alive), /readyz (accepting joins),
+ * /metrics (Prometheus) and /ice-servers (for the pre-call check).
  */
 export function createWebServer(options: WebTransportOptions): WebServer {
   const serveApp = existsSync(options.webRoot)
@@ -67,6 +70,7 @@ export function createWebServer(options: WebTransportOptions): WebServer {
     if (path === "/healthz") return plain(res, 200, "ok\n");
     if (path === "/readyz") return options.isReady() ? plain(res, 200, "ready\n") : plain(res, 503, "draining\n");
     if (path === "/metrics") return void scrape(res, options.metrics);
+    if (path === ICE_SERVERS_PATH) return options.iceServers(req, res);
     serveApp(req, res);
   };
   if (options.tls) return createSecureWebServer(options.tls, handle);

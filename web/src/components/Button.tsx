@@ -1,5 +1,5 @@
 import { cva, type VariantProps } from "class-variance-authority";
-import type { ButtonHTMLAttributes } from "react";
+import type { ComponentPropsWithRef } from "react";
 import { cn } from "../lib/cn.js";
 
 const button = cva(
@@ -23,7 +23,8 @@ const button = cva(
   },
 );
 
-export type ButtonProps = ButtonHTMLAttributes<HTMLButtonElement> & VariantProps<typeof button>;
+// With ref: React 19 passes it as a prop, to the <button>.
+export type ButtonProps = ComponentPropsWithRef<"button"> & VariantProps<typeof button>;
 
 export function Button({ className, variant, size, type = "button", ...props }: ButtonProps) {
   return <button type={type} className={cn(button({ variant, size }), className)} {...props} />;

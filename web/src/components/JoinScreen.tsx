@@ -1,7 +1,9 @@
-import { useState, type FormEvent } from "react";
-import { Beer } from "lucide-react";
+import { useId, useRef, useState, type FormEvent } from "react";
+import { flushSync } from "react-dom";
+import { Beer, ScanFace } from "lucide-react";
 import { Button } from "./Button.js";
 import { NoticeBanner } from "./NoticeBanner.js";
+import { PrecallCheck } from "./PrecallCheck.js";
 import type { Notice } from "../lib/messages.js";
 
 interface JoinScreenProps {
@@ -12,8 +14,14 @@ interface JoinScreenProps {
 
 export function JoinScreen({ busy, notice, onJoin }: JoinScreenProps) {
   const [userId, setUserId] = useState("");
+  const [checking, setChecking] = useState(false);
+  const checkId = useId();
+  const checkButton = useRef<HTMLButtonElement>(null);
   const submit = (event: FormEvent) => {
     event.preventDefault();
+    // The check lets go of the camera and microphone before the app opens them for the call:
+    // flushSync unmounts it (and runs its cleanup) now, not after onJoin's getUserMedia.
+    flushSync(() => setChecking(false));
     onJoin(userId.trim());
   };
   return (
@@ -44,6 +52,25 @@ export function JoinScreen({ busy, notice, onJoin }: JoinScreenProps) {
             {busy ? "Joining…" : "Join"}
           </Button>
         </form>
+        <Button
+          ref={checkButton}
+          variant="ghost"
+          className="mt-4 w-full"
+          aria-expanded={checking}
+          aria-controls={checking ? checkId : undefined}
+          onClick={() => setChecking((open) => !open)}
+        >
+          <ScanFace className="h-4 w-4" aria-hidden /> Check camera and network
+        </Button>
+        {checking && (
+          <PrecallCheck
+            id={checkId}
+            onClose={() => {
+              setChecking(false);
+              checkButton.current?.focus(); // focus would otherwise fall to the page's start
+            }}
+          />
+        )}
       </div>
     </main>
   );

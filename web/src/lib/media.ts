@@ -1,3 +1,5 @@
+import type { DeviceChoice } from "./devices.js";
+
 export interface LocalMedia {
   stream: MediaStream | undefined;
   /** Shown to the user when the camera or microphone could not be opened. */
@@ -10,24 +12,52 @@ export const MEDIA_CONSTRAINTS: MediaStreamConstraints = {
   video: { width: { ideal: 1280 }, height: { ideal: 720 } },
 };
 
+/** MEDIA_CONSTRAINTS with the chosen devices, exactly. */
+export function mediaConstraints(devices: DeviceChoice = {}): MediaStreamConstraints {
+  const { audio, video } = MEDIA_CONSTRAINTS as { audio: MediaTrackConstraints; video: MediaTrackConstraints };
+  return {
+    audio: devices.microphoneId ? { ...audio, deviceId: { exact: devices.microphoneId } } : audio,
+    video: devices.cameraId ? { ...video, deviceId: { exact: devices.cameraId } } : video,
+  };
+}
+
+/**
+ * Opens the chosen camera and microphone; when one is gone (unplugged, or an id from another
+ * machine), the default ones instead, without an error. `exact` and a second try rather than
+ * `ideal`: given an ideal deviceId, Chromium opened the default microphone although the chosen
+ * one was there (e2e/precall.spec.ts).
+ */
+export async function openMedia(devices: DeviceChoice = {}): Promise<MediaStream> {
+  if (!navigator.mediaDevices?.getUserMedia) throw new DOMException("getUserMedia is unavailable", "SecurityError");
+  try {
+    return await navigator.mediaDevices.getUserMedia(mediaConstraints(devices));
+  } catch (error) {
+    const gone = error instanceof DOMException && (error.name === "OverconstrainedError" || error.name === "NotFoundError");
+    if (!gone || (!devices.cameraId && !devices.microphoneId)) throw error;
+    return navigator.mediaDevices.getUserMedia(MEDIA_CONSTRAINTS);
+  }
+}
+
 /** Opens camera and microphone; a refusal is reported, never thrown: calls still work without. */
-export async function openLocalMedia(): Promise<LocalMedia> {
+export async function openLocalMedia(devices: DeviceChoice = {}): Promise<LocalMedia> {
   if (!navigator.mediaDevices?.getUserMedia) {
     return { stream: undefined, problem: "This browser cannot use a camera here (it needs HTTPS or localhost)." };
   }
   try {
-    const stream = await navigator.mediaDevices.getUserMedia(MEDIA_CONSTRAINTS);
-    return { stream, problem: undefined };
+    return { stream: await openMedia(devices), problem: undefined };
   } catch (error) {
-    const name = error instanceof DOMException ? error.name : "";
-    const problem =
-      name === "NotAllowedError" || name === "SecurityError"
-        ? "Camera and microphone access was denied. You can still call and see others; allow access in the browser to be seen and heard."
-        : name === "NotFoundError" || name === "OverconstrainedError"
-          ? "No camera or microphone was found. You can still call and see others."
-          : name === "NotReadableError"
-            ? "Your camera or microphone is in use by another app."
-            : "Could not open the camera or microphone.";
-    return { stream: undefined, problem };
+    return { stream: undefined, problem: mediaProblem(error) };
   }
+}
+
+/** Why getUserMedia failed, in words the user can act on. */
+export function mediaProblem(error: unknown): string {
+  const name = error instanceof DOMException ? error.name : "";
+  return name === "NotAllowedError" || name === "SecurityError"
+    ? "Camera and microphone access was denied. You can still call and see others; allow access in the browser to be seen and heard."
+    : name === "NotFoundError" || name === "OverconstrainedError"
+      ? "No camera or microphone was found. You can still call and see others."
+      : name === "NotReadableError"
+        ? "Your camera or microphone is in use by another app."
+        : "Could not open the camera or microphone.";
 }
