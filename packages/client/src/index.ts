@@ -40,6 +40,24 @@ export {
   type NetworkVerdict,
   type ProbeResult,
 } from "./network-check.js";
+export {
+  CallStatsMonitor,
+  QUALITY_THRESHOLDS,
+  gradeQuality,
+  sampleStats,
+  type CallStatsOptions,
+  type CallStatsSnapshot,
+  type ParticipantStats,
+  type QualityAssessment,
+  type QualityGrade,
+  type QualityLimit,
+  type Resolution,
+  type StatsCounters,
+  type StatsEntry,
+  type StatsReportLike,
+  type StatsSample,
+  type StatsSource,
+} from "./call-stats.js";
 export { DefaultReconnectPolicy, type ReconnectPolicy } from "./reconnect-policy.js";
 export { SignalingError, Code } from "./errors.js";
 export { Emitter } from "./emitter.js";

@@ -1,4 +1,5 @@
 import { EndReason, ErrorReason } from "@peertobeer/protocol";
+import { CallStatsMonitor, type StatsSource } from "./call-stats.js";
 import { SignalingError } from "./errors.js";
 import { PeerCall, type CallSignaling, type ConnectFailureCause, type ControlMessage } from "./peer-call.js";
 import type { CandidateBurst, ConnectionState, SignalingClient, SignalingEvents } from "./signaling-client.js";
@@ -129,6 +130,12 @@ export class Phone {
   private readonly online = new Set<string>();
   private readonly unsubscribe: (() => void)[];
   private eventSeq = 0;
+  /**
+   * Statistics of each connected participant's connection, sampled once a second (call-stats.ts):
+   * a store of its own (subscribe, getSnapshot, of(userId)), so that only what shows them
+   * re-renders on them.
+   */
+  readonly stats = new CallStatsMonitor(() => this.statsSources());
 
   constructor(private readonly options: PhoneOptions) {
     this.localStream = options.localStream;
@@ -303,6 +310,7 @@ export class Phone {
     if (this.active) this.hangUp();
     for (const off of this.unsubscribe) off();
     this.listeners.clear();
+    this.stats.dispose();
   }
 
   private setMedia(kind: "audio" | "video", enabled: boolean): void {
@@ -571,6 +579,13 @@ export class Phone {
     });
   }
 
+  /** The connections worth sampling: those with people whose media has connected. */
+  private statsSources(): StatsSource[] {
+    return [...(this.active?.links.values() ?? [])].flatMap(({ view, peerCall }) =>
+      peerCall && view.state === "connected" ? [{ userId: view.userId, pc: peerCall.pc, videoExpected: view.peerMedia.video }] : [],
+    );
+  }
+
   private *peerCalls(): Generator<PeerCall> {
     for (const { peerCall } of this.active?.links.values() ?? []) if (peerCall) yield peerCall;
   }
@@ -610,6 +625,7 @@ export class Phone {
   private update(patch: Partial<PhoneSnapshot>): void {
     const s = this.options.signaling;
     this.snapshot = { ...this.snapshot, connection: s.state, userId: s.user, onlineUsers: [...this.online].sort(), ...patch };
+    this.stats.sync();
     for (const listener of this.listeners) listener();
   }
 }
