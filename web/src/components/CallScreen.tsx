@@ -1,11 +1,12 @@
 import type { CallView, ParticipantView } from "@peertobeer/client";
-import { Mic, MicOff, PhoneOff, UserPlus, Video as VideoIcon, VideoOff, type LucideIcon } from "lucide-react";
-import { useState, type FormEvent } from "react";
+import { Activity, Mic, MicOff, PhoneOff, UserPlus, Video as VideoIcon, VideoOff, type LucideIcon } from "lucide-react";
+import { useId, useState, type FormEvent } from "react";
 import { useSpeaking } from "../hooks/useSpeaking.js";
 import { cn } from "../lib/cn.js";
 import { listOfNames, type Notice } from "../lib/messages.js";
 import { Button } from "./Button.js";
 import { NoticeBanner } from "./NoticeBanner.js";
+import { ConnectionQuality, StatsPanel } from "./StatsPanel.js";
 import { Video } from "./Video.js";
 
 interface CallScreenProps {
@@ -34,6 +35,8 @@ function gridClass(tiles: number): string {
 export function CallScreen(props: CallScreenProps) {
   const { call, localStream, localMedia, participantNotice, onHangUp, onToggleMicrophone, onToggleCamera } = props;
   const [adding, setAdding] = useState(false);
+  const [showStats, setShowStats] = useState(false);
+  const statsId = useId();
   const incoming = call.phase === "incoming";
   const ringing = incoming || call.phase === "outgoing";
   // People we invited whose phones ring; in a 1:1 call the callee's tile stands in for that.
@@ -72,6 +75,9 @@ export function CallScreen(props: CallScreenProps) {
         </div>
       </div>
       {participantNotice && <NoticeBanner notice={participantNotice} />}
+      {showStats && !ringing && (
+        <StatsPanel id={statsId} userIds={joined.map((p) => p.userId)} onClose={() => setShowStats(false)} />
+      )}
       {adding && !ringing && (
         <AddPersonForm
           onlineUsers={props.onlineUsers.filter((id) => !call.participants.some((p) => p.userId === id))}
@@ -101,6 +107,17 @@ export function CallScreen(props: CallScreenProps) {
               />
               <Button size="icon" variant="ghost" aria-label="Add person" title="Add person" aria-expanded={adding} onClick={() => setAdding(!adding)}>
                 <UserPlus aria-hidden />
+              </Button>
+              <Button
+                size="icon"
+                variant="ghost"
+                aria-label="Call statistics"
+                title="Call statistics"
+                aria-expanded={showStats}
+                aria-controls={showStats ? statsId : undefined}
+                onClick={() => setShowStats(!showStats)}
+              >
+                <Activity aria-hidden />
               </Button>
             </>
           )}
@@ -134,6 +151,7 @@ function ParticipantTile({ participant, ringing }: { participant: ParticipantVie
           {!ringing && !peerMedia.video && <div className="text-sm text-slate-400">Camera is off</div>}
         </div>
       )}
+      {!ringing && participant.state === "connected" && <ConnectionQuality userId={userId} className="absolute top-2 right-2" />}
       {reconnecting && (
         <p role="status" className="absolute top-2 left-1/2 -translate-x-1/2 rounded-full bg-slate-950/80 px-3 py-1 text-xs">
           Reconnecting to {userId}…
