@@ -208,18 +208,20 @@ function ParticipantStatsView({ stats }: { stats: ParticipantStats | undefined }
           </span>
         </Fact>
       </dl>
-      <div className="grid grid-cols-1 gap-2 min-[480px]:grid-cols-2 lg:grid-cols-4">
+      <div className="grid grid-cols-2 gap-2 lg:grid-cols-4">
         <Metric
           title="Bitrate"
           lines={[
             { label: "In", value: formatBitrate(latest.bitrateIn), points: series((s) => s.bitrateIn), color: "text-sky-400" },
             { label: "Out", value: formatBitrate(latest.bitrateOut), points: series((s) => s.bitrateOut), color: "text-brand-400" },
           ]}
+          format={formatBitrate}
         />
         <Metric
           title="Round-trip time"
           lines={[{ label: "", value: formatMs(latest.rttMs), points: series((s) => s.rttMs), color: "text-violet-400" }]}
           floor={100}
+          format={formatMs}
         />
         <Metric
           title="Packet loss"
@@ -228,6 +230,7 @@ function ParticipantStatsView({ stats }: { stats: ParticipantStats | undefined }
             { label: "Out", value: formatLoss(latest.lossOut), points: series((s) => s.lossOut), color: "text-brand-400" },
           ]}
           floor={5}
+          format={formatLoss}
         />
         <Metric
           title="Frame rate"
@@ -236,8 +239,10 @@ function ParticipantStatsView({ stats }: { stats: ParticipantStats | undefined }
             { label: "Out", value: formatFps(latest.fpsOut), points: series((s) => s.fpsOut), color: "text-brand-400" },
           ]}
           floor={30}
+          format={formatFps}
         />
       </div>
+      <p className="text-xs text-slate-500">In: what reaches you from them · Out: what you send them.</p>
     </div>
   );
 }
@@ -261,8 +266,9 @@ interface Line {
 }
 
 /** One figure's current values and its graph over the last minute. */
-function Metric({ title, lines, floor = 1 }: { title: string; lines: Line[]; floor?: number }) {
+function Metric({ title, lines, floor = 1, format }: { title: string; lines: Line[]; floor?: number; format: (value: number) => string }) {
   const titleId = useId();
+  const peak = Math.max(0, ...lines.flatMap((l) => l.points.map((p) => p.value ?? 0)));
   return (
     <div role="group" aria-labelledby={titleId} className="min-w-0 rounded-xl bg-slate-950/60 p-2.5">
       <h3 id={titleId} className="text-xs font-medium text-slate-400">
@@ -277,6 +283,10 @@ function Metric({ title, lines, floor = 1 }: { title: string; lines: Line[]; flo
         ))}
       </dl>
       <Sparkline lines={lines} floor={floor} />
+      <div className="flex justify-between gap-2 text-[10px] text-slate-500 tabular-nums">
+        <span>{WINDOW_S} s ago</span>
+        <span className="truncate">peak {format(peak)}</span>
+      </div>
     </div>
   );
 }
