@@ -34,6 +34,7 @@ test("in a call the statistics panel shows live bitrate both ways and a direct p
   await expect(alice.getByRole("region", { name: "Call statistics" })).toBeHidden();
   await bob.getByRole("region", { name: "Call statistics" }).getByRole("button", { name: "Hide statistics" }).press("Escape");
   await expect(bob.getByRole("region", { name: "Call statistics" })).toBeHidden();
+  await expect(bob.getByRole("button", { name: "Call statistics", exact: true })).toBeFocused();
 });
 
 test("in a group call the panel has a tab per participant, each with its own numbers, and every tile its indicator", async ({ openUser }) => {

@@ -1,6 +1,6 @@
 import type { CallView, ParticipantView } from "@peertobeer/client";
 import { Activity, Mic, MicOff, PhoneOff, UserPlus, Video as VideoIcon, VideoOff, type LucideIcon } from "lucide-react";
-import { useId, useState, type FormEvent } from "react";
+import { useId, useRef, useState, type FormEvent } from "react";
 import { useSpeaking } from "../hooks/useSpeaking.js";
 import { cn } from "../lib/cn.js";
 import { listOfNames, type Notice } from "../lib/messages.js";
@@ -37,6 +37,7 @@ export function CallScreen(props: CallScreenProps) {
   const [adding, setAdding] = useState(false);
   const [showStats, setShowStats] = useState(false);
   const statsId = useId();
+  const statsButton = useRef<HTMLButtonElement>(null);
   const incoming = call.phase === "incoming";
   const ringing = incoming || call.phase === "outgoing";
   // People we invited whose phones ring; in a 1:1 call the callee's tile stands in for that.
@@ -76,7 +77,14 @@ export function CallScreen(props: CallScreenProps) {
       </div>
       {participantNotice && <NoticeBanner notice={participantNotice} />}
       {showStats && !ringing && (
-        <StatsPanel id={statsId} userIds={joined.map((p) => p.userId)} onClose={() => setShowStats(false)} />
+        <StatsPanel
+          id={statsId}
+          userIds={joined.map((p) => p.userId)}
+          onClose={() => {
+            setShowStats(false);
+            statsButton.current?.focus();
+          }}
+        />
       )}
       {adding && !ringing && (
         <AddPersonForm
@@ -109,6 +117,7 @@ export function CallScreen(props: CallScreenProps) {
                 <UserPlus aria-hidden />
               </Button>
               <Button
+                ref={statsButton}
                 size="icon"
                 variant="ghost"
                 aria-label="Call statistics"
