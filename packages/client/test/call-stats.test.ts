@@ -337,3 +337,28 @@ describe("CallStatsMonitor", () => {
     monitor.dispose();
   });
 });
+
+describe("sampleStats on reports recorded from Chromium", () => {
+  it("reads what a real call's getStats() gives: bitrate, RTT, loss, frame rate and size each way, a direct path", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const recorded = JSON.parse(await readFile(new URL("./fixtures/chromium-stats.json", import.meta.url), "utf8")) as {
+      reports: StatsEntry[][];
+    };
+    const [first, second] = recorded.reports.map((entries) => new Map(entries.map((e) => [e.id ?? "", e])));
+    const { counters } = sampleStats(first!, undefined);
+    const { sample } = sampleStats(second!, counters);
+    expect(sample?.bitrateIn).toBeGreaterThan(50_000);
+    expect(sample?.bitrateOut).toBeGreaterThan(50_000);
+    expect(sample?.videoBitrateIn).toBeGreaterThan(0);
+    expect(sample?.videoBitrateIn).toBeLessThan(sample?.bitrateIn ?? 0);
+    expect(sample?.rttMs).toBeGreaterThanOrEqual(0);
+    expect(sample?.lossIn).toBe(0);
+    expect(sample?.lossOut).toBe(0);
+    expect(sample?.fpsIn).toBeGreaterThan(5);
+    expect(sample?.fpsOut).toBeGreaterThan(5);
+    expect(sample?.resolutionIn?.width).toBeGreaterThan(0);
+    expect(sample?.resolutionOut?.height).toBeGreaterThan(0);
+    expect(sample?.path).toBe("direct");
+    expect(gradeQuality([sample!])?.grade).toBe("good");
+  });
+});
