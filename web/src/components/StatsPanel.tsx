@@ -242,7 +242,7 @@ function ParticipantStatsView({ stats }: { stats: ParticipantStats | undefined }
           format={formatFps}
         />
       </div>
-      <p className="text-xs text-slate-500">In: what reaches you from them · Out: what you send them.</p>
+      <p className="text-xs text-slate-400">In: what reaches you from them · Out: what you send them.</p>
     </div>
   );
 }
@@ -283,7 +283,7 @@ function Metric({ title, lines, floor = 1, format }: { title: string; lines: Lin
         ))}
       </dl>
       <Sparkline lines={lines} floor={floor} />
-      <div className="flex justify-between gap-2 text-[10px] text-slate-500 tabular-nums">
+      <div className="flex justify-between gap-2 text-[10px] text-slate-400 tabular-nums">
         <span>{WINDOW_S} s ago</span>
         <span className="truncate">peak {format(peak)}</span>
       </div>
