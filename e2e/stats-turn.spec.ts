@@ -3,6 +3,7 @@ import { expectBitrateBothWays, expectQualityIndicator, openStats } from "./stat
 
 // Relay-only (turn-fixtures.ts): the statistics say the call goes through TURN.
 test("in a call relayed through TURN the statistics panel says so, with live bitrate both ways", async ({ openUser }) => {
+  test.setTimeout(120_000);
   const alice = await openUser();
   const bob = await openUser();
   await relayedCall(alice, bob, "udp");

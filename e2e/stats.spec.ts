@@ -6,6 +6,8 @@ import { expectBitrateBothWays, expectQualityIndicator, openStats } from "./stat
 test("in a call the statistics panel shows live bitrate both ways and a direct path; each tile grades its connection", async ({
   openUser,
 }) => {
+  // Two pages each open the panel and watch it for a while: on two busy cores that outlasts 60 s.
+  test.setTimeout(120_000);
   const alice = await openUser();
   const bob = await openUser();
   await join(alice, "alice");
