@@ -59,3 +59,17 @@ test("two people add the same person at the same moment: they are rung once, and
   await expectFramesFromEveryone(alice, ["bob", "carol"]);
   await expectFramesFromEveryone(bob, ["alice", "carol"]);
 });
+
+test("a participant's tab goes away: the others see them leave and keep their frames", async ({ openUser }) => {
+  test.setTimeout(120_000);
+  const [alice, bob, carol] = (await people(openUser, "alice", "bob", "carol")) as [Page, Page, Page];
+  await connect(alice, "alice", bob, "bob");
+  await invite(alice, "carol");
+  await acceptInvitation(carol, "alice", "bob");
+  await expectFramesFromEveryone(alice, ["bob", "carol"]);
+  await expectFramesFromEveryone(bob, ["alice", "carol"]);
+  await carol.context().close();
+  for (const page of [alice, bob]) await expect(page.getByText("carol left.")).toBeVisible();
+  await expectFramesFromEveryone(alice, ["bob"]);
+  await expectFramesFromEveryone(bob, ["alice"]);
+});

@@ -81,7 +81,9 @@ export function App() {
           call={call}
           localStream={media.stream}
           localMedia={snapshot.localMedia}
-          participantNotice={snapshot.lastParticipantEvent && participantNotice(snapshot.lastParticipantEvent)}
+          participantNotice={
+            snapshot.lastParticipantEvent && { ...participantNotice(snapshot.lastParticipantEvent), seq: snapshot.lastParticipantEvent.seq }
+          }
           onlineUsers={snapshot.onlineUsers}
           onInvite={(userId) => phone.invite(userId)}
           onHangUp={() => phone.hangUp()}

@@ -190,7 +190,12 @@ export class Phone {
         const call = this.active;
         if (!call || call.id !== e.callId) return;
         const link = call.links.get(e.userId);
-        if (!link) return; // we saw them go already (their goodbye on the data channel)
+        if (!link) {
+          // We saw them go already: their goodbye on the data channel, or, for a tab that died,
+          // our connection closing; the server now confirms that they are gone for good.
+          if (e.reason === EndReason.PEER_GONE) this.participantEvent({ userId: e.userId, kind: "left", reason: e.reason });
+          return;
+        }
         this.dropLink(call, link);
         const invitation = link.view.state === "ringing";
         this.participantEvent({ userId: e.userId, kind: invitation ? "inviteFailed" : "left", reason: e.reason });

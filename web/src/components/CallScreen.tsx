@@ -1,6 +1,6 @@
 import type { CallView, ParticipantView } from "@peertobeer/client";
 import { Mic, MicOff, PhoneOff, UserPlus, Video as VideoIcon, VideoOff, type LucideIcon } from "lucide-react";
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { useSpeaking } from "../hooks/useSpeaking.js";
 import { cn } from "../lib/cn.js";
 import { listOfNames, type Notice } from "../lib/messages.js";
@@ -12,8 +12,8 @@ interface CallScreenProps {
   call: CallView;
   localStream: MediaStream | undefined;
   localMedia: { audio: boolean; video: boolean };
-  /** The latest arrival, departure or failed invitation in this call. */
-  participantNotice: Notice | undefined;
+  /** The latest arrival, departure or failed invitation in this call, and its number. */
+  participantNotice: (Notice & { seq: number }) | undefined;
   /** Who is online, offered when adding someone. */
   onlineUsers: readonly string[];
   onHangUp: () => void;
@@ -21,6 +21,9 @@ interface CallScreenProps {
   onToggleCamera: () => void;
   onInvite: (userId: string) => void;
 }
+
+/** How long a notice about someone in the call stays up. */
+const NOTICE_MS = 8_000;
 
 /** How the tiles share the stage, from one remote participant to five, at phone width and up. */
 function gridClass(tiles: number): string {
@@ -34,6 +37,14 @@ function gridClass(tiles: number): string {
 export function CallScreen(props: CallScreenProps) {
   const { call, localStream, localMedia, participantNotice, onHangUp, onToggleMicrophone, onToggleCamera } = props;
   const [adding, setAdding] = useState(false);
+  // A notice about someone coming or going is news for a while, not for the rest of the call.
+  const [shownNotice, setShownNotice] = useState<number | undefined>();
+  useEffect(() => {
+    if (!participantNotice) return;
+    setShownNotice(participantNotice.seq);
+    const timer = setTimeout(() => setShownNotice(undefined), NOTICE_MS);
+    return () => clearTimeout(timer);
+  }, [participantNotice?.seq]);
   const incoming = call.phase === "incoming";
   const ringing = incoming || call.phase === "outgoing";
   // People we invited whose phones ring; in a 1:1 call the callee's tile stands in for that.
@@ -71,7 +82,7 @@ export function CallScreen(props: CallScreenProps) {
           <Video stream={localStream} label="Local video" muted mirrored />
         </div>
       </div>
-      {participantNotice && <NoticeBanner notice={participantNotice} />}
+      {participantNotice && shownNotice === participantNotice.seq && <NoticeBanner notice={participantNotice} />}
       {adding && !ringing && (
         <AddPersonForm
           onlineUsers={props.onlineUsers.filter((id) => !call.participants.some((p) => p.userId === id))}
