@@ -208,18 +208,26 @@ interface CallView {
   state: string;
   participants: string[];
   invited: string[];
+  /** A call of two as nodes without group calls read it: [caller, callee]. */
+  pair: string[] | null;
 }
 
 /** The hub's calls, who is in which, and its counts, with call ids as their order of creation. */
 function memoryState(memory: MemoryBackend, side: Side) {
   const calls: CallView[] = memory.hub
     .snapshot()
-    .calls.map((c) => ({ call: side.calls.indexOf(c.id), state: c.state, participants: c.participants, invited: c.invited }))
+    .calls.map((c) => {
+      const everyone = [...c.participants, ...c.invited];
+      return { call: side.calls.indexOf(c.id), state: c.state, participants: c.participants, invited: c.invited, pair: everyone.length === 2 ? everyone : null };
+    })
     .sort((x, y) => x.call - y.call);
   const inCall: Record<string, number> = {};
   for (const c of calls) for (const id of [...c.participants, ...c.invited]) inCall[id] = c.call;
   const ringing = memory.hub.ringingCallCount;
-  const ringTimers = calls.flatMap((c) => c.invited.map((id) => `ring:${c.call}:${id}`)).sort();
+  // One per invitation, and one per call still ringing (for nodes without group calls).
+  const ringTimers = calls
+    .flatMap((c) => [...c.invited.map((id) => `ring:${c.call}:${id}`), ...(c.state === "ringing" ? [`ring:${c.call}`] : [])])
+    .sort();
   return { calls, inCall, stats: { ringing, active: memory.hub.callCount - ringing }, ringTimers };
 }
 
@@ -228,10 +236,11 @@ async function redisState(client: Redis, prefix: string, side: Side) {
   const key = `{${prefix}}:`;
   const calls: CallView[] = [];
   for (const [index, id] of side.calls.entries()) {
-    const [state, p, i] = await client.hmget(`${key}c:${id}`, "state", "p", "i");
+    const [state, p, i, caller, callee] = await client.hmget(`${key}c:${id}`, "state", "p", "i", "caller", "callee");
     if (!state) continue;
     const list = (text: string | null | undefined) => (text ? text.split(",") : []);
-    calls.push({ call: index, state, participants: list(p), invited: list(i).map((item) => item.split(":")[0]!) });
+    const pair = caller || callee ? [caller ?? "", callee ?? ""] : null;
+    calls.push({ call: index, state, participants: list(p), invited: list(i).map((item) => item.split(":")[0]!), pair });
   }
   const inCall: Record<string, number> = {};
   for (const [id, call] of Object.entries(await client.hgetall(`${key}incall`))) inCall[id] = side.calls.indexOf(call);
@@ -239,8 +248,8 @@ async function redisState(client: Redis, prefix: string, side: Side) {
   const ringTimers = (await client.zrange(`${key}timers`, 0, -1))
     .filter((t) => t.startsWith("ring:"))
     .map((t) => {
-      const [, call = "", id = ""] = t.split(":");
-      return `ring:${side.calls.indexOf(call)}:${id}`;
+      const [, call = "", ...id] = t.split(":");
+      return ["ring", side.calls.indexOf(call), ...id].join(":");
     })
     .sort();
   return { calls, inCall, stats: { ringing: Number(ringing ?? 0), active: Number(active ?? 0) }, ringTimers };

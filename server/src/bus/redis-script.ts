@@ -16,10 +16,13 @@ import { EndReason } from "@peertobeer/protocol";
  *   P nodes       zset  node -> last tick (Redis time, ms)
  *   P c:<cid>     hash  state ("ringing" | "active"); p: the participants in the order they joined
  *                       (the caller first), comma-separated; i: the invitations being rung, in
- *                       the order sent, comma-separated "invitee:inviter:ms" (ms: when it was sent)
+ *                       the order sent, comma-separated "invitee:inviter:ms" (ms: when it was sent);
+ *                       while the call holds two people also caller, callee, at (as the release
+ *                       before group calls keeps a call, so its nodes serve 1:1 calls during a
+ *                       rolling upgrade; a call it started, without p and i, is read from them)
  *   P incall      hash  userId -> callId, for participants and invitees alike (one call each)
- *   P timers      zset  "ring:<cid>:<invitee>" (one per invitation) | "grace:<sid>" -> due time
- *                       (Redis time, ms)
+ *   P timers      zset  "ring:<cid>:<invitee>" (one per invitation) | "ring:<cid>" (a call still
+ *                       ringing, for the release before) | "grace:<sid>" -> due time (Redis ms)
  *   P stats       hash  ringing, active: how many calls are in each state (a call with
  *                       participants is active, whoever it is still ringing)
  * Channel P n:<node> (sharded pub/sub) carries to a node, for the sessions it holds:
@@ -99,20 +102,26 @@ end
 -- A call: its state, its participants in the order they joined (the caller first), and the
 -- invitations being rung in the order they were sent, each { u = invitee, by = inviter, at = ms }.
 local function loadCall(cid)
-  local f = redis.call('HMGET', P .. 'c:' .. cid, 'state', 'p', 'i')
+  local f = redis.call('HMGET', P .. 'c:' .. cid, 'state', 'p', 'i', 'caller', 'callee', 'at')
   if not f[1] then return nil end
   local call = { id = cid, state = f[1], parts = split(f[2]), invites = {} }
   for _, item in ipairs(split(f[3])) do
     local u, by, at = string.match(item, '^([^:]*):([^:]*):(%d+)$')
     call.invites[#call.invites + 1] = { u = u, by = by, at = tonumber(at) }
   end
+  if not f[2] then
+    -- Started by a node without group calls (a rolling upgrade): its caller and callee.
+    if call.state == 'ringing' then
+      call.parts = { f[4] }
+      call.invites = { { u = f[5], by = f[4], at = tonumber(f[6]) or NOW } }
+    else
+      call.parts = { f[4], f[5] }
+    end
+  elseif call.state == 'active' and #call.parts < 2 and call.invites[1] then
+    -- A node without group calls accepted it (it sets the state only): the callee is in.
+    call.parts[2] = table.remove(call.invites, 1).u
+  end
   return call
-end
-
-local function saveCall(call)
-  local invites = {}
-  for _, x in ipairs(call.invites) do invites[#invites + 1] = x.u .. ':' .. x.by .. ':' .. string.format('%d', x.at) end
-  redis.call('HSET', P .. 'c:' .. call.id, 'state', call.state, 'p', table.concat(call.parts, ','), 'i', table.concat(invites, ','))
 end
 
 local function inviteOf(call, u)
@@ -166,6 +175,23 @@ local function size(call)
   return #call.parts + #call.invites
 end
 
+local function saveCall(call)
+  local key = P .. 'c:' .. call.id
+  local invites = {}
+  for _, x in ipairs(call.invites) do invites[#invites + 1] = x.u .. ':' .. x.by .. ':' .. string.format('%d', x.at) end
+  redis.call('HSET', key, 'state', call.state, 'p', table.concat(call.parts, ','), 'i', table.concat(invites, ','))
+  -- A call of two also as nodes without group calls read it (caller, callee, when it rang), so
+  -- both versions serve 1:1 calls during a rolling upgrade; a bigger call is not theirs to touch.
+  if size(call) == 2 then
+    local first = call.invites[1]
+    local at = 0
+    if first then at = first.at end
+    redis.call('HSET', key, 'caller', call.parts[1], 'callee', call.parts[2] or first.u, 'at', string.format('%d', at))
+  else
+    redis.call('HDEL', key, 'caller', 'callee', 'at')
+  end
+end
+
 local function freeUser(u, cid)
   if redis.call('HGET', P .. 'incall', u) == cid then redis.call('HDEL', P .. 'incall', u) end
 end
@@ -191,6 +217,7 @@ local function endCall(call, reason, endedBy)
   local cid = call.id
   redis.call('DEL', P .. 'c:' .. cid)
   redis.call('HINCRBY', P .. 'stats', call.state, -1)
+  redis.call('ZREM', P .. 'timers', 'ring:' .. cid)
   ENDED[#ENDED + 1] = reason
   local ended = reason .. ',' .. endedBy
   for _, u in ipairs(call.parts) do
@@ -347,6 +374,9 @@ elseif op == 'call' then
   redis.call('HINCRBY', P .. 'stats', 'ringing', 1)
   redis.call('HSET', P .. 'incall', uid, cid)
   ring(call, uid, to, ringMs)
+  -- The call's own timer as well, which nodes without group calls fire (they would drop the
+  -- invitation's, not knowing it), during a rolling upgrade.
+  redis.call('ZADD', P .. 'timers', NOW + ringMs, 'ring:' .. cid)
   saveCall(call)
   deliverToUser(to, uid, cid, 'p', payload)
   return { 'ok' }
@@ -386,6 +416,7 @@ elseif op == 'offer' or op == 'answer' or op == 'candidates' or op == 'hangup' t
       call.parts[#call.parts + 1] = uid
       if call.state == 'ringing' then
         call.state = 'active'
+        redis.call('ZREM', P .. 'timers', 'ring:' .. cid)
         redis.call('HINCRBY', P .. 'stats', 'ringing', -1)
         redis.call('HINCRBY', P .. 'stats', 'active', 1)
         SETUP[#SETUP + 1] = NOW - invite.at
@@ -462,10 +493,13 @@ elseif op == 'tick' then
     redis.call('ZREM', P .. 'timers', timer)
     local kind, id = string.match(timer, '^(%a+):(.*)$')
     if kind == 'ring' then
-      -- "ring:<call>:<invitee>": nobody answered that invitation.
+      -- "ring:<call>:<invitee>": nobody answered that invitation; "ring:<call>": nobody answered
+      -- a call still ringing (its one invitation).
       local cid, u = string.match(id, '^([^:]*):(.*)$')
-      local call = cid and loadCall(cid)
-      if call and inviteOf(call, u) then leave(call, u, ${EndReason.NO_ANSWER}, '') end
+      if not cid then cid = id end
+      local call = loadCall(cid)
+      if call and not u and call.state == 'ringing' and call.invites[1] then u = call.invites[1].u end
+      if call and u and inviteOf(call, u) then leave(call, u, ${EndReason.NO_ANSWER}, '') end
     elseif kind == 'grace' then
       if redis.call('HGET', P .. 's:' .. id, 'node') == '' then closeSession(id) end
     end
