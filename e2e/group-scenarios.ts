@@ -1,6 +1,6 @@
 import type { Page } from "@playwright/test";
 import { expect, test } from "./fixtures.js";
-import { acceptInvitation, connect, expectFramesFromEveryone, incomingDialog, invite, people } from "./helpers.js";
+import { acceptInvitation, connect, expectFramesFromEveryone, incomingDialog, invite, people, videoBitrateCaps } from "./helpers.js";
 
 /*
  * The group-call scenarios, run as they are on one node (group.spec.ts, group-full.spec.ts)
@@ -41,6 +41,8 @@ export const GROUP_SCENARIOS: GroupScenario[] = [
       await expectFramesFromEveryone(bob, ["alice", "carol", "dave"]);
       await expectFramesFromEveryone(carol, ["alice", "bob", "dave"]);
       await expectFramesFromEveryone(dave, ["alice", "bob", "carol"]);
+      // Each sender's uplink is capped by the call's size (meshVideoLimit): 1 Mbit/s per copy with four.
+      await expect.poll(() => videoBitrateCaps(alice)).toEqual([1_000_000, 1_000_000, 1_000_000]);
 
       await carol.getByRole("button", { name: "Hang up" }).click();
       await expect(carol.getByRole("textbox", { name: "Recipient ID" })).toBeVisible();
@@ -48,6 +50,7 @@ export const GROUP_SCENARIOS: GroupScenario[] = [
       await expectFramesFromEveryone(alice, ["bob", "dave"]);
       await expectFramesFromEveryone(bob, ["alice", "dave"]);
       await expectFramesFromEveryone(dave, ["alice", "bob"]);
+      await expect.poll(() => videoBitrateCaps(alice)).toEqual([1_500_000, 1_500_000]);
 
       await dave.getByRole("button", { name: "Hang up" }).click();
       await bob.getByRole("button", { name: "Hang up" }).click();

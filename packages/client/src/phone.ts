@@ -478,28 +478,27 @@ export class Phone {
       }),
     );
     peerCall.on("control", (message) => current(() => this.onControl(call, link, message)));
-    peerCall.on("peerGone", () => current(() => this.lost(call, link, { reason: EndReason.PEER_GONE, by: "peer", notify: true })));
-    peerCall.on("connectFailed", (cause) =>
-      current(() => this.lost(call, link, { reason: EndReason.CONNECT_FAILED, by: "me", notify: true, cause })),
-    );
+    peerCall.on("peerGone", () => current(() => this.lost(call, link, { reason: EndReason.PEER_GONE, by: "peer" })));
+    peerCall.on("connectFailed", (cause) => current(() => this.lost(call, link, { reason: EndReason.CONNECT_FAILED, by: "me", cause })));
     peerCall.on("error", () =>
       current(() => {
         // Once media flows it is peer-to-peer: a failed renegotiation (say, the server forgot
         // the call after a restart) does not end it. ICE failure and the data channel do.
-        if (link.view.state !== "connected") this.lost(call, link, { reason: EndReason.ERROR, by: "me", notify: true });
+        if (link.view.state !== "connected") this.lost(call, link, { reason: EndReason.ERROR, by: "me" });
       }),
     );
     return peerCall;
   }
 
   /**
-   * Our connection with one person failed or they said goodbye. The last one ends the call (and
-   * tells the server when `notify`); in a group call only that connection goes, and the server
-   * tells everyone once that person has really left.
+   * Our connection with one person failed or they said goodbye. The last one ends the call for
+   * us, and we leave it on the server too: in a group call others may still be in it (our
+   * connection to them failed), and it must not count us in. Otherwise only that connection
+   * goes, and the server tells everyone once that person has really left.
    */
-  private lost(call: ActiveCall, link: Link, end: { reason: EndReason; by: "me" | "peer"; notify?: boolean; cause?: ConnectFailureCause }): void {
+  private lost(call: ActiveCall, link: Link, end: { reason: EndReason; by: "me" | "peer"; cause?: ConnectFailureCause }): void {
     if (call.links.size <= 1) {
-      this.finish({ ...end, peer: link.view.userId });
+      this.finish({ ...end, peer: link.view.userId, notify: true });
       return;
     }
     this.dropLink(call, link);
