@@ -68,7 +68,7 @@ export function CallScreen(props: CallScreenProps) {
       <div
         className={cn(
           "relative flex min-h-[60dvh] flex-1 flex-col overflow-hidden rounded-2xl border border-slate-800 bg-slate-950 p-2 sm:min-h-0",
-          chat.open && !ringing && "sm:pr-[21rem]",
+          chat.open && !ringing && "md:pr-[21rem]",
         )}
       >
         <div className={cn("grid flex-1 auto-rows-fr gap-2", gridClass(joined.length + invited.length))}>
@@ -93,7 +93,7 @@ export function CallScreen(props: CallScreenProps) {
         <div
           className={cn(
             "absolute right-4 bottom-4 aspect-video w-28 overflow-hidden rounded-xl border border-slate-700 shadow-lg sm:w-44",
-            chat.open && !ringing && "sm:right-[21.5rem]",
+            chat.open && !ringing && "md:right-[21.5rem]",
           )}
         >
           <Video stream={localStream} label="Local video" muted mirrored />

@@ -52,7 +52,7 @@ interface ChatPanelProps {
 
 /**
  * The call's messages and a box to write one: over the stage at phone width, beside the video
- * from `sm` up. Enter sends, Shift+Enter starts a new line, Escape closes.
+ * from `md` up. Enter sends, Shift+Enter starts a new line, Escape closes.
  */
 export function ChatPanel({ chat, others, onClose }: ChatPanelProps) {
   const [draft, setDraft] = useState("");
@@ -90,7 +90,7 @@ export function ChatPanel({ chat, others, onClose }: ChatPanelProps) {
           onClose();
         }
       }}
-      className="absolute inset-0 z-20 flex flex-col overflow-hidden rounded-2xl border border-slate-700 bg-slate-900/95 shadow-2xl backdrop-blur sm:inset-y-2 sm:right-2 sm:left-auto sm:w-80"
+      className="absolute inset-0 z-20 flex flex-col overflow-hidden rounded-2xl border border-slate-700 bg-slate-900/95 shadow-2xl backdrop-blur md:inset-y-2 md:right-2 md:left-auto md:w-80"
     >
       <header className="flex items-center justify-between gap-2 border-b border-slate-800 px-4 py-2">
         <h2 className="flex items-center gap-2 text-sm font-semibold">

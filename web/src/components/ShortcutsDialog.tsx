@@ -55,7 +55,7 @@ export function ShortcutsDialog({ onClose }: { onClose: () => void }) {
         </dl>
         <p className="mt-4 text-xs text-slate-400">Shortcuts do nothing while you type in a text box.</p>
         <div className="mt-5 flex justify-end">
-          <Button variant="ghost" onClick={onClose} autoFocus>
+          <Button variant="ghost" onClick={onClose}>
             Done
           </Button>
         </div>
