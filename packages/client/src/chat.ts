@@ -170,7 +170,7 @@ export class ChatRoom {
     if (!peer) return;
     peer.everOpened = true;
     // Our ack first: they can drop what we already have before it is counted twice.
-    peer.transport.send({ type: "chat-ack", seq: peer.delivered });
+    post(peer, { type: "chat-ack", seq: peer.delivered });
     for (const outgoing of peer.outbox) if (!this.transmit(peer, outgoing)) break;
   }
 
@@ -185,7 +185,7 @@ export class ChatRoom {
     peer.everOpened = true;
     if (wire.seq <= peer.delivered) {
       // A resend of what we have: say so again, the ack may have been lost.
-      peer.transport.send({ type: "chat-ack", seq: peer.delivered });
+      post(peer, { type: "chat-ack", seq: peer.delivered });
       return;
     }
     if (wire.seq > peer.delivered + 1) {
@@ -207,7 +207,7 @@ export class ChatRoom {
       });
       next = peer.held.get(peer.delivered + 1);
     }
-    peer.transport.send({ type: "chat-ack", seq: peer.delivered });
+    post(peer, { type: "chat-ack", seq: peer.delivered });
     this.messages = [...this.messages, ...fresh];
     this.changed();
   }
@@ -221,11 +221,7 @@ export class ChatRoom {
   }
 
   private transmit(peer: Peer, outgoing: Outgoing): boolean {
-    try {
-      return peer.transport.send({ type: "chat", seq: outgoing.seq, text: outgoing.text, sentAt: outgoing.sentAt });
-    } catch {
-      return false; // a channel closing under us: the message waits for it to open again
-    }
+    return post(peer, { type: "chat", seq: outgoing.seq, text: outgoing.text, sentAt: outgoing.sentAt });
   }
 
   private acked(peer: Peer, seq: number): void {
@@ -251,6 +247,15 @@ export class ChatRoom {
 
   private changed(): void {
     for (const listener of this.listeners) listener();
+  }
+}
+
+/** Sends if the channel takes it; a channel closing under us throws, and what failed waits for it to open again. */
+function post(peer: Peer, wire: ChatWire): boolean {
+  try {
+    return peer.transport.send(wire);
+  } catch {
+    return false;
   }
 }
 

@@ -130,6 +130,26 @@ describe("ChatRoom", () => {
     expect(onTheWire).toEqual(["one", "two", "one", "two", "three"]);
   });
 
+  it("keeps a message whose send throws (a channel closing under it) and sends it when the channel opens", () => {
+    const bob = new ChatRoom(() => "bob");
+    const alice = new ChatRoom(() => "alice");
+    let state: "closing" | "open" = "closing";
+    alice.addPeer("bob", {
+      send: (wire) => {
+        if (state !== "open") throw new Error("InvalidStateError");
+        bob.receive("alice", JSON.parse(JSON.stringify(wire)));
+        return true;
+      },
+    });
+    bob.addPeer("alice", { send: (wire) => (alice.receive("bob", JSON.parse(JSON.stringify(wire))), true) });
+    expect(alice.send("hi").ok).toBe(true);
+    expect(alice.getMessages()[0]?.status).toBe("sending");
+    state = "open";
+    alice.opened("bob");
+    expect(bob.getMessages().map((m) => m.text)).toEqual(["hi"]);
+    expect(alice.getMessages()[0]?.status).toBe("sent");
+  });
+
   it("holds a message that overtakes an earlier one until the earlier one arrives", () => {
     const { room, pipe, open, texts } = mesh("alice", "bob");
     open("alice", "bob");
