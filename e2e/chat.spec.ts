@@ -107,6 +107,8 @@ test("messages sent before, during and after an ICE restart arrive exactly once 
 });
 
 test("in a three-person call a message reaches both others, each named", async ({ openUser }) => {
+  // Three pages encoding and decoding two streams each, as in group.spec.ts.
+  test.setTimeout(120_000);
   const [alice, bob, carol] = await people(openUser, "alice", "bob", "carol");
   if (!alice || !bob || !carol) throw new Error("no pages");
   await connect(alice, "alice", bob, "bob");
