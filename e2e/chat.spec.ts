@@ -44,6 +44,8 @@ test("a chat message arrives once, with the sender's name; unread counts while t
   await box.press("Enter");
   await expect(box).toHaveValue("");
   await expect(bob.getByRole("button", { name: "Chat (1 unread)" })).toBeVisible();
+  // And a preview of it over the video, announced to screen readers.
+  await expect(bob.getByRole("status").filter({ hasText: "New message from alice: Hello bob 🍺" })).toBeVisible();
   await box.fill("Line one\nline two");
   await alice.getByRole("button", { name: "Send" }).click();
   await expect(bob.getByRole("button", { name: "Chat (2 unread)" })).toBeVisible();
@@ -52,6 +54,7 @@ test("a chat message arrives once, with the sender's name; unread counts while t
 
   await chatButton(bob).click();
   await expect(bob.getByRole("button", { name: "Chat", exact: true })).toBeVisible();
+  await expect(bob.getByRole("status").filter({ hasText: "New message from" })).toBeHidden();
   await expect(messages(bob)).toHaveCount(2);
   await expect(messages(bob).nth(0)).toContainText("alice");
   await expect(messages(bob).nth(0)).toContainText("Hello bob 🍺");

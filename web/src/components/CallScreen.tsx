@@ -8,7 +8,7 @@ import { cn } from "../lib/cn.js";
 import { listOfNames, type Notice } from "../lib/messages.js";
 import { Button } from "./Button.js";
 import { CallTimer } from "./CallTimer.js";
-import { ChatButton, ChatPanel, useReturnFocus } from "./ChatPanel.js";
+import { ChatButton, ChatPanel, ChatPreview, useReturnFocus } from "./ChatPanel.js";
 import { NoticeBanner } from "./NoticeBanner.js";
 import { ShortcutsDialog } from "./ShortcutsDialog.js";
 import { Video } from "./Video.js";
@@ -98,6 +98,7 @@ export function CallScreen(props: CallScreenProps) {
         >
           <Video stream={localStream} label="Local video" muted mirrored />
         </div>
+        {!ringing && <ChatPreview chat={chat} />}
         {chat.open && !ringing && <ChatPanel chat={chat} others={joined.map((p) => p.userId)} onClose={() => chat.setOpen(false)} />}
       </div>
       {participantNotice && <NoticeBanner notice={participantNotice} />}

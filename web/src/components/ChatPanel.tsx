@@ -192,6 +192,46 @@ function MessageItem({ message, continued }: { message: ChatMessage; continued: 
   );
 }
 
+/** How long a new message's preview stays while the panel is closed. */
+const PREVIEW_MS = 5_000;
+
+/**
+ * While the panel is closed, the newest message from someone else shows for a few seconds over
+ * the video (and screen readers hear it): the badge alone is easy to miss mid-conversation.
+ */
+export function ChatPreview({ chat }: { chat: ChatState }) {
+  const latest = chat.messages.at(-1);
+  const [shown, setShown] = useState<ChatMessage | undefined>(undefined);
+  // Each message is considered once: closing the panel does not bring back one already read.
+  const handled = useRef(latest?.id);
+  useEffect(() => {
+    if (!latest || latest.id === handled.current) return;
+    handled.current = latest.id;
+    if (!chat.open && !latest.mine) setShown(latest);
+  }, [latest, chat.open]);
+  useEffect(() => {
+    if (chat.open) setShown(undefined);
+  }, [chat.open]);
+  useEffect(() => {
+    if (!shown) return;
+    const timer = setTimeout(() => setShown(undefined), PREVIEW_MS);
+    return () => clearTimeout(timer);
+  }, [shown]);
+  if (!shown) return null;
+  return (
+    <p
+      role="status"
+      className="absolute top-4 left-1/2 z-10 flex max-w-[calc(100%-2rem)] -translate-x-1/2 items-center gap-2 truncate rounded-full border border-slate-700 bg-slate-900/90 px-4 py-1.5 text-sm shadow-lg sm:max-w-md"
+    >
+      <MessageSquare className="h-4 w-4 shrink-0 text-brand-400" aria-hidden />
+      <span className="sr-only">New message from </span>
+      <span className="shrink-0 font-semibold">{shown.from}</span>
+      <span className="sr-only">: </span>
+      <span className="truncate text-slate-200">{shown.text}</span>
+    </p>
+  );
+}
+
 /** Focus the element behind `ref` once, after the current render (returning focus on close). */
 export function useReturnFocus(open: boolean, target: { current: HTMLElement | null }): void {
   const wasOpen = useRef(open);
