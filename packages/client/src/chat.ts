@@ -230,10 +230,16 @@ export class ChatRoom {
     if (peer.outbox.length !== before) this.refreshStatus();
   }
 
-  /** Our messages nobody still waits for are `sent`. */
+  /**
+   * Our messages nobody still waits for are `sent`. Someone whose channel never opened yet (an
+   * invitee still ringing) does not hold that up once anyone else's has: they get the messages
+   * when they join.
+   */
   private refreshStatus(): void {
+    const peers = [...this.peers.values()];
+    const joined = peers.filter((peer) => peer.everOpened);
     const waiting = new Set<string>();
-    for (const peer of this.peers.values()) for (const outgoing of peer.outbox) waiting.add(outgoing.messageId);
+    for (const peer of joined.length > 0 ? joined : peers) for (const outgoing of peer.outbox) waiting.add(outgoing.messageId);
     let changed = false;
     const messages = this.messages.map((message) => {
       if (message.status !== "sending" || waiting.has(message.id)) return message;

@@ -198,6 +198,15 @@ describe("ChatRoom", () => {
     expect(room("alice").getMessages()[0]?.status).toBe("sent");
   });
 
+  it("does not wait on an invitee still ringing to count a message sent; they get it when they join", () => {
+    const { room, open, texts } = mesh("alice", "bob", "carol");
+    open("alice", "bob");
+    room("alice").send("carol is ringing");
+    expect(room("alice").getMessages()[0]?.status).toBe("sent");
+    open("alice", "carol");
+    expect(texts("carol")).toEqual(["alice: carol is ringing"]);
+  });
+
   it("ignores what is not a chat message, and anything from someone not in the call", () => {
     const { room, openAll, texts } = mesh("alice", "bob");
     openAll();
