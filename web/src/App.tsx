@@ -89,6 +89,7 @@ export function App() {
           onHangUp={() => phone.hangUp()}
           onToggleMicrophone={() => phone.setMicrophoneEnabled(!snapshot.localMedia.audio)}
           onToggleCamera={() => phone.setCameraEnabled(!snapshot.localMedia.video)}
+          chat={phone.chat}
         />
       ) : (
         <Lobby userId={snapshot.userId} localStream={media.stream} onlineUsers={snapshot.onlineUsers} onCall={(peer) => phone.call(peer)} />

@@ -1,4 +1,5 @@
 import { EndReason, ErrorReason } from "@peertobeer/protocol";
+import { ChatRoom, type ChatSendResult } from "./chat.js";
 import { SignalingError } from "./errors.js";
 import { PeerCall, type CallSignaling, type ConnectFailureCause, type ControlMessage } from "./peer-call.js";
 import type { CandidateBurst, ConnectionState, SignalingClient, SignalingEvents } from "./signaling-client.js";
@@ -129,8 +130,11 @@ export class Phone {
   private readonly online = new Set<string>();
   private readonly unsubscribe: (() => void)[];
   private eventSeq = 0;
+  /** The current call's chat (kept for the length of the call); subscribe to it on its own. */
+  readonly chat: ChatRoom;
 
   constructor(private readonly options: PhoneOptions) {
+    this.chat = new ChatRoom(() => this.snapshot.userId);
     this.localStream = options.localStream;
     const s = options.signaling;
     this.snapshot = {
@@ -300,6 +304,11 @@ export class Phone {
     this.setMedia("video", enabled);
   }
 
+  /** Sends a chat message to everyone in the call; see ChatRoom.send for what is refused. */
+  sendChat(text: string): ChatSendResult {
+    return this.chat.send(text);
+  }
+
   dismissOutcome(): void {
     this.update({ lastOutcome: undefined });
   }
@@ -412,6 +421,7 @@ export class Phone {
   private dropLink(call: ActiveCall, link: Link): void {
     if (call.links.get(link.view.userId) !== link) return;
     call.links.delete(link.view.userId);
+    this.chat.removePeer(link.view.userId);
     link.peerCall?.close();
     this.resized(call);
   }
@@ -478,6 +488,9 @@ export class Phone {
       }),
     );
     peerCall.on("control", (message) => current(() => this.onControl(call, link, message)));
+    this.chat.addPeer(to, { send: (wire) => peerCall.sendChat(wire) });
+    peerCall.on("chatOpen", () => current(() => this.chat.opened(to)));
+    peerCall.on("chat", (wire) => current(() => this.chat.receive(to, wire)));
     peerCall.on("peerGone", () => current(() => this.lost(call, link, { reason: EndReason.PEER_GONE, by: "peer" })));
     peerCall.on("connectFailed", (cause) => current(() => this.lost(call, link, { reason: EndReason.CONNECT_FAILED, by: "me", cause })));
     peerCall.on("error", () =>
@@ -520,6 +533,7 @@ export class Phone {
     }
     for (const peerCall of this.peerCalls()) peerCall.close();
     this.active = undefined;
+    this.chat.reset();
     this.update({ call: undefined, lastOutcome: { kind: "failed", peer: call.peer, error } });
   }
 
@@ -560,6 +574,7 @@ export class Phone {
     }
     for (const peerCall of this.peerCalls()) peerCall.close();
     this.active = undefined;
+    this.chat.reset();
     this.update({
       call: undefined,
       lastParticipantEvent: undefined,
