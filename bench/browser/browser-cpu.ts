@@ -111,3 +111,18 @@ export function cpuDelta(before: Record<string, number>, after: Record<string, n
   }
   return out;
 }
+
+/** The machine's CPU time so far from /proc/stat's first line, in ticks: busy (user, nice, system, irq, softirq, steal) and all (busy + idle + iowait). */
+export function machineTicks(): { busy: number; all: number } {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, all: busy + idle + iowait };
+}
+
+/** Busy share of the machine between two readings, % of all its cores, and the busy CPU ms. */
+export function machineBusy(before: { busy: number; all: number }, after: { busy: number; all: number }): { percent: number; busyMs: number } {
+  const busy = after.busy - before.busy;
+  const all = after.all - before.all;
+  return { percent: all > 0 ? (busy / all) * 100 : Number.NaN, busyMs: busy * TICK_MS };
+}

@@ -51,10 +51,21 @@ export interface LinkSample {
   bytesReceived: number;
 }
 
+/** A peer connection created in this generation, and when it got going. */
+export interface PcMark {
+  pc: number;
+  createdAt: number;
+  /** First remote description applied (the offer or the answer arrived). */
+  remoteAt: number | null;
+  /** connectionState "connected" (ICE and DTLS done). */
+  connectedAt: number | null;
+}
+
 export interface GroupRecord {
   accepts: number[];
   frames: GroupFrame[];
   rpcs: Record<string, RpcTally>;
+  pcs: PcMark[];
 }
 
 export interface GroupProbe {
@@ -77,7 +88,7 @@ export function installGroupProbe(): void {
   const epoch = (t: number) => performance.timeOrigin + t;
   let generation = 0;
   let media = 0;
-  let record: GroupRecord = { accepts: [], frames: [], rpcs: {} };
+  let record: GroupRecord = { accepts: [], frames: [], rpcs: {}, pcs: [] };
   const connections: RTCPeerConnection[] = [];
   const waiters = new Set<() => void>();
   const notify = () => {
@@ -103,7 +114,7 @@ export function installGroupProbe(): void {
   const probe: GroupProbe = {
     reset() {
       generation += 1;
-      record = { accepts: [], frames: [], rpcs: {} };
+      record = { accepts: [], frames: [], rpcs: {}, pcs: [] };
     },
     record: () => record,
     mark() {
@@ -250,7 +261,15 @@ export function installGroupProbe(): void {
   window.RTCPeerConnection = class extends Native {
     constructor(config?: RTCConfiguration) {
       super(config);
+      const mark: PcMark = { pc: connections.length, createdAt: epoch(performance.now()), remoteAt: null, connectedAt: null };
       connections.push(this);
+      record.pcs.push(mark);
+      this.addEventListener("signalingstatechange", () => {
+        if (mark.remoteAt === null && this.remoteDescription) mark.remoteAt = epoch(performance.now());
+      });
+      this.addEventListener("connectionstatechange", () => {
+        if (mark.connectedAt === null && this.connectionState === "connected") mark.connectedAt = epoch(performance.now());
+      });
     }
   };
 }

@@ -21,8 +21,11 @@
 import type { Browser } from "playwright-core";
 import { meshVideoLimit } from "../../packages/client/src/first-frames.js";
 import { percentile } from "../lib/stats.js";
-import { browserCpuMs, cpuDelta, launchTracked, type TrackedBrowser } from "./browser-cpu.js";
+import { browserCpuMs, cpuDelta, launchTracked, machineBusy, machineTicks, type TrackedBrowser } from "./browser-cpu.js";
 import { errorText } from "./common.js";
+
+/** An error's first line (playwright's carry a stack). */
+const errorLine = (error: unknown) => errorText(error).split("\n")[0] ?? "";
 import { meshErrors, oursDriver, peerjsMeshDriver, type GroupDriver, type GroupSystem, type Member } from "./group-drivers.js";
 import type { GroupProbeWindow, GroupRecord, LinkSample, RpcTally } from "./group-probe.js";
 
@@ -61,6 +64,14 @@ export interface JoinTiming {
   everyoneMs: number;
   /** Size of each first frame on the joiner's page. */
   frameSizes: Record<string, string>;
+  /**
+   * Where the time goes, ms after Accept, last of the connections the join made: on the
+   * joiner's page created, remote description applied, connected; on the others' pages, connected.
+   */
+  joinerPcs: { count: number; createdMs: number; remoteMs: number; connectedMs: number };
+  /** On the others' pages, last of their connections to the joiner: created, connected. */
+  existingCreatedMs: number;
+  existingConnectedMs: number;
   /** Signaling from the reset before the join to `rpcSettleMs` after its last first frame, all open pages. */
   rpcs: Record<string, RpcTally>;
   rpcTotal: RpcTally;
@@ -107,6 +118,11 @@ export interface SteadyWindow {
   /** Over every connection of every page: decoded frames per second, min and median. */
   decodeFpsMin: number;
   decodeFpsMedian: number;
+  /** The whole machine's busy CPU over the window, % of all its cores, and the share of it the participants' browsers used. */
+  machineBusyPercent: number;
+  participantsShareOfBusy: number;
+  /** Set when not everyone showed everyone before the window (the machine could not hold the call): why. */
+  incomplete?: string;
   /** What the SDK's meshVideoLimit asks for this size (ours; PeerJS sets nothing). */
   limit: { maxHeight: number | null; maxBitrate: number | null };
 }
@@ -128,6 +144,10 @@ export interface GroupSystemResult {
   third: { everyone: Spread; joiner: Spread; existing: Spread };
   fourth: { everyone: Spread; joiner: Spread; existing: Spread };
   /** Median over the measured rounds of what the 4th join cost (calls, bytes). */
+  /** The machine's busy CPU during the measured rounds, % of all cores. */
+  roundsMachineBusyPercent: number;
+  /** Medians over the rounds of the 4th join's steps (JoinTiming.joinerPcs, existingConnectedMs). */
+  fourthSteps: { createdMs: number; remoteMs: number; connectedMs: number; existingCreatedMs: number; existingConnectedMs: number };
   fourthRpcs: { calls: number; requestBytes: number; responseBytes: number; byMethod: Record<string, RpcTally> } | null;
   oneToOneRpcs: { calls: number; requestBytes: number; responseBytes: number } | null;
   windows: SteadyWindow[];
@@ -216,7 +236,7 @@ async function measureJoin(
     await Promise.all([probe.waitFrames(joiner, others.map((m) => m.id), t), ...others.map((m) => probe.waitFrames(m, [joiner.id], t))]);
   } catch (error) {
     const peerjs = (await Promise.all(inCall.map((m) => meshErrors(m.page)))).flat();
-    throw new Error(`${joiner.id} joining ${others.map((m) => m.id).join(", ")}: ${errorText(error)}${peerjs.length ? ` (${peerjs.join("; ")})` : ""}`);
+    throw new Error(`${joiner.id} joining ${others.map((m) => m.id).join(", ")}: ${errorLine(error)}${peerjs.length ? ` (${peerjs.join("; ")})` : ""}`);
   }
   await sleep(sizes.rpcSettleMs);
   const records = new Map<Member, GroupRecord>(await Promise.all(open.map(async (m) => [m, await probe.record(m)] as const)));
@@ -240,6 +260,15 @@ async function measureJoin(
   }
   const rpcs: Record<string, RpcTally> = {};
   for (const record of records.values()) addTally(rpcs, record.rpcs);
+  const last = (values: (number | null)[]) => (values.length && values.every((v) => v !== null) ? Math.max(...(values as number[])) - acceptAt : Number.NaN);
+  const joinerPcs = {
+    count: mine.pcs.length,
+    createdMs: last(mine.pcs.map((p) => p.createdAt)),
+    remoteMs: last(mine.pcs.map((p) => p.remoteAt)),
+    connectedMs: last(mine.pcs.map((p) => p.connectedAt)),
+  };
+  const existingCreatedMs = last(others.flatMap((m) => (records.get(m)?.pcs ?? []).map((p) => p.createdAt)));
+  const existingConnectedMs = last(others.flatMap((m) => (records.get(m)?.pcs ?? []).map((p) => p.connectedAt)));
   const joinerMs = Math.max(...Object.values(joinerFrames));
   const existingMs = Math.max(...Object.values(existingFrames));
   return {
@@ -252,6 +281,9 @@ async function measureJoin(
     existingMs,
     everyoneMs: Math.max(joinerMs, existingMs),
     frameSizes,
+    joinerPcs,
+    existingCreatedMs,
+    existingConnectedMs,
     rpcs,
     rpcTotal: total(rpcs),
     serverRpcs: serverDelta(serverBefore, serverAfter),
@@ -279,11 +311,13 @@ async function oneRound(driver: GroupDriver, people: Member[], sizes: GroupSizes
 /** One steady window over `members`, whose browsers are `browsers` (same order). */
 async function steadyWindow(system: GroupSystem, members: Member[], browsers: TrackedBrowser[], windowMs: number): Promise<SteadyWindow> {
   const cpu0 = browserCpuMs(browsers);
+  const busy0 = machineTicks();
   const up0 = await Promise.all(members.map(probe.uplink));
   const began = Date.now();
   await sleep(windowMs);
   const up1 = await Promise.all(members.map(probe.uplink));
   const cpu1 = browserCpuMs(browsers);
+  const busy = machineBusy(busy0, machineTicks());
   const elapsedMs = Date.now() - began;
   const people: ParticipantWindow[] = members.map((m, i) => {
     const cpu = cpuDelta(cpu0[i] ?? {}, cpu1[i] ?? {});
@@ -316,6 +350,7 @@ async function steadyWindow(system: GroupSystem, members: Member[], browsers: Tr
   });
   const decode = people.flatMap((p) => p.links.map((l) => l.decodeFps)).sort((x, y) => x - y);
   const limit = meshVideoLimit(members.length);
+  const browsersMs = people.reduce((sum, p) => sum + (p.cpuMsByType.total ?? 0), 0);
   return {
     participants: members.length,
     windowMs: elapsedMs,
@@ -325,6 +360,8 @@ async function steadyWindow(system: GroupSystem, members: Member[], browsers: Tr
     uplinkMaxKbps: Math.max(...people.map((p) => p.uplinkKbps)),
     decodeFpsMin: decode[0] ?? Number.NaN,
     decodeFpsMedian: percentile(decode, 50),
+    machineBusyPercent: busy.percent,
+    participantsShareOfBusy: browsersMs / busy.busyMs,
     limit:
       system === "ours"
         ? { maxHeight: Number.isFinite(limit.maxHeight) ? limit.maxHeight : null, maxBitrate: limit.maxBitrate ?? null }
@@ -373,26 +410,40 @@ async function steadyWindows(
     await joined(d, () => driver.add(b, d, [a, b, c], t));
     await settleAndMeasure();
     if (sizes.six) {
-      for (const id of [IDS[4], IDS[5]]) {
-        const browser = await launchTracked();
-        extra.push(browser);
-        const member = { id, page: await driver.open(browser.browser, id, t) };
-        const inviter = members[members.length % 2] as Member;
-        const before = [...members];
-        members.push(member);
-        browsers.push(browser);
-        await joined(member, () => driver.add(inviter, member, before, t));
+      // Two more browsers. On two cores six may not hold: if a join does not show everyone in
+      // time, the window is still taken (what the senders are set to and do send), marked so.
+      let failure: string | undefined;
+      try {
+        for (const id of [IDS[4], IDS[5]]) {
+          const browser = await launchTracked();
+          extra.push(browser);
+          const member = { id, page: await driver.open(browser.browser, id, t) };
+          const inviter = members[members.length % 2] as Member;
+          const before = [...members];
+          members.push(member);
+          browsers.push(browser);
+          await joined(member, () => driver.add(inviter, member, before, t));
+        }
+      } catch (error) {
+        failure = `${members.at(-1)?.id ?? "?"} joining: ${errorLine(error)}`;
+        log(`  B9 ${driver.system}: ${members.length} people: ${failure}`);
       }
-      await settleAndMeasure();
+      if (members.length > 4) {
+        await sleep(sizes.settleMs);
+        const w = await steadyWindow(driver.system, members, browsers, sizes.windowMs);
+        if (failure) w.incomplete = failure;
+        windows.push(w);
+        log(`  B9 ${driver.system} steady ${w.participants} people${failure ? " (incomplete)" : ""}: ${describeWindow(w)}`);
+      }
     }
   } catch (error) {
-    errors.push(`steady ${members.length} people: ${errorText(error)}`);
-    log(`  B9 ${driver.system}: steady ${members.length} people failed: ${errorText(error)}`);
+    errors.push(`steady ${members.length} people: ${errorLine(error)}`);
+    log(`  B9 ${driver.system}: steady ${members.length} people failed: ${errorLine(error)}`);
   } finally {
     try {
       await driver.hangUpAll(members, t);
     } catch (error) {
-      errors.push(`hang-up after the steady windows: ${errorText(error)}`);
+      errors.push(`hang-up after the steady windows: ${errorLine(error)}`);
     }
     for (const browser of extra) await browser.browser.close();
   }
@@ -404,11 +455,20 @@ function describeWindow(w: SteadyWindow): string {
   const sizes = [...new Set(w.people.flatMap((p) => p.links.map((l) => `${l.width}x${l.height}`)))].join(", ");
   return (
     `CPU ${w.cpuMeanPercent.toFixed(0)}% of a core per participant; uplink ${kbps} kbit/s; sent ${sizes}; ` +
-    `decoded fps min ${w.decodeFpsMin.toFixed(1)}, median ${w.decodeFpsMedian.toFixed(1)}`
+    `decoded fps min ${w.decodeFpsMin.toFixed(1)}, median ${w.decodeFpsMedian.toFixed(1)}; machine ${w.machineBusyPercent.toFixed(0)}% busy, ` +
+    `${(w.participantsShareOfBusy * 100).toFixed(0)}% of it the participants' browsers`
   );
 }
 
-function summarizeSystem(system: GroupSystem, warmup: Round[], rounds: Round[], errors: string[], windows: SteadyWindow[], windowErrors: string[]): GroupSystemResult {
+function summarizeSystem(
+  system: GroupSystem,
+  warmup: Round[],
+  rounds: Round[],
+  errors: string[],
+  windows: SteadyWindow[],
+  windowErrors: string[],
+  roundsMachineBusyPercent: number,
+): GroupSystemResult {
   const of = (pick: (r: Round) => number) => spread(rounds.map(pick));
   const med = (pick: (r: Round) => number) => median(rounds.map(pick));
   const byMethod: Record<string, RpcTally> = {};
@@ -424,6 +484,14 @@ function summarizeSystem(system: GroupSystem, warmup: Round[], rounds: Round[], 
     oneToOne: { everyone: of((r) => r.oneToOne.everyoneMs), joiner: of((r) => r.oneToOne.joinerMs) },
     third: { everyone: of((r) => r.third.everyoneMs), joiner: of((r) => r.third.joinerMs), existing: of((r) => r.third.existingMs) },
     fourth: { everyone: of((r) => r.fourth.everyoneMs), joiner: of((r) => r.fourth.joinerMs), existing: of((r) => r.fourth.existingMs) },
+    roundsMachineBusyPercent,
+    fourthSteps: {
+      createdMs: med((r) => r.fourth.joinerPcs.createdMs),
+      remoteMs: med((r) => r.fourth.joinerPcs.remoteMs),
+      connectedMs: med((r) => r.fourth.joinerPcs.connectedMs),
+      existingCreatedMs: med((r) => r.fourth.existingCreatedMs),
+      existingConnectedMs: med((r) => r.fourth.existingConnectedMs),
+    },
     fourthRpcs: rounds.length
       ? {
           calls: med((r) => r.fourth.rpcTotal.calls),
@@ -452,6 +520,8 @@ async function runSystem(system: GroupSystem, sizes: GroupSizes, log: (line: str
   const windowErrors: string[] = [];
   let windows: SteadyWindow[] = [];
   let driver: GroupDriver | undefined;
+  let busyFrom = machineTicks();
+  let roundsMachineBusyPercent = Number.NaN;
   try {
     driver = system === "ours" ? await oursDriver(log) : await peerjsMeshDriver();
     const people: Member[] = [];
@@ -462,30 +532,34 @@ async function runSystem(system: GroupSystem, sizes: GroupSizes, log: (line: str
     }
     const totalRounds = sizes.warmup + sizes.calls;
     for (let i = 0; i < totalRounds; i++) {
+      if (i === sizes.warmup) busyFrom = machineTicks();
       try {
         const round = await oneRound(driver, people, sizes);
         (i < sizes.warmup ? warmup : rounds).push(round);
         log(
           `  B9 ${system} round ${i + 1}/${totalRounds}${i < sizes.warmup ? " (warm-up)" : ""}: ` +
             `1:1 ${round.oneToOne.everyoneMs.toFixed(0)} ms, 3rd ${round.third.everyoneMs.toFixed(0)} ms, ` +
-            `4th joiner ${round.fourth.joinerMs.toFixed(0)} / others ${round.fourth.existingMs.toFixed(0)} ms, ` +
+            `4th joiner ${round.fourth.joinerMs.toFixed(0)} / others ${round.fourth.existingMs.toFixed(0)} ms ` +
+            `(joiner's ${round.fourth.joinerPcs.count} connections created ${round.fourth.joinerPcs.createdMs.toFixed(0)}, remote description ${round.fourth.joinerPcs.remoteMs.toFixed(0)}, connected ${round.fourth.joinerPcs.connectedMs.toFixed(0)} ms; ` +
+            `the others' created ${round.fourth.existingCreatedMs.toFixed(0)}, connected ${round.fourth.existingConnectedMs.toFixed(0)} ms), ` +
             `4th join ${round.fourth.rpcTotal.calls} requests, ${round.fourth.rpcTotal.requestBytes} B up / ${round.fourth.rpcTotal.responseBytes} B down`,
         );
       } catch (error) {
-        errors.push(`round ${i + 1} of ${totalRounds}: ${errorText(error)}`);
-        log(`  B9 ${system}: round ${i + 1} failed: ${errorText(error)}`);
+        errors.push(`round ${i + 1} of ${totalRounds}: ${errorLine(error)}`);
+        log(`  B9 ${system}: round ${i + 1} failed: ${errorLine(error)}`);
         break;
       }
     }
+    roundsMachineBusyPercent = machineBusy(busyFrom, machineTicks()).percent;
     if (errors.length === 0) windows = await steadyWindows(driver, people, tracked, sizes, log, windowErrors);
   } catch (error) {
-    errors.push(`setup failed: ${errorText(error)}`);
-    log(`  B9 ${system}: setup failed: ${errorText(error)}`);
+    errors.push(`setup failed: ${errorLine(error)}`);
+    log(`  B9 ${system}: setup failed: ${errorLine(error)}`);
   } finally {
     for (const b of tracked) await b.browser.close().catch(() => undefined);
     await driver?.close();
   }
-  return summarizeSystem(system, warmup, rounds, errors, windows, windowErrors);
+  return summarizeSystem(system, warmup, rounds, errors, windows, windowErrors, roundsMachineBusyPercent);
 }
 
 export async function measureGroupCalls(options: { sizes: GroupSizes; log: (line: string) => void }): Promise<GroupResult> {

@@ -4,6 +4,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import type { AcceptToFrameResult, Summary } from "../browser/accept-to-frame.js";
+import { meshVideoLimit } from "../../packages/client/src/first-frames.js";
 import type { GroupResult, GroupSystemResult, Spread, SteadyWindow } from "../browser/group.js";
 import type { DrainResult } from "../faults/drain.js";
 import type { ResumeResult } from "../faults/resume.js";
@@ -593,14 +594,23 @@ export function renderGroup(group: GroupResult, context: Pick<ReportContext, "ma
         .map(([method, count]) => `${method} ${count}`)
         .join(", ")
     : "—";
+  const steps = (r: GroupSystemResult) =>
+    `created ${ms(r.fourthSteps.createdMs)}, remote description set ${ms(r.fourthSteps.remoteMs)}, connected ${ms(r.fourthSteps.connectedMs)}; the others' connections to the joiner created ${ms(r.fourthSteps.existingCreatedMs)}, connected ${ms(r.fourthSteps.existingConnectedMs)}`;
+  const label = (size: number) => {
+    const notes = [ours, mesh].flatMap((r) => {
+      const w = windowFor(r, size);
+      return w?.incomplete ? [`${r === ours ? "ours" : "PeerJS mesh"} incomplete: ${w.incomplete}`] : [];
+    });
+    return notes.length ? `${size} (${notes.join("; ")})` : `${size}`;
+  };
   const windowFor = (r: GroupSystemResult, size: number) => r.windows.find((w) => w.participants === size);
   const sizes = [...new Set([...ours.windows, ...mesh.windows].map((w) => w.participants))].sort((a, b) => a - b);
   const cpuRows = sizes.map((size) => {
     const o = windowFor(ours, size);
     const p = windowFor(mesh, size);
     const cell = (w: SteadyWindow | undefined) =>
-      w ? `${format(w.cpuMeanPercent, 0)} % (${w.people.map((x) => format(x.cpuPercent, 0)).join(" / ")}); decoded fps min ${format(w.decodeFpsMin, 1)}, median ${format(w.decodeFpsMedian, 1)}` : "did not run";
-    return `| ${size} | ${cell(o)} | ${cell(p)} |`;
+      w ? `${format(w.cpuMeanPercent, 0)} % (${w.people.map((x) => format(x.cpuPercent, 0)).join(" / ")}); decoded fps min ${format(w.decodeFpsMin, 1)}, median ${format(w.decodeFpsMedian, 1)}; machine ${format(w.machineBusyPercent, 0)} % busy` : "did not run";
+    return `| ${label(size)} | ${cell(o)} | ${cell(p)} |`;
   });
   const uplinkRows = sizes.map((size) => {
     const o = windowFor(ours, size);
@@ -611,8 +621,13 @@ export function renderGroup(group: GroupResult, context: Pick<ReportContext, "ma
       const perLink = links.map((l) => l.kbps).sort((a, b) => a - b);
       const frames = [...new Set(links.map((l) => `${l.width}×${l.height}`))].join(", ");
       const fps = links.map((l) => l.encodeFps).sort((a, b) => a - b);
+      const caps = [
+        ...new Set(
+          links.map((l) => `${l.maxBitrate === null ? "no cap" : `${format(l.maxBitrate / 1000, 0)} kbit/s`} ÷${format(l.scaleResolutionDownBy ?? 1, 2)}`),
+        ),
+      ].join(", ");
       return (
-        `${KBPS(w.uplinkMeanKbps)} (max ${KBPS(w.uplinkMaxKbps)}); per connection ${format(perLink[0] ?? Number.NaN, 0)}–${format(perLink.at(-1) ?? Number.NaN, 0)}; ` +
+        `${KBPS(w.uplinkMeanKbps)} (max ${KBPS(w.uplinkMaxKbps)}); senders set to ${caps}; per connection ${format(perLink[0] ?? Number.NaN, 0)}–${format(perLink.at(-1) ?? Number.NaN, 0)}; ` +
         `sent ${frames} at ${format(fps[0] ?? Number.NaN, 0)}–${format(fps.at(-1) ?? Number.NaN, 0)} fps`
       );
     };
@@ -620,7 +635,7 @@ export function renderGroup(group: GroupResult, context: Pick<ReportContext, "ma
     const caps = limit
       ? `${limit.maxBitrate === null ? "no bitrate cap" : `${format(limit.maxBitrate / 1000, 0)} kbit/s`} × ${size - 1} = ${limit.maxBitrate === null ? "—" : KBPS((limit.maxBitrate * (size - 1)) / 1000)}; ${limit.maxHeight === null ? "camera size" : `≤ ${limit.maxHeight}p`}`
       : "—";
-    return `| ${size} | ${cell(o)} | ${caps} | ${cell(p)} |`;
+    return `| ${label(size)} | ${cell(o)} | ${caps} | ${cell(p)} |`;
   });
   const errors = [...ours.windowErrors.map((e) => `ours: ${e}`), ...mesh.windowErrors.map((e) => `PeerJS mesh: ${e}`)];
   return [
@@ -637,6 +652,10 @@ export function renderGroup(group: GroupResult, context: Pick<ReportContext, "ma
     ...timing("4-person call, the 3 others' pages: the joiner's video, last of them", (r) => r.fourth.existing),
     ...timing("4-person call, everyone sees everyone", (r) => r.fourth.everyone),
     ...timing("3-person call, everyone sees everyone", (r) => r.third.everyone),
+    "",
+    `Where the 4th join's time goes (median ms after Accept, the last of the joiner's three new connections): ` +
+      `${steps(ours)} (ours); ${steps(mesh)} (PeerJS mesh). ` +
+      `The machine was ${format(ours.roundsMachineBusyPercent, 0)} % busy during our rounds, ${format(mesh.roundsMachineBusyPercent, 0)} % during the mesh's (all cores, every process).`,
     "",
     "Signaling a join costs, summed over every page (median of the rounds; ours: gRPC-Web requests through fetch and their bytes, JoinCall stream bytes included; PeerJS: WebSocket messages):",
     "",
@@ -658,6 +677,13 @@ export function renderGroup(group: GroupResult, context: Pick<ReportContext, "ma
     "| People | Ours | Ours: the SDK's cap per connection × connections | PeerJS mesh (no cap) |",
     "| ---: | --- | --- | --- |",
     ...uplinkRows,
+    "",
+    `What the SDK asks per call size (meshVideoLimit, packages/client/src/first-frames.ts), per connection × connections: ${[3, 4, 5, 6]
+      .map((size) => {
+        const limit = meshVideoLimit(size);
+        return `${size} people ${format((limit.maxBitrate ?? 0) / 1000, 0)} kbit/s × ${size - 1} = ${KBPS(((limit.maxBitrate ?? 0) * (size - 1)) / 1000)}, ≤ ${limit.maxHeight}p`;
+      })
+      .join("; ")}.`,
     ...(errors.length ? ["", `Not measured: ${errors.join("; ")}`] : []),
   ].join("\n");
 }
