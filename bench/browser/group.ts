@@ -427,6 +427,13 @@ async function steadyWindows(
       } catch (error) {
         failure = `${members.at(-1)?.id ?? "?"} joining: ${errorLine(error)}`;
         log(`  B9 ${driver.system}: ${members.length} people: ${failure}`);
+        // A newcomer who never got a connection is not in the call: the window is of the others.
+        const newcomer = members.at(-1);
+        if (newcomer && (await probe.uplink(newcomer)).length === 0) {
+          members.pop();
+          browsers.pop();
+          failure += `; ${newcomer.id} never connected, so ${members.length} people`;
+        }
       }
       if (members.length > 4) {
         await sleep(sizes.settleMs);

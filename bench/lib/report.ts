@@ -601,7 +601,7 @@ export function renderGroup(group: GroupResult, context: Pick<ReportContext, "ma
       const w = windowFor(r, size);
       return w?.incomplete ? [`${r === ours ? "ours" : "PeerJS mesh"} incomplete: ${w.incomplete}`] : [];
     });
-    return notes.length ? `${size} (${notes.join("; ")})` : `${size}`;
+    return notes.length ? `${size}, incomplete (below)` : `${size}`;
   };
   const windowFor = (r: GroupSystemResult, size: number) => r.windows.find((w) => w.participants === size);
   const sizes = [...new Set([...ours.windows, ...mesh.windows].map((w) => w.participants))].sort((a, b) => a - b);
@@ -637,6 +637,9 @@ export function renderGroup(group: GroupResult, context: Pick<ReportContext, "ma
       : "—";
     return `| ${label(size)} | ${cell(o)} | ${caps} | ${cell(p)} |`;
   });
+  const incomplete = [ours, mesh].flatMap((r) =>
+    r.windows.flatMap((w) => (w.incomplete ? [`${r === ours ? "ours" : "PeerJS mesh"}, ${w.participants} people: ${w.incomplete}`] : [])),
+  );
   const errors = [...ours.windowErrors.map((e) => `ours: ${e}`), ...mesh.windowErrors.map((e) => `PeerJS mesh: ${e}`)];
   return [
     ...machineLines(context),
@@ -684,6 +687,9 @@ export function renderGroup(group: GroupResult, context: Pick<ReportContext, "ma
         return `${size} people ${format((limit.maxBitrate ?? 0) / 1000, 0)} kbit/s × ${size - 1} = ${KBPS(((limit.maxBitrate ?? 0) * (size - 1)) / 1000)}, ≤ ${limit.maxHeight}p`;
       })
       .join("; ")}.`,
+    ...(incomplete.length
+      ? ["", `Incomplete windows (not everyone showed everyone within the step timeout; measured anyway, as it was): ${incomplete.join("; ")}.`]
+      : []),
     ...(errors.length ? ["", `Not measured: ${errors.join("; ")}`] : []),
   ].join("\n");
 }
