@@ -1,7 +1,7 @@
 import { EndReason, ErrorReason } from "@peertobeer/protocol";
 import { ChatRoom, type ChatSendResult } from "./chat.js";
 import { SignalingError } from "./errors.js";
-import { PeerCall, type CallSignaling, type ConnectFailureCause, type ControlMessage } from "./peer-call.js";
+import { CANDIDATE_TIMING, PeerCall, type CallSignaling, type ConnectFailureCause, type ControlMessage } from "./peer-call.js";
 import type { CandidateBurst, ConnectionState, SignalingClient, SignalingEvents } from "./signaling-client.js";
 
 export type CallDirection = "outgoing" | "incoming";
@@ -186,7 +186,7 @@ export class Phone {
         const call = this.active;
         if (!call || call.id !== e.callId || call.links.has(e.userId)) return;
         // Everyone already in the call offers the newcomer a connection of their own.
-        const link = this.addLink(call, e.userId, "connecting", e.polite);
+        const link = this.addLink(call, e.userId, "connecting", e.polite, { offerAtOnce: true });
         link.peerCall?.start();
         this.participantEvent({ userId: e.userId, kind: "joined" });
       }),
@@ -370,7 +370,7 @@ export class Phone {
    * until accept() (see PeerCallOptions.held).
    */
   private ring(incoming: ActiveCall, offer: IncomingOffer): void {
-    const link = this.addLink(incoming, incoming.peer, "connecting", true, true);
+    const link = this.addLink(incoming, incoming.peer, "connecting", true, { held: true });
     // In arrival order: the offer and its burst, then anything that trickled before.
     void link.peerCall?.handleDescription({ type: "offer", sdp: offer.sdp }, offer.burst);
     this.flushEarly(incoming, incoming.peer);
@@ -407,13 +407,24 @@ export class Phone {
   }
 
   /** A connection with `userId` in `call`; every connection's video cap follows the call's size. */
-  private addLink(call: ActiveCall, userId: string, state: ParticipantView["state"], polite: boolean, held = false): Link {
+  /**
+   * `held`: an incoming call's answer waits for Accept. `offerAtOnce`: the first offer goes after
+   * one candidate batch window rather than waiting for gathering to end, for someone who just
+   * accepted and waits on it (a 1:1 callee's phone rings meanwhile, so that offer can wait).
+   */
+  private addLink(
+    call: ActiveCall,
+    userId: string,
+    state: ParticipantView["state"],
+    polite: boolean,
+    { held = false, offerAtOnce = false }: { held?: boolean; offerAtOnce?: boolean } = {},
+  ): Link {
     const link: Link = {
       view: { userId, state, remoteStream: undefined, peerMedia: { audio: true, video: true }, media: "new" },
       peerCall: undefined,
     };
     call.links.set(userId, link);
-    link.peerCall = this.createPeerCall(call, link, polite, held);
+    link.peerCall = this.createPeerCall(call, link, polite, held, offerAtOnce);
     this.resized(call);
     return link;
   }
@@ -431,7 +442,7 @@ export class Phone {
     if (this.active === call) this.update({ call: this.viewOf(call) });
   }
 
-  private createPeerCall(call: ActiveCall, link: Link, polite: boolean, held: boolean): PeerCall {
+  private createPeerCall(call: ActiveCall, link: Link, polite: boolean, held: boolean, offerAtOnce: boolean): PeerCall {
     const signaling = this.options.signaling;
     const to = link.view.userId;
     // A PeerCall that was replaced (glare) or dropped must not signal into the call any more.
@@ -472,6 +483,7 @@ export class Phone {
       signaling: callSignaling,
       polite,
       held,
+      ...(offerAtOnce ? { firstOfferWaitMs: CANDIDATE_TIMING.descriptionWaitMs } : {}),
       localStream: this.localStream,
       ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
     });
