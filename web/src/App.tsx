@@ -81,12 +81,15 @@ export function App() {
           call={call}
           localStream={media.stream}
           localMedia={snapshot.localMedia}
-          participantNotice={snapshot.lastParticipantEvent && participantNotice(snapshot.lastParticipantEvent)}
+          participantNotice={
+            snapshot.lastParticipantEvent && { ...participantNotice(snapshot.lastParticipantEvent), seq: snapshot.lastParticipantEvent.seq }
+          }
           onlineUsers={snapshot.onlineUsers}
           onInvite={(userId) => phone.invite(userId)}
           onHangUp={() => phone.hangUp()}
           onToggleMicrophone={() => phone.setMicrophoneEnabled(!snapshot.localMedia.audio)}
           onToggleCamera={() => phone.setCameraEnabled(!snapshot.localMedia.video)}
+          chat={phone.chat}
         />
       ) : (
         <Lobby userId={snapshot.userId} localStream={media.stream} onlineUsers={snapshot.onlineUsers} onCall={(peer) => phone.call(peer)} />

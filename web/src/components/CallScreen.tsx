@@ -1,11 +1,16 @@
-import type { CallView, ParticipantView } from "@peertobeer/client";
-import { Activity, Mic, MicOff, PhoneOff, UserPlus, Video as VideoIcon, VideoOff, type LucideIcon } from "lucide-react";
-import { useId, useRef, useState, type FormEvent } from "react";
+import type { CallView, ChatRoom, ParticipantView } from "@peertobeer/client";
+import { Activity, Keyboard, Mic, MicOff, PhoneOff, UserPlus, Video as VideoIcon, VideoOff, type LucideIcon } from "lucide-react";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { useChat } from "../hooks/useChat.js";
+import { useShortcuts } from "../hooks/useShortcuts.js";
 import { useSpeaking } from "../hooks/useSpeaking.js";
 import { cn } from "../lib/cn.js";
 import { listOfNames, type Notice } from "../lib/messages.js";
 import { Button } from "./Button.js";
+import { CallTimer } from "./CallTimer.js";
+import { ChatButton, ChatPanel, ChatPreview, useReturnFocus } from "./ChatPanel.js";
 import { NoticeBanner } from "./NoticeBanner.js";
+import { ShortcutsDialog } from "./ShortcutsDialog.js";
 import { ConnectionQuality, StatsPanel } from "./StatsPanel.js";
 import { Video } from "./Video.js";
 
@@ -13,15 +18,20 @@ interface CallScreenProps {
   call: CallView;
   localStream: MediaStream | undefined;
   localMedia: { audio: boolean; video: boolean };
-  /** The latest arrival, departure or failed invitation in this call. */
-  participantNotice: Notice | undefined;
+  /** The latest arrival, departure or failed invitation in this call, and its number. */
+  participantNotice: (Notice & { seq: number }) | undefined;
   /** Who is online, offered when adding someone. */
   onlineUsers: readonly string[];
   onHangUp: () => void;
   onToggleMicrophone: () => void;
   onToggleCamera: () => void;
   onInvite: (userId: string) => void;
+  /** The call's chat (Phone.chat). */
+  chat: ChatRoom;
 }
+
+/** How long a notice about someone in the call stays up. */
+const NOTICE_MS = 8_000;
 
 /** How the tiles share the stage, from one remote participant to five, at phone width and up. */
 function gridClass(tiles: number): string {
@@ -35,6 +45,14 @@ function gridClass(tiles: number): string {
 export function CallScreen(props: CallScreenProps) {
   const { call, localStream, localMedia, participantNotice, onHangUp, onToggleMicrophone, onToggleCamera } = props;
   const [adding, setAdding] = useState(false);
+  // A notice about someone coming or going is news for a while, not for the rest of the call.
+  const [shownNotice, setShownNotice] = useState<number | undefined>();
+  useEffect(() => {
+    if (!participantNotice) return;
+    setShownNotice(participantNotice.seq);
+    const timer = setTimeout(() => setShownNotice(undefined), NOTICE_MS);
+    return () => clearTimeout(timer);
+  }, [participantNotice?.seq]);
   const [showStats, setShowStats] = useState(false);
   const statsId = useId();
   const statsButton = useRef<HTMLButtonElement>(null);
@@ -44,6 +62,17 @@ export function CallScreen(props: CallScreenProps) {
   const invited = ringing ? [] : call.participants.filter((p) => p.state === "ringing");
   const joined = call.participants.filter((p) => !invited.includes(p));
   const names = listOfNames(joined.map((p) => p.userId));
+  const chat = useChat(props.chat);
+  const chatButton = useRef<HTMLButtonElement>(null);
+  useReturnFocus(chat.open, chatButton);
+  const [helpOpen, setHelpOpen] = useState(false);
+  useShortcuts(!ringing, {
+    microphone: onToggleMicrophone,
+    camera: onToggleCamera,
+    chat: () => chat.setOpen(!chat.open),
+    hangUp: onHangUp,
+    help: () => setHelpOpen(true),
+  });
   const status =
     incoming ? `${call.peer} is calling…`
     : ringing ? `Calling ${call.peer}…`
@@ -51,7 +80,12 @@ export function CallScreen(props: CallScreenProps) {
     : undefined;
   return (
     <section aria-label={`Call with ${names || call.peer}`} className="relative flex min-h-0 flex-1 flex-col gap-3">
-      <div className="relative flex min-h-[60dvh] flex-1 flex-col overflow-hidden rounded-2xl border border-slate-800 bg-slate-950 p-2 sm:min-h-0">
+      <div
+        className={cn(
+          "relative flex min-h-[60dvh] flex-1 flex-col overflow-hidden rounded-2xl border border-slate-800 bg-slate-950 p-2 sm:min-h-0",
+          chat.open && !ringing && "md:pr-[21rem]",
+        )}
+      >
         <div className={cn("grid flex-1 auto-rows-fr gap-2", gridClass(joined.length + invited.length))}>
           {joined.map((participant) => (
             <ParticipantTile key={participant.userId} participant={participant} ringing={ringing} />
@@ -71,11 +105,18 @@ export function CallScreen(props: CallScreenProps) {
             {status}
           </p>
         )}
-        <div className="absolute right-4 bottom-4 aspect-video w-28 overflow-hidden rounded-xl border border-slate-700 shadow-lg sm:w-44">
+        <div
+          className={cn(
+            "absolute right-4 bottom-4 aspect-video w-28 overflow-hidden rounded-xl border border-slate-700 shadow-lg sm:w-44",
+            chat.open && !ringing && "md:right-[21.5rem]",
+          )}
+        >
           <Video stream={localStream} label="Local video" muted mirrored />
         </div>
+        {!ringing && <ChatPreview chat={chat} />}
+        {chat.open && !ringing && <ChatPanel chat={chat} others={joined.map((p) => p.userId)} onClose={() => chat.setOpen(false)} />}
       </div>
-      {participantNotice && <NoticeBanner notice={participantNotice} />}
+      {participantNotice && shownNotice === participantNotice.seq && <NoticeBanner notice={participantNotice} />}
       {showStats && !ringing && (
         <StatsPanel
           id={statsId}
@@ -101,6 +142,7 @@ export function CallScreen(props: CallScreenProps) {
         <div className="flex flex-wrap items-center justify-center gap-3 pb-2">
           {!ringing && (
             <>
+              <CallTimer connected={call.phase === "connected"} />
               <MediaToggle
                 on={localMedia.audio}
                 labels={["Mute microphone", "Unmute microphone"]}
@@ -116,6 +158,7 @@ export function CallScreen(props: CallScreenProps) {
               <Button size="icon" variant="ghost" aria-label="Add person" title="Add person" aria-expanded={adding} onClick={() => setAdding(!adding)}>
                 <UserPlus aria-hidden />
               </Button>
+              <ChatButton chat={chat} ref={chatButton} />
               <Button
                 ref={statsButton}
                 size="icon"
@@ -128,6 +171,17 @@ export function CallScreen(props: CallScreenProps) {
               >
                 <Activity aria-hidden />
               </Button>
+              <Button
+                size="icon"
+                variant="ghost"
+                className="hidden sm:inline-flex"
+                aria-label="Keyboard shortcuts"
+                title="Keyboard shortcuts (?)"
+                aria-keyshortcuts="Shift+?"
+                onClick={() => setHelpOpen(true)}
+              >
+                <Keyboard aria-hidden />
+              </Button>
             </>
           )}
           <Button size="lg" variant="danger" onClick={onHangUp}>
@@ -136,6 +190,7 @@ export function CallScreen(props: CallScreenProps) {
           </Button>
         </div>
       )}
+      {helpOpen && <ShortcutsDialog onClose={() => setHelpOpen(false)} />}
     </section>
   );
 }
