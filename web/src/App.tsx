@@ -87,6 +87,8 @@ export function App() {
           onHangUp={() => phone.hangUp()}
           onToggleMicrophone={() => phone.setMicrophoneEnabled(!snapshot.localMedia.audio)}
           onToggleCamera={() => phone.setCameraEnabled(!snapshot.localMedia.video)}
+          localScreen={snapshot.localScreen}
+          onLocalStream={(stream) => setMedia({ stream, problem: undefined })}
         />
       ) : (
         <Lobby userId={snapshot.userId} localStream={media.stream} onlineUsers={snapshot.onlineUsers} onCall={(peer) => phone.call(peer)} />

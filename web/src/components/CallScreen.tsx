@@ -6,6 +6,8 @@ import { cn } from "../lib/cn.js";
 import { listOfNames, type Notice } from "../lib/messages.js";
 import { Button } from "./Button.js";
 import { NoticeBanner } from "./NoticeBanner.js";
+import { presenterOf, ScreenShareButton, ScreenStage } from "./ScreenShare.js";
+import { CallSettings } from "./SettingsDialog.js";
 import { Video } from "./Video.js";
 
 interface CallScreenProps {
@@ -20,6 +22,10 @@ interface CallScreenProps {
   onToggleMicrophone: () => void;
   onToggleCamera: () => void;
   onInvite: (userId: string) => void;
+  /** The screen we share, if we do. */
+  localScreen?: MediaStream | undefined;
+  /** A camera or microphone picked in Settings when the call had none. */
+  onLocalStream?: (stream: MediaStream) => void;
 }
 
 /** How the tiles share the stage, from one remote participant to five, at phone width and up. */
@@ -40,6 +46,9 @@ export function CallScreen(props: CallScreenProps) {
   const invited = ringing ? [] : call.participants.filter((p) => p.state === "ringing");
   const joined = call.participants.filter((p) => !invited.includes(p));
   const names = listOfNames(joined.map((p) => p.userId));
+  // Someone shares a screen: it takes the stage, the tiles (and our camera) line up beside it.
+  const presenter = ringing ? undefined : presenterOf(joined);
+  const localVideo = <Video stream={localStream} label="Local video" muted mirrored />;
   const status =
     incoming ? `${call.peer} is calling…`
     : ringing ? `Calling ${call.peer}…`
@@ -47,8 +56,21 @@ export function CallScreen(props: CallScreenProps) {
     : undefined;
   return (
     <section aria-label={`Call with ${names || call.peer}`} className="relative flex min-h-0 flex-1 flex-col gap-3">
-      <div className="relative flex min-h-[60dvh] flex-1 flex-col overflow-hidden rounded-2xl border border-slate-800 bg-slate-950 p-2 sm:min-h-0">
-        <div className={cn("grid flex-1 auto-rows-fr gap-2", gridClass(joined.length + invited.length))}>
+      <div
+        className={cn(
+          "relative flex min-h-[60dvh] flex-1 flex-col overflow-hidden rounded-2xl border border-slate-800 bg-slate-950 p-2 sm:min-h-0",
+          presenter && "gap-2 lg:flex-row",
+        )}
+      >
+        {presenter && <ScreenStage presenter={presenter} />}
+        <div
+          className={cn(
+            "grid gap-2",
+            presenter
+              ? "h-32 shrink-0 auto-cols-[11rem] grid-flow-col overflow-x-auto lg:h-auto lg:w-60 lg:auto-rows-[9rem] lg:grid-flow-row lg:overflow-y-auto"
+              : cn("flex-1 auto-rows-fr", gridClass(joined.length + invited.length)),
+          )}
+        >
           {joined.map((participant) => (
             <ParticipantTile key={participant.userId} participant={participant} ringing={ringing} />
           ))}
@@ -61,15 +83,23 @@ export function CallScreen(props: CallScreenProps) {
               <p className="text-sm text-slate-300">Ringing {participant.userId}…</p>
             </div>
           ))}
+          {presenter && <div className="min-h-32 overflow-hidden rounded-xl border border-slate-700">{localVideo}</div>}
         </div>
         {status && (
           <p role="status" className="absolute top-4 left-1/2 -translate-x-1/2 rounded-full bg-slate-950/80 px-4 py-1.5 text-sm">
             {status}
           </p>
         )}
-        <div className="absolute right-4 bottom-4 aspect-video w-28 overflow-hidden rounded-xl border border-slate-700 shadow-lg sm:w-44">
-          <Video stream={localStream} label="Local video" muted mirrored />
-        </div>
+        {props.localScreen && !status && (
+          <p role="status" className="absolute top-4 left-1/2 -translate-x-1/2 rounded-full bg-brand-500/90 px-4 py-1.5 text-sm font-medium text-slate-950">
+            You are sharing your screen
+          </p>
+        )}
+        {!presenter && (
+          <div className="absolute right-4 bottom-4 aspect-video w-28 overflow-hidden rounded-xl border border-slate-700 shadow-lg sm:w-44">
+            {localVideo}
+          </div>
+        )}
       </div>
       {participantNotice && <NoticeBanner notice={participantNotice} />}
       {adding && !ringing && (
@@ -84,7 +114,7 @@ export function CallScreen(props: CallScreenProps) {
       )}
       {/* An incoming call is answered in its dialog. */}
       {!incoming && (
-        <div className="flex flex-wrap items-center justify-center gap-3 pb-2">
+        <div className="relative flex flex-wrap items-center justify-center gap-3 pb-2">
           {!ringing && (
             <>
               <MediaToggle
@@ -102,6 +132,8 @@ export function CallScreen(props: CallScreenProps) {
               <Button size="icon" variant="ghost" aria-label="Add person" title="Add person" aria-expanded={adding} onClick={() => setAdding(!adding)}>
                 <UserPlus aria-hidden />
               </Button>
+              <ScreenShareButton sharing={props.localScreen !== undefined} />
+              <CallSettings localStream={localStream} onLocalStream={(stream) => props.onLocalStream?.(stream)} />
             </>
           )}
           <Button size="lg" variant="danger" onClick={onHangUp}>
