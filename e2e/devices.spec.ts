@@ -51,7 +51,7 @@ test("switching the camera mid-call sends the new camera without renegotiating, 
   // bob decodes the canvas (4:3; the fake camera is 16:9) and the frames keep rising,
   // on the same negotiated session: nothing was renegotiated.
   await expect.poll(async () => (await inboundVideo(bob)).map((s) => s.aspect)).toEqual([1.33]);
-  await expectFramesRising(bob, "Remote video");
+  await expectFramesRising(bob.getByLabel("Remote video"));
   expect(await remoteDescriptions(bob)).toEqual(descriptions);
   // alice's own preview shows the new camera too.
   expect(await alice.evaluate(() => (document.querySelector<HTMLVideoElement>('video[aria-label="Local video"]')?.srcObject as MediaStream).getVideoTracks().map((t) => t.id))).toEqual([
@@ -67,7 +67,7 @@ test("switching the camera mid-call sends the new camera without renegotiating, 
   expect((await sentTrack(alice, "video"))?.id).not.toBe(await alice.evaluate(() => window.canvasCameraTrackId));
   await expect(camera.locator("option", { hasText: "Canvas camera" })).toHaveCount(0);
   await expect.poll(async () => (await inboundVideo(bob)).map((s) => s.aspect)).toEqual([1.78]);
-  await expectFramesRising(bob, "Remote video");
+  await expectFramesRising(bob.getByLabel("Remote video"));
   expect(await remoteDescriptions(bob)).toEqual(descriptions);
 });
 
@@ -103,7 +103,7 @@ test("switching the microphone mid-call keeps it muted when it was, and the othe
     });
   const packets = await audio();
   await expect.poll(audio).toBeGreaterThan(packets + 20);
-  await expectFramesRising(bob, "Remote video");
+  await expectFramesRising(bob.getByLabel("Remote video"));
   expect(await remoteDescriptions(bob)).toEqual(descriptions);
 
   // The speaker, where the browser can pick one: every remote <video> plays to it.

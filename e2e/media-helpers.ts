@@ -1,4 +1,4 @@
-import { expect, type Page } from "@playwright/test";
+import { expect, type Locator, type Page } from "@playwright/test";
 
 // Device switching and screen sharing (e2e/devices.spec.ts, e2e/screenshare.spec.ts).
 
@@ -108,25 +108,21 @@ export function inboundVideo(page: Page): Promise<{ trackIdentifier: string; fra
   });
 }
 
-/** Frames decoded so far from the track a <video> labelled `label` shows (within `scope`, a CSS selector). */
-export async function framesOf(page: Page, label: string, scope = "body"): Promise<number> {
-  const trackId = await page.evaluate(
-    ({ label: l, scope: s }) => {
-      const video = document.querySelector(s)?.querySelector<HTMLVideoElement>(`video[aria-label="${l}"]`);
-      const stream = video?.srcObject;
-      return stream instanceof MediaStream ? stream.getVideoTracks()[0]?.id : undefined;
-    },
-    { label, scope },
-  );
+/** Frames decoded so far from the track `video` (a <video> locator) shows. */
+export async function framesOf(video: Locator): Promise<number> {
+  const trackId = await video.evaluate((element) => {
+    const stream = (element as HTMLVideoElement).srcObject;
+    return stream instanceof MediaStream ? stream.getVideoTracks()[0]?.id : undefined;
+  });
   if (!trackId) return 0;
-  return (await inboundVideo(page)).find((s) => s.trackIdentifier === trackId)?.framesDecoded ?? 0;
+  return (await inboundVideo(video.page())).find((s) => s.trackIdentifier === trackId)?.framesDecoded ?? 0;
 }
 
-/** The decoded frames from the track `label` shows keep rising. */
-export async function expectFramesRising(page: Page, label: string, scope = "body"): Promise<void> {
-  await expect.poll(() => framesOf(page, label, scope)).toBeGreaterThan(0);
-  const before = await framesOf(page, label, scope);
-  await expect.poll(() => framesOf(page, label, scope)).toBeGreaterThan(before + 5);
+/** The decoded frames from the track `video` (a <video> locator) shows keep rising. */
+export async function expectFramesRising(video: Locator): Promise<void> {
+  await expect.poll(() => framesOf(video)).toBeGreaterThan(0);
+  const before = await framesOf(video);
+  await expect.poll(() => framesOf(video)).toBeGreaterThan(before + 5);
 }
 
 /** The page's remote descriptions, one per live connection, to tell whether anything renegotiated. */

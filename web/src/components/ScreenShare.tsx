@@ -41,7 +41,7 @@ export function ScreenShareButton({ sharing }: { sharing: boolean }) {
 
 /** The first participant who shares a screen: their screen takes the stage. */
 export function presenterOf(participants: readonly ParticipantView[]): ParticipantView | undefined {
-  return participants.find((p) => p.screenStream && p.state === "connected");
+  return participants.find((p) => p.screenStream);
 }
 
 /** A shared screen, large and whole (letterboxed, never cropped), named after who shares it. */
