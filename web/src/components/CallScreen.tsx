@@ -67,7 +67,7 @@ export function CallScreen(props: CallScreenProps) {
           className={cn(
             "grid gap-2",
             presenter
-              ? "h-32 shrink-0 auto-cols-[11rem] grid-flow-col overflow-x-auto lg:h-auto lg:w-60 lg:auto-rows-[9rem] lg:grid-flow-row lg:overflow-y-auto"
+              ? "h-32 shrink-0 auto-cols-[11rem] grid-flow-col overflow-x-auto lg:h-auto lg:w-60 lg:auto-cols-fr lg:auto-rows-[9rem] lg:grid-flow-row lg:overflow-y-auto"
               : cn("flex-1 auto-rows-fr", gridClass(joined.length + invited.length)),
           )}
         >
@@ -83,7 +83,12 @@ export function CallScreen(props: CallScreenProps) {
               <p className="text-sm text-slate-300">Ringing {participant.userId}…</p>
             </div>
           ))}
-          {presenter && <div className="min-h-32 overflow-hidden rounded-xl border border-slate-700">{localVideo}</div>}
+          {presenter && (
+            <div className="relative min-h-32 overflow-hidden rounded-xl border border-slate-700">
+              {localVideo}
+              <span className="absolute bottom-2 left-2 rounded-full bg-slate-950/80 px-3 py-1 text-sm font-medium">You</span>
+            </div>
+          )}
         </div>
         {status && (
           <p role="status" className="absolute top-4 left-1/2 -translate-x-1/2 rounded-full bg-slate-950/80 px-4 py-1.5 text-sm">
@@ -91,7 +96,10 @@ export function CallScreen(props: CallScreenProps) {
           </p>
         )}
         {props.localScreen && !status && (
-          <p role="status" className="absolute top-4 left-1/2 -translate-x-1/2 rounded-full bg-brand-500/90 px-4 py-1.5 text-sm font-medium text-slate-950">
+          <p
+            role="status"
+            className="absolute top-4 left-1/2 -translate-x-1/2 rounded-full bg-brand-500/90 px-4 py-1.5 text-sm font-medium whitespace-nowrap text-slate-950"
+          >
             You are sharing your screen
           </p>
         )}
