@@ -39,7 +39,8 @@ export function CallSettings({ localStream, onLocalStream }: CallSettingsProps) 
   const [open, setOpen] = useState(false);
   const [devices, setDevices] = useState<MediaDeviceInfo[]>([]);
   const [problem, setProblem] = useState<string>();
-  const [, setVersion] = useState(0);
+  // Bumped when the tracks in use change: the pickers show them, the watcher listens to them.
+  const [version, setVersion] = useState(0);
   const buttonRef = useRef<HTMLButtonElement>(null);
   const speakerId = useSpeaker();
   const speakerIdRef = useRef(speakerId);
@@ -98,7 +99,7 @@ export function CallSettings({ localStream, onLocalStream }: CallSettingsProps) 
       mediaDevices.removeEventListener("devicechange", check);
       for (const track of tracks) track.removeEventListener("ended", check);
     };
-  }, [refresh, localStream]);
+  }, [refresh, localStream, version]);
 
   useEffect(() => {
     if (open) void refresh();
