@@ -120,9 +120,9 @@ export async function framesOf(video: Locator): Promise<number> {
 
 /** The decoded frames from the track `video` (a <video> locator) shows keep rising. */
 export async function expectFramesRising(video: Locator): Promise<void> {
-  await expect.poll(() => framesOf(video)).toBeGreaterThan(0);
+  await expect.poll(() => framesOf(video), { timeout: 30_000 }).toBeGreaterThan(0);
   const before = await framesOf(video);
-  await expect.poll(() => framesOf(video)).toBeGreaterThan(before + 5);
+  await expect.poll(() => framesOf(video), { timeout: 30_000 }).toBeGreaterThan(before + 5);
 }
 
 /** The page's remote descriptions, one per live connection, to tell whether anything renegotiated. */

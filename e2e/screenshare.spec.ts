@@ -13,7 +13,12 @@ const stage = (page: Page, sharer: string) => page.getByRole("region", { name: `
 
 /** `viewer` shows `sharer`'s screen large and decodes frames from that track, and still their camera. */
 async function expectScreenFrom(viewer: Page, sharer: string): Promise<void> {
-  await expect(stage(viewer, sharer).getByLabel("Shared screen")).toBeVisible();
+  // Generous: on two shared cores a renegotiation with a 720p screen to encode takes a while.
+  await expect(stage(viewer, sharer).getByLabel("Shared screen"))
+    .toBeVisible({ timeout: 30_000 })
+    .catch(async (error: Error) => {
+      throw new Error(`${error.message}\n${await sessions(viewer)}`);
+    });
   await expectVideoPlaying(viewer, "Shared screen");
   await expectFramesRising(stage(viewer, sharer).getByLabel("Shared screen"));
   // The screen is the big picture: wider than the sharer's camera tile beside it.
@@ -21,6 +26,19 @@ async function expectScreenFrom(viewer: Page, sharer: string): Promise<void> {
   const tileBox = await viewer.getByRole("figure", { name: sharer }).boundingBox();
   expect(screenBox!.width * screenBox!.height).toBeGreaterThan(2 * tileBox!.width * tileBox!.height);
 }
+
+/** What a failure should show: each live connection's transceivers, and who the page shows a screen for. */
+const sessions = (page: Page) =>
+  page.evaluate(() => {
+    const pcs = (window as unknown as { __peerConnections: RTCPeerConnection[] }).__peerConnections;
+    const phone = (window as unknown as { peertobeer: { phone: { getSnapshot(): { call?: { participants: { userId: string; state: string; screenStream?: unknown }[] } } } } })
+      .peertobeer.phone;
+    const participants = phone.getSnapshot().call?.participants.map((p) => `${p.userId} ${p.state} screen=${Boolean(p.screenStream)}`);
+    const links = pcs
+      .filter((pc) => pc.connectionState !== "closed")
+      .map((pc) => `${pc.connectionState}/${pc.signalingState}: ${pc.getTransceivers().map((t) => `${t.mid}:${t.currentDirection}`).join(" ")}`);
+    return JSON.stringify({ participants, links });
+  });
 
 /** `viewer` is back to the camera view: no screen, and frames from the camera keep coming. */
 async function expectCameraOnly(viewer: Page, sharer: string): Promise<void> {
