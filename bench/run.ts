@@ -6,6 +6,8 @@
  *   npm run bench -- --soak       only the cluster churn soak (--soak-minutes N, default 30);
  *                                 writes bench/results/<time>-soak.json and its section of the docs;
  *                                 --soak-nodes 1 runs it on one node, a control (the docs are left alone)
+ *   npm run bench -- --group      only B9, group calls in Chromium (with --smoke: tiny sizes);
+ *                                 writes bench/results/<time>-group.json and its section of the docs
  *
  * BENCH_RESULTS_DIR overrides where the JSON goes; BENCH_CPU_PROF=<dir> writes a V8 CPU
  * profile of every server under test into <dir>. B4 (bench/browser/) drives Chromium at
@@ -22,14 +24,16 @@ import type { SystemId } from "./load/types.js";
 import { loadFixture } from "./lib/fixture.js";
 import { FULL, runSystems, SMOKE, type SystemResult } from "./lib/phases.js";
 import { clusterSetups, type ClusterResult } from "./lib/cluster.js";
-import { buildFigures, renderCluster, renderReport, renderSoak, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
+import { buildFigures, renderCluster, renderGroup, renderReport, renderSoak, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
 import { runSoak, SOAK_FULL, SOAK_SMOKE, type SoakResult } from "./lib/soak.js";
+import { GROUP_FULL, GROUP_SMOKE, GROUP_SYSTEMS, measureGroupCalls, type GroupResult } from "./browser/group.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SYSTEMS: SystemId[] = ["ours-grpc", "ours-web", "peerjs"];
 
 const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1";
 const soakOnly = process.argv.includes("--soak");
+const groupOnly = process.argv.includes("--group");
 const sizes = smoke ? SMOKE : FULL;
 const resultsDir = resolve(process.env.BENCH_RESULTS_DIR ?? `${ROOT}bench/results`);
 const cpuProfileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
@@ -171,6 +175,59 @@ function faultProblems(faults: Faults): string[] {
   return found;
 }
 
+/** B9 problems: failed rounds, fewer rounds than asked for, steady windows that did not run. */
+function groupProblems(group: GroupResult | undefined, error: string | undefined): string[] {
+  if (!group) return [`B9 did not run: ${error ?? "?"}`];
+  const found: string[] = [];
+  for (const system of GROUP_SYSTEMS) {
+    const result = group.systems[system];
+    if (result.errors.length > 0) found.push(`B9 ${system}: ${result.errors.length} failure(s), e.g. ${result.errors[0]}`);
+    if (result.rounds.length !== group.sizes.calls) found.push(`B9 ${system}: ${result.rounds.length} of ${group.sizes.calls} rounds measured`);
+    // Six people may not fit the machine (reported in the doc, not a failure); fewer may not.
+    const sizes = result.windows.map((w) => w.participants);
+    if (![2, 3, 4].every((n) => sizes.includes(n))) found.push(`B9 ${system}: steady windows for ${sizes.join(", ") || "none"} people only`);
+  }
+  return found;
+}
+
+async function runGroup(log: (line: string) => void): Promise<{ group: GroupResult | undefined; error: string | undefined }> {
+  try {
+    return { group: await measureGroupCalls({ sizes: smoke ? GROUP_SMOKE : GROUP_FULL, log }), error: undefined };
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    log(`  B9 failed: ${text}`);
+    return { group: undefined, error: text };
+  }
+}
+
+/** `npm run bench -- --group`: B9 alone. */
+async function groupMain(): Promise<number> {
+  const began = Date.now();
+  const log = (line: string) => console.log(line);
+  log(`B9, group calls in Chromium, ours against a PeerJS mesh (${smoke ? "smoke" : "full"} run, ${os.cpus().length} cores, Node ${process.version}):`);
+  const { group, error } = await runGroup(log);
+  const context = { machine: machine(), command: command(), date: new Date(began).toISOString(), durationS: (Date.now() - began) / 1000 };
+  const found = groupProblems(group, error);
+  await mkdir(resultsDir, { recursive: true });
+  const file = `${resultsDir}/${new Date(began).toISOString().replace(/[:.]/g, "-")}-group${smoke ? "-smoke" : ""}.json`;
+  await writeFile(file, `${JSON.stringify({ mode: smoke ? "group-smoke" : "group", context, problems: found, group: group ?? null }, null, 2)}\n`);
+  const report = group ? renderGroup(group, context) : "";
+  log("");
+  log(report);
+  log("");
+  log(`results: ${file}`);
+  if (found.length > 0) {
+    log(`\n${found.length} problem(s); docs/BENCHMARKS.md left unchanged:`);
+    for (const problem of found) log(`  - ${problem}`);
+    return 1;
+  }
+  if (!smoke) {
+    await updateDoc(`${ROOT}docs/BENCHMARKS.md`, report, "group");
+    log("docs/BENCHMARKS.md (group calls section) updated");
+  }
+  return 0;
+}
+
 async function main(): Promise<number> {
   const began = Date.now();
   const fixture = loadFixture();
@@ -202,6 +259,14 @@ async function main(): Promise<number> {
     log(`  B4 failed: ${b4Error}`);
   }
 
+  // B9 is heavy (four to six Chromium instances); the smoke run leaves it to `--group --smoke`.
+  let group: GroupResult | undefined;
+  let groupError: string | undefined;
+  if (!smoke) {
+    log("B9, group calls (real Chromium, one per participant), ours against a PeerJS mesh:");
+    ({ group, error: groupError } = await runGroup(log));
+  }
+
   log("Faults (ours): resume after a cut, drain with calls up:");
   const faults = {
     resume: await measureResume({ users: sizes.resumeUsers, rounds: sizes.resumeRounds, joinsPerGap: 2, log }),
@@ -229,6 +294,7 @@ async function main(): Promise<number> {
     ...SYSTEMS.flatMap((system) => problems(systems[system])),
     ...clusters.flatMap(clusterProblems),
     ...b4Problems(b4, b4Error),
+    ...(smoke ? [] : groupProblems(group, groupError)),
     ...faultProblems(faults),
     ...soakFound.broken,
     ...soakFound.findings,
@@ -238,7 +304,7 @@ async function main(): Promise<number> {
   const file = `${resultsDir}/${new Date(began).toISOString().replace(/[:.]/g, "-")}${smoke ? "-smoke" : ""}.json`;
   await writeFile(
     file,
-    `${JSON.stringify({ mode: smoke ? "smoke" : "full", context, sizes, problems: found, figures, systems, clusters, b4: b4 ?? null, faults, soak: soak ?? null }, null, 2)}\n`,
+    `${JSON.stringify({ mode: smoke ? "smoke" : "full", context, sizes, problems: found, figures, systems, clusters, b4: b4 ?? null, group: group ?? null, faults, soak: soak ?? null }, null, 2)}\n`,
   );
 
   log("");
@@ -252,12 +318,13 @@ async function main(): Promise<number> {
   }
   if (!smoke) {
     await updateDoc(`${ROOT}docs/BENCHMARKS.md`, report);
+    if (group) await updateDoc(`${ROOT}docs/BENCHMARKS.md`, renderGroup(group, context), "group");
     log("docs/BENCHMARKS.md updated");
   }
   return 0;
 }
 
-(soakOnly ? soakMain() : main()).then(
+(soakOnly ? soakMain() : groupOnly ? groupMain() : main()).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(error);

@@ -1,8 +1,9 @@
 import { Redis } from "ioredis";
 import { startRedis, type RedisServer } from "../test/support/redis.js";
-import { expect, startServer, stopServer, test, type TestServer } from "./fixtures.js";
+import { startCluster, type ClusterDeployment } from "./cluster-deployment.js";
+import { expect, test, type TestServer } from "./fixtures.js";
 import { connect, expectMediaFlowing, join } from "./helpers.js";
-import { startNginx, type Nginx } from "./nginx.js";
+import type { Nginx } from "./nginx.js";
 
 /*
  * Cluster mode in real Chromium: a real redis-server, three nodes (each `npm start`'s server in
@@ -12,6 +13,7 @@ import { startNginx, type Nginx } from "./nginx.js";
 let redis: RedisServer;
 let nodes: TestServer[] = [];
 let nginx: Nginx | undefined;
+let cluster: ClusterDeployment | undefined;
 let prefix = "";
 let deployments = 0;
 
@@ -25,14 +27,12 @@ test.afterAll(async () => {
 
 test.beforeEach(async () => {
   prefix = `e2e-${++deployments}`;
-  const env = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, TOKEN_SECRET: "e2e-cluster-secret", HEARTBEAT_MS: "2000" };
-  nodes = await Promise.all([startServer(env), startServer(env), startServer(env)]);
-  nginx = await startNginx(nodes.map((node) => Number(new URL(node.url).port)));
+  cluster = await startCluster(redis.url, prefix);
+  ({ nodes, nginx } = cluster);
 });
 
 test.afterEach(async () => {
-  await nginx?.stop();
-  await Promise.all(nodes.map(stopServer));
+  await cluster?.stop();
 });
 
 /** The node (by its web port) whose process holds `userId`'s stream, read from Redis. */

@@ -1,61 +1,6 @@
-import type { Page } from "@playwright/test";
-import { expect, test } from "./fixtures.js";
-import { acceptInvitation, connect, expectFramesFromEveryone, invite, people } from "./helpers.js";
+import { test } from "./fixtures.js";
+import { GROUP_SCENARIOS } from "./group-scenarios.js";
 
-test("three people, then four: everyone decodes everyone; one leaves and the others keep their frames; the last but one ends it", async ({
-  openUser,
-}) => {
-  test.setTimeout(150_000);
-  const [alice, bob, carol, dave] = (await people(openUser, "alice", "bob", "carol", "dave")) as [Page, Page, Page, Page];
-  await connect(alice, "alice", bob, "bob");
-  await expect(alice.getByRole("figure")).toHaveCount(1);
-
-  await invite(alice, "carol");
-  await expect(alice.getByText("Ringing carol…")).toBeVisible();
-  await acceptInvitation(carol, "alice", "bob");
-  await expect(bob.getByRole("status").filter({ hasText: "carol joined." })).toBeVisible();
-  await expectFramesFromEveryone(alice, ["bob", "carol"]);
-  await expectFramesFromEveryone(bob, ["alice", "carol"]);
-  await expectFramesFromEveryone(carol, ["alice", "bob"]);
-
-  // Anyone in the call may add someone: bob adds dave.
-  await invite(bob, "dave");
-  await acceptInvitation(dave, "bob", "alice and carol");
-  await expectFramesFromEveryone(alice, ["bob", "carol", "dave"]);
-  await expectFramesFromEveryone(bob, ["alice", "carol", "dave"]);
-  await expectFramesFromEveryone(carol, ["alice", "bob", "dave"]);
-  await expectFramesFromEveryone(dave, ["alice", "bob", "carol"]);
-
-  await carol.getByRole("button", { name: "Hang up" }).click();
-  await expect(carol.getByRole("textbox", { name: "Recipient ID" })).toBeVisible();
-  for (const page of [alice, bob, dave]) await expect(page.getByRole("status").filter({ hasText: "carol left." })).toBeVisible();
-  await expectFramesFromEveryone(alice, ["bob", "dave"]);
-  await expectFramesFromEveryone(bob, ["alice", "dave"]);
-  await expectFramesFromEveryone(dave, ["alice", "bob"]);
-
-  await dave.getByRole("button", { name: "Hang up" }).click();
-  await bob.getByRole("button", { name: "Hang up" }).click();
-  // alice is the last one left: the call ends for her too.
-  await expect(alice.getByRole("status").filter({ hasText: "bob hung up." })).toBeVisible();
-  await expect(alice.getByRole("textbox", { name: "Recipient ID" })).toBeVisible();
-});
-
-test("two people add the same person at the same moment: they are rung once, and join", async ({ openUser }) => {
-  test.setTimeout(120_000);
-  const [alice, bob, carol] = (await people(openUser, "alice", "bob", "carol")) as [Page, Page, Page];
-  await connect(alice, "alice", bob, "bob");
-  for (const page of [alice, bob]) {
-    await page.getByRole("button", { name: "Add person" }).click();
-    await page.getByRole("textbox", { name: "Person to add" }).fill("carol");
-  }
-  await Promise.all([alice, bob].map((page) => page.getByRole("button", { name: "Invite", exact: true }).click()));
-  // One invitation wins; the other inviter is told who got there first.
-  const refused = async () =>
-    (await alice.getByText("carol is already being invited by bob").count()) + (await bob.getByText("carol is already being invited by alice").count());
-  await expect.poll(refused).toBe(1);
-  await expect(carol.getByRole("dialog")).toHaveCount(1);
-  await carol.getByRole("button", { name: "Accept" }).click();
-  await expectFramesFromEveryone(carol, ["alice", "bob"]);
-  await expectFramesFromEveryone(alice, ["bob", "carol"]);
-  await expectFramesFromEveryone(bob, ["alice", "carol"]);
-});
+for (const scenario of GROUP_SCENARIOS) {
+  test(scenario.title, async ({ openUser }) => scenario.run(openUser));
+}

@@ -90,6 +90,15 @@ export async function expectFramesFromEveryone(page: Page, others: readonly stri
     .toBe(true);
 }
 
+/** The bitrate cap of the video sender on each of the page's live peer connections (undefined: none). */
+export function videoBitrateCaps(page: Page): Promise<(number | undefined)[]> {
+  return page.evaluate(() =>
+    (window as unknown as { __peerConnections: RTCPeerConnection[] }).__peerConnections
+      .filter((pc) => pc.connectionState !== "closed")
+      .map((pc) => pc.getSenders().find((s) => s.track?.kind === "video")?.getParameters().encodings[0]?.maxBitrate),
+  );
+}
+
 /** `inviter`, in a call, adds `userId` with "Add person". */
 export async function invite(inviter: Page, userId: string): Promise<void> {
   await inviter.getByRole("button", { name: "Add person" }).click();

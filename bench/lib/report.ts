@@ -4,6 +4,8 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import type { AcceptToFrameResult, Summary } from "../browser/accept-to-frame.js";
+import { meshVideoLimit } from "../../packages/client/src/first-frames.js";
+import type { GroupResult, GroupSystemResult, Spread, SteadyWindow } from "../browser/group.js";
 import type { DrainResult } from "../faults/drain.js";
 import type { ResumeResult } from "../faults/resume.js";
 import type { SetupRun } from "../load/types.js";
@@ -499,7 +501,7 @@ export function renderReport(figures: Figure[], context: ReportContext, faults?:
 }
 
 /** The generated sections of docs/BENCHMARKS.md: `npm run bench`'s, and the soak's. */
-export type Section = "bench" | "soak";
+export type Section = "bench" | "soak" | "group";
 
 /** Replaces what lies between the `<!-- section:start -->` and `:end` markers of `path` with `body`. */
 export async function updateDoc(path: string, body: string, section: Section = "bench"): Promise<void> {
@@ -560,5 +562,134 @@ export function renderSoak(soak: SoakResult, context: Pick<ReportContext, "machi
       (s) =>
         `| ${format(s.atMin, 2)} | ${format(s.setups, 0)} | ${format((s.heapUsed[0] ?? 0) / MiB, 2)} MiB | ${format((s.heapUsed[1] ?? 0) / MiB, 2)} MiB | ${format(s.redisUsedMemory / MiB, 2)} MiB | ${s.redisKeys} |`,
     ),
+  ].join("\n");
+}
+
+const KBPS = (value: number) => `${format(value, 0)} kbit/s`;
+
+/** B9's section: group calls, ours beside a PeerJS mesh from the same run. */
+export function renderGroup(group: GroupResult, context: Pick<ReportContext, "machine" | "command" | "date" | "durationS">): string {
+  const ours = group.systems.ours;
+  const mesh = group.systems.peerjsMesh;
+  const ms = (value: number) => (Number.isFinite(value) ? `${format(value, 0)} ms` : "—");
+  const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${format(a / b, 2)}×` : "—");
+  const n = ours.rounds.length;
+  const timing = (name: string, pick: (r: GroupSystemResult) => Spread) => {
+    const o = pick(ours);
+    const p = pick(mesh);
+    return [
+      `| ${name}, p50 | ${ms(o.p50Ms)} | ${ms(p.p50Ms)} | ${ratio(o.p50Ms, p.p50Ms)} |`,
+      `| ${name}, p95 | ${ms(o.p95Ms)} | ${ms(p.p95Ms)} | ${ratio(o.p95Ms, p.p95Ms)} |`,
+    ];
+  };
+  const bytes = (value: number) => `${format(value, 0)} B`;
+  const rpcRow = (name: string, o: GroupSystemResult["oneToOneRpcs"], p: GroupSystemResult["oneToOneRpcs"]) =>
+    `| ${name} | ${o ? `${format(o.calls, 0)} requests, ${bytes(o.requestBytes)} up, ${bytes(o.responseBytes)} down` : "—"} | ${p ? `${format(p.calls, 0)} messages, ${bytes(p.requestBytes)} up, ${bytes(p.responseBytes)} down` : "—"} |`;
+  const methods = Object.entries(ours.fourthRpcs?.byMethod ?? {})
+    .map(([method, t]) => `${method} ${t.calls} (${bytes(t.requestBytes)} / ${bytes(t.responseBytes)})`)
+    .join(", ");
+  const server = ours.rounds.map((r) => r.fourth.serverRpcs).find((s) => s !== null);
+  const serverText = server
+    ? Object.entries(server)
+        .map(([method, count]) => `${method} ${count}`)
+        .join(", ")
+    : "—";
+  const steps = (r: GroupSystemResult) =>
+    `created ${ms(r.fourthSteps.createdMs)}, remote description set ${ms(r.fourthSteps.remoteMs)}, connected ${ms(r.fourthSteps.connectedMs)}; the others' connections to the joiner created ${ms(r.fourthSteps.existingCreatedMs)}, connected ${ms(r.fourthSteps.existingConnectedMs)}`;
+  const label = (size: number) => {
+    const notes = [ours, mesh].flatMap((r) => {
+      const w = windowFor(r, size);
+      return w?.incomplete ? [`${r === ours ? "ours" : "PeerJS mesh"} incomplete: ${w.incomplete}`] : [];
+    });
+    return notes.length ? `${size}, incomplete (below)` : `${size}`;
+  };
+  const windowFor = (r: GroupSystemResult, size: number) => r.windows.find((w) => w.participants === size);
+  const sizes = [...new Set([...ours.windows, ...mesh.windows].map((w) => w.participants))].sort((a, b) => a - b);
+  const cpuRows = sizes.map((size) => {
+    const o = windowFor(ours, size);
+    const p = windowFor(mesh, size);
+    const cell = (w: SteadyWindow | undefined) =>
+      w ? `${format(w.cpuMeanPercent, 0)} % (${w.people.map((x) => format(x.cpuPercent, 0)).join(" / ")}); decoded fps min ${format(w.decodeFpsMin, 1)}, median ${format(w.decodeFpsMedian, 1)}; machine ${format(w.machineBusyPercent, 0)} % busy` : "did not run";
+    return `| ${label(size)} | ${cell(o)} | ${cell(p)} |`;
+  });
+  const uplinkRows = sizes.map((size) => {
+    const o = windowFor(ours, size);
+    const p = windowFor(mesh, size);
+    const cell = (w: SteadyWindow | undefined) => {
+      if (!w) return "did not run";
+      const links = w.people.flatMap((x) => x.links);
+      const perLink = links.map((l) => l.kbps).sort((a, b) => a - b);
+      const frames = [...new Set(links.map((l) => `${l.width}×${l.height}`))].join(", ");
+      const fps = links.map((l) => l.encodeFps).sort((a, b) => a - b);
+      const caps = [
+        ...new Set(
+          links.map((l) => `${l.maxBitrate === null ? "no cap" : `${format(l.maxBitrate / 1000, 0)} kbit/s`} ÷${format(l.scaleResolutionDownBy ?? 1, 2)}`),
+        ),
+      ].join(", ");
+      return (
+        `${KBPS(w.uplinkMeanKbps)} (max ${KBPS(w.uplinkMaxKbps)}); senders set to ${caps}; per connection ${format(perLink[0] ?? Number.NaN, 0)}–${format(perLink.at(-1) ?? Number.NaN, 0)}; ` +
+        `sent ${frames} at ${format(fps[0] ?? Number.NaN, 0)}–${format(fps.at(-1) ?? Number.NaN, 0)} fps`
+      );
+    };
+    const limit = o?.limit;
+    const caps = limit
+      ? `${limit.maxBitrate === null ? "no bitrate cap" : `${format(limit.maxBitrate / 1000, 0)} kbit/s`} × ${size - 1} = ${limit.maxBitrate === null ? "—" : KBPS((limit.maxBitrate * (size - 1)) / 1000)}; ${limit.maxHeight === null ? "camera size" : `≤ ${limit.maxHeight}p`}`
+      : "—";
+    return `| ${label(size)} | ${cell(o)} | ${caps} | ${cell(p)} |`;
+  });
+  const incomplete = [ours, mesh].flatMap((r) =>
+    r.windows.flatMap((w) => (w.incomplete ? [`${r === ours ? "ours" : "PeerJS mesh"}, ${w.participants} people: ${w.incomplete}`] : [])),
+  );
+  const errors = [...ours.windowErrors.map((e) => `ours: ${e}`), ...mesh.windowErrors.map((e) => `PeerJS mesh: ${e}`)];
+  return [
+    ...machineLines(context),
+    `- **Browser:** ${group.browser}, headless, one instance per participant, fake camera + microphone opened with the app's ask (1280×720)`,
+    `- **Rounds:** ${n} measured (after ${group.sizes.warmup} warm-up) per system; steady windows of ${format(group.sizes.windowMs / 1000, 0)} s after ${format(group.sizes.settleMs / 1000, 0)} s`,
+    "",
+    "Accept → first frame presented (requestVideoFrameCallback) from everyone; the PeerJS mesh is the same run's:",
+    "",
+    "| Figure | Ours | PeerJS mesh | Ratio |",
+    "| --- | ---: | ---: | ---: |",
+    ...timing("1:1 call, both sides", (r) => r.oneToOne.everyone),
+    ...timing("4-person call, the joiner's page: last of the 3 remote videos", (r) => r.fourth.joiner),
+    ...timing("4-person call, the 3 others' pages: the joiner's video, last of them", (r) => r.fourth.existing),
+    ...timing("4-person call, everyone sees everyone", (r) => r.fourth.everyone),
+    ...timing("3-person call, everyone sees everyone", (r) => r.third.everyone),
+    "",
+    `Where the 4th join's time goes (median ms after Accept, the last of the joiner's three new connections): ` +
+      `${steps(ours)} (ours); ${steps(mesh)} (PeerJS mesh). ` +
+      `The machine was ${format(ours.roundsMachineBusyPercent, 0)} % busy during our rounds, ${format(mesh.roundsMachineBusyPercent, 0)} % during the mesh's (all cores, every process).`,
+    "",
+    "Signaling a join costs, summed over every page (median of the rounds; ours: gRPC-Web requests through fetch and their bytes, JoinCall stream bytes included; PeerJS: WebSocket messages):",
+    "",
+    "| Join | Ours | PeerJS mesh |",
+    "| --- | --- | --- |",
+    rpcRow("1:1 call (the callee's Accept)", ours.oneToOneRpcs, mesh.oneToOneRpcs),
+    rpcRow("4th participant", ours.fourthRpcs, mesh.fourthRpcs),
+    "",
+    `Ours, the 4th join by method (requests, bytes up / down): ${methods || "—"}. The server counted (peertobeer_rpcs_total): ${serverText}.`,
+    "",
+    "Browser CPU per participant over the steady window (all of its Chromium's processes, % of one core; each participant's in turn):",
+    "",
+    "| People | Ours | PeerJS mesh |",
+    "| ---: | --- | --- |",
+    ...cpuRows,
+    "",
+    "Video uplink per sender at steady state (getStats outbound-rtp, summed over its connections; mean over senders):",
+    "",
+    "| People | Ours | Ours: the SDK's cap per connection × connections | PeerJS mesh (no cap) |",
+    "| ---: | --- | --- | --- |",
+    ...uplinkRows,
+    "",
+    `What the SDK asks per call size (meshVideoLimit, packages/client/src/first-frames.ts), per connection × connections: ${[3, 4, 5, 6]
+      .map((size) => {
+        const limit = meshVideoLimit(size);
+        return `${size} people ${format((limit.maxBitrate ?? 0) / 1000, 0)} kbit/s × ${size - 1} = ${KBPS(((limit.maxBitrate ?? 0) * (size - 1)) / 1000)}, ≤ ${limit.maxHeight}p`;
+      })
+      .join("; ")}.`,
+    ...(incomplete.length
+      ? ["", `Incomplete windows (not everyone showed everyone within the step timeout; measured anyway, as it was): ${incomplete.join("; ")}.`]
+      : []),
+    ...(errors.length ? ["", `Not measured: ${errors.join("; ")}`] : []),
   ].join("\n");
 }

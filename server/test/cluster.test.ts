@@ -102,6 +102,55 @@ describe("cluster mode: three nodes on one Redis", () => {
     expect({ reason: ended.event.value.reason, by: ended.event.value.endedByUserId }).toEqual({ reason: EndReason.HANGUP, by: "bob" });
   });
 
+  it("runs a three-person call whose streams are on three nodes, every request through another node", async () => {
+    // alice's stream on node 0, bob's on node 1, carol's on node 2.
+    const { alice, bob, callId } = await activeCall();
+    const [n0, n1, n2] = nodes.map(clientOf) as [SignalingClient, SignalingClient, SignalingClient];
+    const carol = await join(n2, streams, "carol");
+
+    // alice adds carol (through node 1); carol accepts (through node 0).
+    await n1.sendOffer({ toUserId: "carol", callId, sdp: SAMPLE_OFFER }, alice.auth);
+    const invitation = await nextEvent(carol.reader, "offer");
+    expect({ from: invitation.fromUserId, callId: invitation.callId, ...invitation.event.value }).toMatchObject({
+      from: "alice",
+      callId,
+      renegotiation: false,
+      polite: true,
+      participantUserIds: ["bob"],
+    });
+    await n0.sendAnswer({ callId, sdp: SAMPLE_ANSWER }, carol.auth);
+    const accepted = await nextEvent(alice.reader, "answer");
+    expect({ from: accepted.fromUserId, polite: accepted.event.value.polite }).toEqual({ from: "carol", polite: false });
+    const joinedCall = await nextEvent(bob.reader, "participantJoined");
+    expect({ from: joinedCall.fromUserId, ...joinedCall.event.value }).toMatchObject({ from: "carol", userId: "carol", polite: false });
+
+    // bob and carol negotiate a connection of their own (bob through node 2, carol through node 1).
+    await n2.sendOffer({ toUserId: "carol", callId, sdp: SAMPLE_OFFER }, bob.auth);
+    const offer = await nextEvent(carol.reader, "offer");
+    expect({ from: offer.fromUserId, renegotiation: offer.event.value.renegotiation, polite: offer.event.value.polite }).toEqual({
+      from: "bob",
+      renegotiation: true,
+      polite: true,
+    });
+    await n1.sendAnswer({ callId, sdp: SAMPLE_ANSWER, toUserId: "bob" }, carol.auth);
+    const answer = await nextEvent(bob.reader, "answer");
+    expect({ from: answer.fromUserId, polite: answer.event.value.polite }).toEqual({ from: "carol", polite: false });
+    await n0.sendIceCandidate({ callId, candidates: [iceCandidate(SAMPLE_CANDIDATE)], toUserId: "carol" }, bob.auth);
+    expect((await nextEvent(carol.reader, "iceCandidates")).fromUserId).toBe("bob");
+
+    // bob leaves (through node 0): alice and carol go on.
+    await n0.endCall({ callId, reason: EndReason.HANGUP }, bob.auth);
+    for (const user of [alice, carol]) {
+      const left = await nextEvent(user.reader, "participantLeft");
+      expect({ from: left.fromUserId, callId: left.callId, ...left.event.value }).toMatchObject({ from: "bob", callId, userId: "bob", reason: EndReason.HANGUP });
+    }
+    // carol hangs up (through node 0): the last two, so the call ends.
+    await n0.endCall({ callId, reason: EndReason.HANGUP }, carol.auth);
+    const ended = await nextEvent(alice.reader, "callEnded");
+    expect({ callId: ended.callId, reason: ended.event.value.reason, by: ended.event.value.endedByUserId }).toEqual({ callId, reason: EndReason.HANGUP, by: "carol" });
+    await expectRpcError(n1.sendIceCandidate({ callId, candidates: [], endOfCandidates: true }, alice.auth), Code.NotFound, ErrorReason.CALL_NOT_FOUND);
+  });
+
   it("reports the deployment's calls, each outcome once (on the node that ended it), setup times and cross-node deliveries in /metrics", async () => {
     const { alice, callId } = await activeCall();
     const total = async (name: string, labels: Record<string, string> = {}) =>

@@ -81,7 +81,9 @@ export function App() {
           call={call}
           localStream={media.stream}
           localMedia={snapshot.localMedia}
-          participantNotice={snapshot.lastParticipantEvent && participantNotice(snapshot.lastParticipantEvent)}
+          participantNotice={
+            snapshot.lastParticipantEvent && { ...participantNotice(snapshot.lastParticipantEvent), seq: snapshot.lastParticipantEvent.seq }
+          }
           onlineUsers={snapshot.onlineUsers}
           onInvite={(userId) => phone.invite(userId)}
           onHangUp={() => phone.hangUp()}
@@ -89,6 +91,7 @@ export function App() {
           onToggleCamera={() => phone.setCameraEnabled(!snapshot.localMedia.video)}
           localScreen={snapshot.localScreen}
           onLocalStream={(stream) => setMedia({ stream, problem: undefined })}
+          chat={phone.chat}
         />
       ) : (
         <Lobby userId={snapshot.userId} localStream={media.stream} onlineUsers={snapshot.onlineUsers} onCall={(peer) => phone.call(peer)} />

@@ -43,3 +43,4 @@ export {
 export { DefaultReconnectPolicy, type ReconnectPolicy } from "./reconnect-policy.js";
 export { SignalingError, Code } from "./errors.js";
 export { Emitter } from "./emitter.js";
+export { ChatRoom, CHAT_MAX_LENGTH, chatLength, type ChatMessage, type ChatSendResult, type ChatTransport, type ChatWire } from "./chat.js";

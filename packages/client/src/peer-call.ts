@@ -1,6 +1,7 @@
 import { preferredCodecs } from "./codecs.js";
 import { FIRST_FRAMES, limitVideoHeight, meshVideoLimit } from "./first-frames.js";
 import { Emitter } from "./emitter.js";
+import type { ChatWire } from "./chat.js";
 import type { CandidateBurst } from "./signaling-client.js";
 
 /**
@@ -73,6 +74,10 @@ export interface PeerCallEvents extends Record<string, unknown> {
   connectFailed: ConnectFailureCause;
   /** A signaling step failed; the call cannot go on. */
   error: Error;
+  /** The chat channel opened (again): ChatRoom re-sends what the peer has not acknowledged. */
+  chatOpen: undefined;
+  /** Something the peer sent on the chat channel (parsed JSON; ChatRoom checks its shape). */
+  chat: unknown;
 }
 
 export interface PeerCallOptions {
@@ -115,6 +120,8 @@ export interface PeerCallOptions {
 export class PeerCall extends Emitter<PeerCallEvents> {
   readonly pc: RTCPeerConnection;
   private readonly channel: RTCDataChannel;
+  /** Chat on a channel of its own, so a burst of messages never holds up "media" or "bye". */
+  private readonly chatChannel: RTCDataChannel;
   private makingOffer = false;
   private ignoreOffer = false;
   private localMediaAttached = false;
@@ -172,6 +179,9 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     this.channel.onclose = () => {
       if (!this.closed) this.emit("peerGone", undefined);
     };
+    this.chatChannel = this.pc.createDataChannel("chat", { negotiated: true, id: 1 });
+    this.chatChannel.onopen = () => this.emit("chatOpen", undefined);
+    this.chatChannel.onmessage = (event: MessageEvent) => this.receiveChat(event.data);
     this.pc.onnegotiationneeded = () => void this.negotiate();
     this.pc.onicecandidate = ({ candidate }) => this.queueCandidate(candidate);
     this.pc.onicegatheringstatechange = () => this.gatheringChanged();
@@ -367,6 +377,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     clearTimeout(this.fullSizeTimer);
     this.gatheringEndedNow();
     this.channel.close();
+    this.chatChannel.close();
     this.pc.close();
   }
 
@@ -673,6 +684,22 @@ export class PeerCall extends Emitter<PeerCallEvents> {
       if (message.type === "media" || message.type === "bye") this.emit("control", message);
     } catch {
       // A malformed message from the peer is ignored; it cannot affect our state.
+    }
+  }
+
+  /** Sends on the chat channel; false while it is not open (ChatRoom sends again when it opens). */
+  sendChat(message: ChatWire): boolean {
+    if (this.closed || this.chatChannel.readyState !== "open") return false;
+    this.chatChannel.send(JSON.stringify(message));
+    return true;
+  }
+
+  private receiveChat(data: unknown): void {
+    if (typeof data !== "string") return;
+    try {
+      this.emit("chat", JSON.parse(data) as unknown);
+    } catch {
+      // Not JSON: ignored, like a malformed control message.
     }
   }
 

@@ -1,6 +1,7 @@
 import { EndReason, ErrorReason } from "@peertobeer/protocol";
+import { ChatRoom, type ChatSendResult } from "./chat.js";
 import { SignalingError } from "./errors.js";
-import { PeerCall, type CallSignaling, type ConnectFailureCause, type ControlMessage } from "./peer-call.js";
+import { CANDIDATE_TIMING, PeerCall, type CallSignaling, type ConnectFailureCause, type ControlMessage } from "./peer-call.js";
 import type { CandidateBurst, ConnectionState, SignalingClient, SignalingEvents } from "./signaling-client.js";
 
 export type CallDirection = "outgoing" | "incoming";
@@ -135,8 +136,11 @@ export class Phone {
   private eventSeq = 0;
   /** The screen we share, and how to stop listening for its end. */
   private screen: { track: MediaStreamTrack; stream: MediaStream; off: () => void } | undefined;
+  /** The current call's chat (kept for the length of the call); subscribe to it on its own. */
+  readonly chat: ChatRoom;
 
   constructor(private readonly options: PhoneOptions) {
+    this.chat = new ChatRoom(() => this.snapshot.userId);
     this.localStream = options.localStream;
     const s = options.signaling;
     this.snapshot = {
@@ -189,7 +193,7 @@ export class Phone {
         const call = this.active;
         if (!call || call.id !== e.callId || call.links.has(e.userId)) return;
         // Everyone already in the call offers the newcomer a connection of their own.
-        const link = this.addLink(call, e.userId, "connecting", e.polite);
+        const link = this.addLink(call, e.userId, "connecting", e.polite, { offerAtOnce: true });
         link.peerCall?.start();
         this.participantEvent({ userId: e.userId, kind: "joined" });
       }),
@@ -197,7 +201,12 @@ export class Phone {
         const call = this.active;
         if (!call || call.id !== e.callId) return;
         const link = call.links.get(e.userId);
-        if (!link) return; // we saw them go already (their goodbye on the data channel)
+        if (!link) {
+          // We saw them go already: their goodbye on the data channel, or, for a tab that died,
+          // our connection closing; the server now confirms that they are gone for good.
+          if (e.reason === EndReason.PEER_GONE) this.participantEvent({ userId: e.userId, kind: "left", reason: e.reason });
+          return;
+        }
         this.dropLink(call, link);
         const invitation = link.view.state === "ringing";
         this.participantEvent({ userId: e.userId, kind: invitation ? "inviteFailed" : "left", reason: e.reason });
@@ -363,6 +372,11 @@ export class Phone {
     this.setMedia("video", enabled);
   }
 
+  /** Sends a chat message to everyone in the call; see ChatRoom.send for what is refused. */
+  sendChat(text: string): ChatSendResult {
+    return this.chat.send(text);
+  }
+
   dismissOutcome(): void {
     this.update({ lastOutcome: undefined });
   }
@@ -424,7 +438,7 @@ export class Phone {
    * until accept() (see PeerCallOptions.held).
    */
   private ring(incoming: ActiveCall, offer: IncomingOffer): void {
-    const link = this.addLink(incoming, incoming.peer, "connecting", true, true);
+    const link = this.addLink(incoming, incoming.peer, "connecting", true, { held: true });
     // In arrival order: the offer and its burst, then anything that trickled before.
     void link.peerCall?.handleDescription({ type: "offer", sdp: offer.sdp }, offer.burst);
     this.flushEarly(incoming, incoming.peer);
@@ -461,13 +475,24 @@ export class Phone {
   }
 
   /** A connection with `userId` in `call`; every connection's video cap follows the call's size. */
-  private addLink(call: ActiveCall, userId: string, state: ParticipantView["state"], polite: boolean, held = false): Link {
+  /**
+   * `held`: an incoming call's answer waits for Accept. `offerAtOnce`: the first offer goes after
+   * one candidate batch window rather than waiting for gathering to end, for someone who just
+   * accepted and waits on it (a 1:1 callee's phone rings meanwhile, so that offer can wait).
+   */
+  private addLink(
+    call: ActiveCall,
+    userId: string,
+    state: ParticipantView["state"],
+    polite: boolean,
+    { held = false, offerAtOnce = false }: { held?: boolean; offerAtOnce?: boolean } = {},
+  ): Link {
     const link: Link = {
       view: { userId, state, remoteStream: undefined, screenStream: undefined, peerMedia: { audio: true, video: true }, media: "new" },
       peerCall: undefined,
     };
     call.links.set(userId, link);
-    link.peerCall = this.createPeerCall(call, link, polite, held);
+    link.peerCall = this.createPeerCall(call, link, polite, held, offerAtOnce);
     this.resized(call);
     return link;
   }
@@ -475,6 +500,7 @@ export class Phone {
   private dropLink(call: ActiveCall, link: Link): void {
     if (call.links.get(link.view.userId) !== link) return;
     call.links.delete(link.view.userId);
+    this.chat.removePeer(link.view.userId);
     link.peerCall?.close();
     this.resized(call);
   }
@@ -484,7 +510,7 @@ export class Phone {
     if (this.active === call) this.update({ call: this.viewOf(call) });
   }
 
-  private createPeerCall(call: ActiveCall, link: Link, polite: boolean, held: boolean): PeerCall {
+  private createPeerCall(call: ActiveCall, link: Link, polite: boolean, held: boolean, offerAtOnce: boolean): PeerCall {
     const signaling = this.options.signaling;
     const to = link.view.userId;
     // A PeerCall that was replaced (glare) or dropped must not signal into the call any more.
@@ -525,6 +551,7 @@ export class Phone {
       signaling: callSignaling,
       polite,
       held,
+      ...(offerAtOnce ? { firstOfferWaitMs: CANDIDATE_TIMING.descriptionWaitMs } : {}),
       localStream: this.localStream,
       ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
     });
@@ -543,28 +570,30 @@ export class Phone {
       }),
     );
     peerCall.on("control", (message) => current(() => this.onControl(call, link, message)));
-    peerCall.on("peerGone", () => current(() => this.lost(call, link, { reason: EndReason.PEER_GONE, by: "peer", notify: true })));
-    peerCall.on("connectFailed", (cause) =>
-      current(() => this.lost(call, link, { reason: EndReason.CONNECT_FAILED, by: "me", notify: true, cause })),
-    );
+    this.chat.addPeer(to, { send: (wire) => peerCall.sendChat(wire) });
+    peerCall.on("chatOpen", () => current(() => this.chat.opened(to)));
+    peerCall.on("chat", (wire) => current(() => this.chat.receive(to, wire)));
+    peerCall.on("peerGone", () => current(() => this.lost(call, link, { reason: EndReason.PEER_GONE, by: "peer" })));
+    peerCall.on("connectFailed", (cause) => current(() => this.lost(call, link, { reason: EndReason.CONNECT_FAILED, by: "me", cause })));
     peerCall.on("error", () =>
       current(() => {
         // Once media flows it is peer-to-peer: a failed renegotiation (say, the server forgot
         // the call after a restart) does not end it. ICE failure and the data channel do.
-        if (link.view.state !== "connected") this.lost(call, link, { reason: EndReason.ERROR, by: "me", notify: true });
+        if (link.view.state !== "connected") this.lost(call, link, { reason: EndReason.ERROR, by: "me" });
       }),
     );
     return peerCall;
   }
 
   /**
-   * Our connection with one person failed or they said goodbye. The last one ends the call (and
-   * tells the server when `notify`); in a group call only that connection goes, and the server
-   * tells everyone once that person has really left.
+   * Our connection with one person failed or they said goodbye. The last one ends the call for
+   * us, and we leave it on the server too: in a group call others may still be in it (our
+   * connection to them failed), and it must not count us in. Otherwise only that connection
+   * goes, and the server tells everyone once that person has really left.
    */
-  private lost(call: ActiveCall, link: Link, end: { reason: EndReason; by: "me" | "peer"; notify?: boolean; cause?: ConnectFailureCause }): void {
+  private lost(call: ActiveCall, link: Link, end: { reason: EndReason; by: "me" | "peer"; cause?: ConnectFailureCause }): void {
     if (call.links.size <= 1) {
-      this.finish({ ...end, peer: link.view.userId });
+      this.finish({ ...end, peer: link.view.userId, notify: true });
       return;
     }
     this.dropLink(call, link);
@@ -586,6 +615,7 @@ export class Phone {
     }
     for (const peerCall of this.peerCalls()) peerCall.close();
     this.active = undefined;
+    this.chat.reset();
     this.update({ call: undefined, lastOutcome: { kind: "failed", peer: call.peer, error } });
   }
 
@@ -627,6 +657,7 @@ export class Phone {
     for (const peerCall of this.peerCalls()) peerCall.close();
     this.active = undefined;
     this.stopScreenShare();
+    this.chat.reset();
     this.update({
       call: undefined,
       lastParticipantEvent: undefined,

@@ -110,8 +110,10 @@ class FakePeerConnection {
     this.negotiations += 1;
     this.onnegotiationneeded?.();
   }
-  createDataChannel() {
-    return this.channel;
+  /** The control channel is ours to drive; any other (the chat's) gets a channel of its own. */
+  createDataChannel(label: string) {
+    if (label === "control") return this.channel;
+    return { onopen: null, onmessage: null, onclose: null, readyState: "connecting", close() {}, send() {} };
   }
   getTransceivers() {
     return this.transceivers;

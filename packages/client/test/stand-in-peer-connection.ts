@@ -55,6 +55,38 @@ export class StandInMediaStream {
 }
 globalThis.MediaStream ??= StandInMediaStream as unknown as typeof MediaStream;
 
+/** A negotiated data channel: opens, carries and closes when the test says. */
+export class StandInChannel {
+  onopen: (() => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: (() => void) | null = null;
+  readyState: RTCDataChannelState = "connecting";
+  /** Every message sent while open, in order. */
+  readonly sent: string[] = [];
+
+  constructor(
+    readonly label: string,
+    readonly init: RTCDataChannelInit | undefined,
+  ) {}
+
+  send(data: string) {
+    if (this.readyState !== "open") throw new Error(`InvalidStateError: channel is ${this.readyState}`);
+    this.sent.push(data);
+  }
+  close() {
+    this.readyState = "closed";
+  }
+  /** The channel opens (again). */
+  open() {
+    this.readyState = "open";
+    this.onopen?.();
+  }
+  /** A message from the peer. */
+  deliver(data: unknown) {
+    this.onmessage?.({ data });
+  }
+}
+
 let trackCount = 0;
 const receiverTrack = (kind: string): StandInTrack => ({ id: `remote-${kind}-${++trackCount}`, kind });
 
@@ -92,8 +124,13 @@ export class StandInPeerConnection {
     return { call, pc };
   }
 
-  createDataChannel() {
-    return { onopen: null, onmessage: null, onclose: null, readyState: "connecting", close() {}, send() {} };
+  /** Every data channel the call made, in order. */
+  readonly channels: StandInChannel[] = [];
+
+  createDataChannel(label: string, init?: RTCDataChannelInit) {
+    const channel = new StandInChannel(label, init);
+    this.channels.push(channel);
+    return channel;
   }
   getTransceivers() {
     return this.transceivers;

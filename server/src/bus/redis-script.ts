@@ -14,15 +14,24 @@ import { EndReason } from "@peertobeer/protocol";
  *   P watchers    set   sessions that watch presence
  *   P ns:<node>   set   sessions whose stream a node holds (for when the node dies)
  *   P nodes       zset  node -> last tick (Redis time, ms)
- *   P c:<cid>     hash  caller, callee, state ("ringing" | "active")
- *   P incall      hash  userId -> callId
- *   P timers      zset  "ring:<cid>" | "grace:<sid>" -> due time (Redis time, ms)
- *   P stats       hash  ringing, active: how many calls are in each state
+ *   P c:<cid>     hash  state ("ringing" | "active"); p: the participants in the order they joined
+ *                       (the caller first), comma-separated; i: the invitations being rung, in
+ *                       the order sent, comma-separated "invitee:inviter:ms" (ms: when it was sent);
+ *                       while the call holds two people also caller, callee, at (as the release
+ *                       before group calls keeps a call, so its nodes serve 1:1 calls during a
+ *                       rolling upgrade; a call it started, without p and i, is read from them)
+ *   P incall      hash  userId -> callId, for participants and invitees alike (one call each)
+ *   P timers      zset  "ring:<cid>:<invitee>" (one per invitation) | "ring:<cid>" (a call still
+ *                       ringing, for the release before) | "grace:<sid>" -> due time (Redis ms)
+ *   P stats       hash  ringing, active: how many calls are in each state (a call with
+ *                       participants is active, whoever it is still ringing)
  * Channel P n:<node> (sharded pub/sub) carries to a node, for the sessions it holds:
  *   "e|sid|<µs>|<event entry>"  an event, published at <µs> (Redis clock);  "t|sid|gen" another
  *   stream took over. Channel P all carries to every node "x|sid": the session ended.
  * An event's kind is "p" (payload: an encoded SignalingMessage holding just the event),
- * "c" (call ended: "reason,endedBy") or "r" (presence: "userId,1|0").
+ * "i" (an invitation: "<participants besides the inviter, comma-separated>|<payload>", the
+ * payload an offer the node adds them to), "c" (call ended: "reason,endedBy"), "l" (participant
+ * left: "reason,userId") or "r" (presence: "userId,1|0"). User IDs hold none of , : |.
  *
  * Every reply ends with two lists, for the node's metrics: the end reasons of the calls the run
  * ended, and the setup times (ms, offer to accepted answer) of the calls it accepted.
@@ -75,18 +84,184 @@ local function presence(uid, online)
   end
 end
 
-local function endCall(cid, reason, endedBy)
-  local ck = P .. 'c:' .. cid
-  local c = redis.call('HMGET', ck, 'caller', 'callee', 'state')
-  if not c[1] then return end
-  redis.call('DEL', ck)
-  redis.call('HINCRBY', P .. 'stats', c[3], -1)
-  ENDED[#ENDED + 1] = reason
-  redis.call('ZREM', P .. 'timers', 'ring:' .. cid)
-  for _, u in ipairs({ c[1], c[2] }) do
-    if redis.call('HGET', P .. 'incall', u) == cid then redis.call('HDEL', P .. 'incall', u) end
-    if u ~= endedBy then deliverToUser(u, endedBy, cid, 'c', reason .. ',' .. endedBy) end
+local function split(text)
+  local list = {}
+  if text and text ~= '' then
+    for item in string.gmatch(text, '[^,]+') do list[#list + 1] = item end
   end
+  return list
+end
+
+local function indexOf(list, x)
+  for i, v in ipairs(list) do
+    if v == x then return i end
+  end
+  return nil
+end
+
+-- A call: its state, its participants in the order they joined (the caller first), and the
+-- invitations being rung in the order they were sent, each { u = invitee, by = inviter, at = ms }.
+local function loadCall(cid)
+  local f = redis.call('HMGET', P .. 'c:' .. cid, 'state', 'p', 'i', 'caller', 'callee', 'at')
+  if not f[1] then return nil end
+  local call = { id = cid, state = f[1], parts = split(f[2]), invites = {} }
+  for _, item in ipairs(split(f[3])) do
+    local u, by, at = string.match(item, '^([^:]*):([^:]*):(%d+)$')
+    call.invites[#call.invites + 1] = { u = u, by = by, at = tonumber(at) }
+  end
+  if not f[2] then
+    -- Started by a node without group calls (a rolling upgrade): its caller and callee.
+    if call.state == 'ringing' then
+      call.parts = { f[4] }
+      call.invites = { { u = f[5], by = f[4], at = tonumber(f[6]) or NOW } }
+    else
+      call.parts = { f[4], f[5] }
+    end
+  elseif call.state == 'active' and #call.parts < 2 and call.invites[1] then
+    -- A node without group calls accepted it (it sets the state only): the callee is in.
+    call.parts[2] = table.remove(call.invites, 1).u
+  end
+  return call
+end
+
+local function inviteOf(call, u)
+  for i, x in ipairs(call.invites) do
+    if x.u == u then return x, i end
+  end
+  return nil
+end
+
+local function isParticipant(call, u)
+  return indexOf(call.parts, u) ~= nil
+end
+
+-- A participant or someone being invited.
+local function has(call, u)
+  return isParticipant(call, u) or inviteOf(call, u) ~= nil
+end
+
+-- Two participants, or an invitee and the one who invited them, may signal to each other.
+local function linked(call, a, b)
+  if a == b then return false end
+  if isParticipant(call, a) and isParticipant(call, b) then return true end
+  local ia, ib = inviteOf(call, a), inviteOf(call, b)
+  return (ia ~= nil and ia.by == b) or (ib ~= nil and ib.by == a)
+end
+
+-- Whom a request naming nobody is for: the one person the sender is linked to, if only one.
+local function soleLink(call, from)
+  local found, n = nil, 0
+  for _, u in ipairs(call.parts) do
+    if linked(call, from, u) then found, n = u, n + 1 end
+  end
+  for _, x in ipairs(call.invites) do
+    if linked(call, from, x.u) then found, n = x.u, n + 1 end
+  end
+  if n == 1 then return found end
+  return nil
+end
+
+-- The later of two joined later; an invitee is later than every participant.
+local function rank(call, u)
+  return indexOf(call.parts, u) or (#call.parts + 1)
+end
+
+local function isPolite(call, u, towards)
+  return rank(call, u) > rank(call, towards)
+end
+
+-- Participants and invitees: everyone the call counts against its size limit.
+local function size(call)
+  return #call.parts + #call.invites
+end
+
+local function saveCall(call)
+  local key = P .. 'c:' .. call.id
+  local invites = {}
+  for _, x in ipairs(call.invites) do invites[#invites + 1] = x.u .. ':' .. x.by .. ':' .. string.format('%d', x.at) end
+  redis.call('HSET', key, 'state', call.state, 'p', table.concat(call.parts, ','), 'i', table.concat(invites, ','))
+  -- A call of two also as nodes without group calls read it (caller, callee, when it rang), so
+  -- both versions serve 1:1 calls during a rolling upgrade; a bigger call is not theirs to touch.
+  if size(call) == 2 then
+    local first = call.invites[1]
+    local at = 0
+    if first then at = first.at end
+    redis.call('HSET', key, 'caller', call.parts[1], 'callee', call.parts[2] or first.u, 'at', string.format('%d', at))
+  else
+    redis.call('HDEL', key, 'caller', 'callee', 'at')
+  end
+end
+
+local function freeUser(u, cid)
+  if redis.call('HGET', P .. 'incall', u) == cid then redis.call('HDEL', P .. 'incall', u) end
+end
+
+local function ringTimer(cid, u)
+  return 'ring:' .. cid .. ':' .. u
+end
+
+local function ring(call, inviter, to, ringMs)
+  call.invites[#call.invites + 1] = { u = to, by = inviter, at = NOW }
+  redis.call('HSET', P .. 'incall', to, call.id)
+  redis.call('ZADD', P .. 'timers', NOW + ringMs, ringTimer(call.id, to))
+end
+
+local function dropInvite(call, index)
+  local x = table.remove(call.invites, index)
+  redis.call('ZREM', P .. 'timers', ringTimer(call.id, x.u))
+  freeUser(x.u, call.id)
+  return x
+end
+
+local function endCall(call, reason, endedBy)
+  local cid = call.id
+  redis.call('DEL', P .. 'c:' .. cid)
+  redis.call('HINCRBY', P .. 'stats', call.state, -1)
+  redis.call('ZREM', P .. 'timers', 'ring:' .. cid)
+  ENDED[#ENDED + 1] = reason
+  local ended = reason .. ',' .. endedBy
+  for _, u in ipairs(call.parts) do
+    freeUser(u, cid)
+    if u ~= endedBy then deliverToUser(u, endedBy, cid, 'c', ended) end
+  end
+  for _, x in ipairs(call.invites) do
+    redis.call('ZREM', P .. 'timers', ringTimer(cid, x.u))
+    freeUser(x.u, cid)
+    -- Someone still being rung into a call that went on without them: it was canceled.
+    if x.u ~= endedBy then
+      if call.state == 'active' then deliverToUser(x.u, endedBy, cid, 'c', ${EndReason.CANCELED} .. ',' .. endedBy)
+      else deliverToUser(x.u, endedBy, cid, 'c', ended) end
+    end
+  end
+end
+
+-- u leaves the call (hung up, declined, not answered, gone). A call left with fewer than two
+-- people ends for everyone; otherwise the others hear who left (an invitation that failed, only
+-- the inviter), and invitations the leaver sent are canceled.
+local function leave(call, u, reason, endedBy)
+  local cid = call.id
+  local invite, index = inviteOf(call, u)
+  if size(call) - 1 < 2 or (not invite and #call.parts <= 2) then
+    endCall(call, reason, endedBy)
+    return
+  end
+  if invite then
+    dropInvite(call, index)
+    saveCall(call)
+    if u ~= endedBy then deliverToUser(u, endedBy, cid, 'c', reason .. ',' .. endedBy) end
+    deliverToUser(invite.by, u, cid, 'l', reason .. ',' .. u)
+    return
+  end
+  table.remove(call.parts, indexOf(call.parts, u))
+  freeUser(u, cid)
+  local canceled = {}
+  local i = 1
+  while i <= #call.invites do
+    if call.invites[i].by == u then canceled[#canceled + 1] = dropInvite(call, i) else i = i + 1 end
+  end
+  saveCall(call)
+  for _, x in ipairs(canceled) do deliverToUser(x.u, u, cid, 'c', ${EndReason.CANCELED} .. ',' .. u) end
+  for _, other in ipairs(call.parts) do deliverToUser(other, u, cid, 'l', reason .. ',' .. u) end
 end
 
 local function closeSession(sid)
@@ -103,7 +278,8 @@ local function closeSession(sid)
   if redis.call('HGET', P .. 'users', uid) == sid then
     redis.call('HDEL', P .. 'users', uid)
     local cid = redis.call('HGET', P .. 'incall', uid)
-    if cid then endCall(cid, ${EndReason.PEER_GONE}, uid) end
+    local call = cid and loadCall(cid)
+    if call then leave(call, uid, ${EndReason.PEER_GONE}, uid) end
     presence(uid, 0)
   end
   return true
@@ -186,53 +362,115 @@ elseif op == 'call' then
   if not current(uid, sid) then return { 'ended' } end
   local own = redis.call('HGET', P .. 'incall', uid)
   if own then
-    local c = redis.call('HMGET', P .. 'c:' .. own, 'state', 'caller')
-    if c[1] == 'ringing' and c[2] == to then return { 'glare', own } end
+    -- Both called each other at once (or the callee invited the caller): keep the existing call.
+    local call = loadCall(own)
+    local invite = call and inviteOf(call, uid)
+    if invite and invite.by == to then return { 'glare', own } end
     return { 'incall' }
   end
   if not redis.call('HGET', P .. 'users', to) then return { 'offline' } end
   if redis.call('HGET', P .. 'incall', to) then return { 'busy' } end
-  redis.call('HSET', P .. 'c:' .. cid, 'caller', uid, 'callee', to, 'state', 'ringing', 'at', NOW)
+  local call = { id = cid, state = 'ringing', parts = { uid }, invites = {} }
   redis.call('HINCRBY', P .. 'stats', 'ringing', 1)
-  redis.call('HSET', P .. 'incall', uid, cid, to, cid)
+  redis.call('HSET', P .. 'incall', uid, cid)
+  ring(call, uid, to, ringMs)
+  -- The call's own timer as well, which nodes without group calls fire (they would drop the
+  -- invitation's, not knowing it), during a rolling upgrade.
   redis.call('ZADD', P .. 'timers', NOW + ringMs, 'ring:' .. cid)
+  saveCall(call)
   deliverToUser(to, uid, cid, 'p', payload)
   return { 'ok' }
 
-elseif op == 'relay' or op == 'hangup' then
+elseif op == 'offer' or op == 'answer' or op == 'candidates' or op == 'hangup' then
   local uid, sid, cid = ARGV[A], ARGV[A + 1], ARGV[A + 2]
   if not current(uid, sid) then return { 'ended' } end
-  local ck = P .. 'c:' .. cid
-  local c = redis.call('HMGET', ck, 'caller', 'callee', 'state')
-  if not c[1] then return { 'nocall' } end
-  if uid ~= c[1] and uid ~= c[2] then return { 'notin' } end
-  local peer = c[1]
-  if uid == c[1] then peer = c[2] end
+  local call = loadCall(cid)
+  if not call then return { 'nocall' } end
+  if not has(call, uid) then return { 'notin' } end
+
   if op == 'hangup' then
     local requested = tonumber(ARGV[A + 3])
     local reason
-    -- What only the client can know (the call failed, or could not connect) is kept as sent.
+    -- What only the client can know (the call failed, or could not connect) is kept as sent;
+    -- the rest follows from the call's state and the sender's place in it.
     if requested == ${EndReason.ERROR} or requested == ${EndReason.CONNECT_FAILED} then reason = requested
-    elseif c[3] == 'active' then reason = ${EndReason.HANGUP}
-    elseif uid == c[1] then reason = ${EndReason.CANCELED}
-    elseif requested == ${EndReason.BUSY} then reason = ${EndReason.BUSY}
-    else reason = ${EndReason.DECLINED} end
-    endCall(cid, reason, uid)
+    elseif inviteOf(call, uid) then
+      if requested == ${EndReason.BUSY} then reason = ${EndReason.BUSY} else reason = ${EndReason.DECLINED} end
+    elseif call.state == 'active' then reason = ${EndReason.HANGUP}
+    else reason = ${EndReason.CANCELED} end
+    leave(call, uid, reason, uid)
     return { 'ok', reason }
   end
-  local mode, to, toCallee, toCaller = ARGV[A + 3], ARGV[A + 4], ARGV[A + 5], ARGV[A + 6]
-  if mode == 'offer' and to ~= '' and to ~= peer then return { 'wrongpeer', peer } end
-  if mode == 'answer' and c[3] == 'ringing' then
-    if uid ~= c[2] then return { 'wrongstate' } end
-    redis.call('HSET', ck, 'state', 'active')
-    redis.call('HINCRBY', P .. 'stats', 'ringing', -1)
-    redis.call('HINCRBY', P .. 'stats', 'active', 1)
-    SETUP[#SETUP + 1] = NOW - tonumber(redis.call('HGET', ck, 'at'))
-    redis.call('ZREM', P .. 'timers', 'ring:' .. cid)
+
+  -- Then: to (who it is for, "" for the sender's one link), the call size limit, the ring
+  -- timeout, the invitation's offer (an offer) or participant_joined (an answer), and the event
+  -- for a polite receiver and for an impolite one.
+  local to = ARGV[A + 3]
+  if op == 'answer' then
+    local invite, index = inviteOf(call, uid)
+    if invite then
+      -- The invitee accepts: a participant now, and the call active if it was ringing.
+      if to ~= '' and to ~= invite.by then return { 'answerinviter', invite.by } end
+      table.remove(call.invites, index)
+      redis.call('ZREM', P .. 'timers', ringTimer(cid, uid))
+      call.parts[#call.parts + 1] = uid
+      if call.state == 'ringing' then
+        call.state = 'active'
+        redis.call('ZREM', P .. 'timers', 'ring:' .. cid)
+        redis.call('HINCRBY', P .. 'stats', 'ringing', -1)
+        redis.call('HINCRBY', P .. 'stats', 'active', 1)
+        SETUP[#SETUP + 1] = NOW - invite.at
+      end
+      saveCall(call)
+      local answer = ARGV[A + 8]
+      if isPolite(call, invite.by, uid) then answer = ARGV[A + 7] end
+      deliverToUser(invite.by, uid, cid, 'p', answer)
+      -- Everyone else now offers the newcomer a connection of their own (the newcomer joined
+      -- last, so each of them is the impolite side: the payload says polite = false).
+      for _, other in ipairs(call.parts) do
+        if other ~= uid and other ~= invite.by then deliverToUser(other, uid, cid, 'p', ARGV[A + 6]) end
+      end
+      return { 'ok' }
+    end
   end
-  local payload = toCaller
-  if peer == c[2] then payload = toCallee end
-  deliverToUser(peer, uid, cid, 'p', payload)
+
+  -- Whom it is for: the person named, or the sender's one link.
+  local target = to
+  if to == '' then
+    target = soleLink(call, uid)
+    if not target then return { 'several' } end
+  elseif not linked(call, uid, to) then
+    if op == 'offer' then
+      target = nil
+    elseif not has(call, to) then return { 'notincall' }
+    else return { 'notlinked' } end
+  end
+
+  if op == 'offer' and target == nil then
+    -- "Add person": a participant of an active call rings someone into it.
+    if not isParticipant(call, uid) then return { 'notparticipant' } end
+    if to == uid then return { 'self' } end
+    if call.state ~= 'active' then return { 'notactive' } end
+    local pending = inviteOf(call, to)
+    if pending then return { 'invited', pending.by } end
+    local max = tonumber(ARGV[A + 4])
+    if size(call) >= max then return { 'full', max } end
+    if not redis.call('HGET', P .. 'users', to) then return { 'offline' } end
+    if redis.call('HGET', P .. 'incall', to) then return { 'busy' } end
+    local others = {}
+    for _, u in ipairs(call.parts) do
+      if u ~= uid then others[#others + 1] = u end
+    end
+    ring(call, uid, to, tonumber(ARGV[A + 5]))
+    saveCall(call)
+    deliverToUser(to, uid, cid, 'i', table.concat(others, ',') .. '|' .. ARGV[A + 6])
+    return { 'ok' }
+  end
+
+  if op == 'answer' and inviteOf(call, target) then return { 'wrongstate' } end
+  local payload = ARGV[A + 8]
+  if isPolite(call, target, uid) then payload = ARGV[A + 7] end
+  deliverToUser(target, uid, cid, 'p', payload)
   return { 'ok' }
 
 elseif op == 'tick' then
@@ -255,7 +493,13 @@ elseif op == 'tick' then
     redis.call('ZREM', P .. 'timers', timer)
     local kind, id = string.match(timer, '^(%a+):(.*)$')
     if kind == 'ring' then
-      if redis.call('HGET', P .. 'c:' .. id, 'state') == 'ringing' then endCall(id, ${EndReason.NO_ANSWER}, '') end
+      -- "ring:<call>:<invitee>": nobody answered that invitation; "ring:<call>": nobody answered
+      -- a call still ringing (its one invitation).
+      local cid, u = string.match(id, '^([^:]*):(.*)$')
+      if not cid then cid = id end
+      local call = loadCall(cid)
+      if call and not u and call.state == 'ringing' and call.invites[1] then u = call.invites[1].u end
+      if call and u and inviteOf(call, u) then leave(call, u, ${EndReason.NO_ANSWER}, '') end
     elseif kind == 'grace' then
       if redis.call('HGET', P .. 's:' .. id, 'node') == '' then closeSession(id) end
     end

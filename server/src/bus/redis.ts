@@ -11,6 +11,8 @@ export interface RedisBackendOptions {
   /** Key prefix: the hash tag of every key, so one deployment's keys share a Redis Cluster slot. */
   prefix: string;
   ringTimeoutMs: number;
+  /** How many people a call may hold, invitees included (MAX_CALL_PARTICIPANTS). */
+  maxCallParticipants: number;
   sessionGraceMs: number;
   heartbeatMs: number;
   historyLimit: HistoryLimit;
@@ -38,6 +40,7 @@ interface LocalStream {
 }
 
 const SEPARATOR = 0x7c; // "|"
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Cluster mode: sessions, calls, presence, histories and timers in Redis, so any node takes any
@@ -176,7 +179,9 @@ export class RedisBackend implements SignalingBackend {
         value: { sdp: input.sdp, renegotiation, polite, candidates: input.candidates ?? [], endOfCandidates: input.endOfCandidates ?? false },
       });
     if (input.callId !== "") {
-      await this.relay(from, input.callId, "offer", input.toUserId, offer(true, true), offer(false, true));
+      // A renegotiation to someone linked to the sender, or an invitation (the script adds who is
+      // in the call to the offer): which one is for the script to tell.
+      await this.inCall(from, "offer", input.callId, input.toUserId, offer(true, false), offer(true, true), offer(false, true));
       return input.callId;
     }
     const to = input.toUserId;
@@ -190,28 +195,26 @@ export class RedisBackend implements SignalingBackend {
         throw new HubError("aborted", ErrorReason.CALL_GLARE, `${to} is already calling you.`, text(reply[1]));
       case "incall":
         throw new HubError("failed_precondition", ErrorReason.ALREADY_IN_CALL, "You are already in a call.");
-      case "offline":
-        throw new HubError("not_found", ErrorReason.USER_OFFLINE, `${to} is not online.`);
-      case "busy":
-        throw new HubError("failed_precondition", ErrorReason.USER_BUSY, `${to} is busy in another call.`);
       default:
-        throw refusal(text(reply[0]), callId, "");
+        throw this.refusal(reply, callId, to);
     }
   }
 
-  async answer(from: SessionHandle, callId: string, sdp: string, candidates: IceCandidate[], endOfCandidates: boolean): Promise<void> {
+  async answer(from: SessionHandle, callId: string, sdp: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId = ""): Promise<void> {
     const answer = (polite: boolean) => encodeEvent({ case: "answer", value: { sdp, polite, candidates, endOfCandidates } });
-    await this.relay(from, callId, "answer", "", answer(true), answer(false));
+    // Whoever hears that the sender joined joined earlier: the impolite side of that pair.
+    const joined = encodeEvent({ case: "participantJoined", value: { userId: from.userId, polite: false } });
+    await this.inCall(from, "answer", callId, toUserId, joined, answer(true), answer(false));
   }
 
-  async candidates(from: SessionHandle, callId: string, candidates: IceCandidate[], endOfCandidates: boolean): Promise<void> {
+  async candidates(from: SessionHandle, callId: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId = ""): Promise<void> {
     const payload = encodeEvent({ case: "iceCandidates", value: { candidates, endOfCandidates } });
-    await this.relay(from, callId, "candidates", "", payload, payload);
+    await this.inCall(from, "candidates", callId, toUserId, EMPTY, payload, payload);
   }
 
   async hangUp(from: SessionHandle, callId: string, requested: EndReason): Promise<EndReason> {
     const reply = await this.run("hangup", from.userId, from.id, callId, requested);
-    if (text(reply[0]) !== "ok") throw refusal(text(reply[0]), callId, "");
+    if (text(reply[0]) !== "ok") throw this.refusal(reply, callId, "");
     return Number(reply[1]) as EndReason;
   }
 
@@ -245,9 +248,53 @@ export class RedisBackend implements SignalingBackend {
     this.sub.disconnect();
   }
 
-  private async relay(from: SessionHandle, callId: string, mode: string, to: string, toCallee: Buffer, toCaller: Buffer): Promise<void> {
-    const reply = await this.run("relay", from.userId, from.id, callId, mode, to, toCallee, toCaller);
-    if (text(reply[0]) !== "ok") throw refusal(text(reply[0]), callId, reply[1] === undefined ? "" : text(reply[1]), to);
+  /**
+   * An offer, answer or candidates within a call: `extra` is the invitation's offer (an offer) or
+   * participant_joined (an answer); `polite` and `impolite` the event for either receiver.
+   */
+  private async inCall(from: SessionHandle, op: string, callId: string, to: string, extra: Buffer, polite: Buffer, impolite: Buffer): Promise<void> {
+    const { maxCallParticipants, ringTimeoutMs } = this.options;
+    const reply = await this.run(op, from.userId, from.id, callId, to, maxCallParticipants, ringTimeoutMs, extra, polite, impolite);
+    if (text(reply[0]) !== "ok") throw this.refusal(reply, callId, to);
+  }
+
+  /** A refusal the script returned for a call operation, as the hub words it. */
+  private refusal(reply: Reply[], callId: string, to: string): HubError {
+    const detail = text(reply[1]);
+    switch (text(reply[0])) {
+      case "ended":
+        return new HubError("unauthenticated", ErrorReason.SESSION_ENDED, "This session has ended; join again.");
+      case "nocall":
+        return new HubError("not_found", ErrorReason.CALL_NOT_FOUND, "That call does not exist or has ended.");
+      case "notin":
+        return new HubError("permission_denied", ErrorReason.NOT_IN_CALL, "You are not a participant of that call.");
+      case "offline":
+        return new HubError("not_found", ErrorReason.USER_OFFLINE, `${to} is not online.`);
+      case "busy":
+        return new HubError("failed_precondition", ErrorReason.USER_BUSY, `${to} is busy in another call.`);
+      case "wrongstate":
+        return new HubError("failed_precondition", ErrorReason.WRONG_STATE, "Only the person being called can answer.");
+      case "several":
+        return new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, "This call has several people: say whom it is for (to_user_id).");
+      case "notincall":
+        return new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, `${to} is not in this call.`);
+      case "notlinked":
+        return new HubError("permission_denied", ErrorReason.NOT_IN_CALL, `You and ${to} are not connected in this call yet.`);
+      case "answerinviter":
+        return new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, `Your invitation came from ${detail}; answer them.`);
+      case "notparticipant":
+        return new HubError("permission_denied", ErrorReason.NOT_IN_CALL, "Only people in the call can add someone to it.");
+      case "self":
+        return new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, "You cannot call yourself.");
+      case "notactive":
+        return new HubError("failed_precondition", ErrorReason.WRONG_STATE, "You can add people once the call has been answered.");
+      case "invited":
+        return new HubError("failed_precondition", ErrorReason.ALREADY_INVITED, `${to} is already being invited by ${detail}.`);
+      case "full":
+        return new HubError("failed_precondition", ErrorReason.CALL_FULL, `The call is full: at most ${detail} people.`);
+      default:
+        return new HubError("unavailable", ErrorReason.STORE_UNAVAILABLE, `Unexpected answer from the shared state for call ${callId}: ${text(reply[0])}.`);
+    }
   }
 
   /** Registers a stream before its join runs, so events published meanwhile wait for it. */
@@ -383,24 +430,6 @@ interface ScriptCommand {
   p2bBuffer(key: string, ...args: ScriptArg[]): Promise<Reply[]>;
 }
 
-/** A refusal the script returned for a call operation, as the hub words it. */
-function refusal(code: string, callId: string, peer: string, to = ""): HubError {
-  switch (code) {
-    case "ended":
-      return new HubError("unauthenticated", ErrorReason.SESSION_ENDED, "This session has ended; join again.");
-    case "nocall":
-      return new HubError("not_found", ErrorReason.CALL_NOT_FOUND, "That call does not exist or has ended.");
-    case "notin":
-      return new HubError("permission_denied", ErrorReason.NOT_IN_CALL, "You are not a participant of that call.");
-    case "wrongstate":
-      return new HubError("failed_precondition", ErrorReason.WRONG_STATE, "Only the person being called can answer.");
-    case "wrongpeer":
-      return new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, `Call ${callId} is with ${peer}, not ${to}.`);
-    default:
-      return new HubError("unavailable", ErrorReason.STORE_UNAVAILABLE, `Unexpected answer from the shared state: ${code}.`);
-  }
-}
-
 type EventOf = EventInit["event"];
 
 /** An event's payload for the script (a Buffer: ioredis would send another Uint8Array as text). */
@@ -425,18 +454,27 @@ function decodeEntry(entry: Buffer): { seq: bigint; message: SignalingMessage } 
   const [seqText = "0", fromUserId = "", callId = "", kind] = fields;
   const seq = BigInt(seqText);
   const payload = entry.subarray(start);
-  if (kind === "p") {
-    const message = fromBinary(SignalingMessageSchema, payload);
+  if (kind === "p" || kind === "i") {
+    // An invitation: who is in the call besides the inviter, then the offer.
+    const split = kind === "i" ? payload.indexOf(SEPARATOR) : -1;
+    const message = fromBinary(SignalingMessageSchema, payload.subarray(split + 1));
     message.seq = seq;
     message.fromUserId = fromUserId;
     message.callId = callId;
+    if (split >= 0 && message.event.case === "offer") {
+      const ids = payload.toString("latin1", 0, split);
+      message.event.value.participantUserIds = ids === "" ? [] : ids.split(",");
+    }
     return { seq, message };
   }
   const [first = "", second = ""] = payload.toString("latin1").split(",");
+  const reason = Number(first) as EndReason;
   const message =
     kind === "c"
-      ? create(SignalingMessageSchema, { seq, fromUserId, callId, event: { case: "callEnded", value: { reason: Number(first) as EndReason, endedByUserId: second } } })
-      : create(SignalingMessageSchema, { seq, fromUserId, callId, event: { case: "presence", value: { userId: first, online: second === "1" } } });
+      ? create(SignalingMessageSchema, { seq, fromUserId, callId, event: { case: "callEnded", value: { reason, endedByUserId: second } } })
+      : kind === "l"
+        ? create(SignalingMessageSchema, { seq, fromUserId, callId, event: { case: "participantLeft", value: { userId: second, reason } } })
+        : create(SignalingMessageSchema, { seq, fromUserId, callId, event: { case: "presence", value: { userId: first, online: second === "1" } } });
   return { seq, message };
 }
 

@@ -1,21 +1,26 @@
-import type { CallView, ParticipantView } from "@peertobeer/client";
-import { Mic, MicOff, PhoneOff, UserPlus, Video as VideoIcon, VideoOff, type LucideIcon } from "lucide-react";
-import { useState, type FormEvent } from "react";
+import type { CallView, ChatRoom, ParticipantView } from "@peertobeer/client";
+import { Keyboard, Mic, MicOff, PhoneOff, UserPlus, Video as VideoIcon, VideoOff, type LucideIcon } from "lucide-react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useChat } from "../hooks/useChat.js";
+import { useShortcuts } from "../hooks/useShortcuts.js";
 import { useSpeaking } from "../hooks/useSpeaking.js";
 import { cn } from "../lib/cn.js";
 import { listOfNames, type Notice } from "../lib/messages.js";
 import { Button } from "./Button.js";
+import { CallTimer } from "./CallTimer.js";
+import { ChatButton, ChatPanel, ChatPreview, useReturnFocus } from "./ChatPanel.js";
 import { NoticeBanner } from "./NoticeBanner.js";
 import { presenterOf, ScreenShareButton, ScreenStage } from "./ScreenShare.js";
 import { CallSettings } from "./SettingsDialog.js";
+import { ShortcutsDialog } from "./ShortcutsDialog.js";
 import { Video } from "./Video.js";
 
 interface CallScreenProps {
   call: CallView;
   localStream: MediaStream | undefined;
   localMedia: { audio: boolean; video: boolean };
-  /** The latest arrival, departure or failed invitation in this call. */
-  participantNotice: Notice | undefined;
+  /** The latest arrival, departure or failed invitation in this call, and its number. */
+  participantNotice: (Notice & { seq: number }) | undefined;
   /** Who is online, offered when adding someone. */
   onlineUsers: readonly string[];
   onHangUp: () => void;
@@ -26,7 +31,12 @@ interface CallScreenProps {
   localScreen?: MediaStream | undefined;
   /** A camera or microphone picked in Settings when the call had none. */
   onLocalStream?: (stream: MediaStream) => void;
+  /** The call's chat (Phone.chat). */
+  chat: ChatRoom;
 }
+
+/** How long a notice about someone in the call stays up. */
+const NOTICE_MS = 8_000;
 
 /** How the tiles share the stage, from one remote participant to five, at phone width and up. */
 function gridClass(tiles: number): string {
@@ -40,6 +50,14 @@ function gridClass(tiles: number): string {
 export function CallScreen(props: CallScreenProps) {
   const { call, localStream, localMedia, participantNotice, onHangUp, onToggleMicrophone, onToggleCamera } = props;
   const [adding, setAdding] = useState(false);
+  // A notice about someone coming or going is news for a while, not for the rest of the call.
+  const [shownNotice, setShownNotice] = useState<number | undefined>();
+  useEffect(() => {
+    if (!participantNotice) return;
+    setShownNotice(participantNotice.seq);
+    const timer = setTimeout(() => setShownNotice(undefined), NOTICE_MS);
+    return () => clearTimeout(timer);
+  }, [participantNotice?.seq]);
   const incoming = call.phase === "incoming";
   const ringing = incoming || call.phase === "outgoing";
   // People we invited whose phones ring; in a 1:1 call the callee's tile stands in for that.
@@ -49,6 +67,17 @@ export function CallScreen(props: CallScreenProps) {
   // Someone shares a screen: it takes the stage, the tiles (and our camera) line up beside it.
   const presenter = ringing ? undefined : presenterOf(joined);
   const localVideo = <Video stream={localStream} label="Local video" muted mirrored />;
+  const chat = useChat(props.chat);
+  const chatButton = useRef<HTMLButtonElement>(null);
+  useReturnFocus(chat.open, chatButton);
+  const [helpOpen, setHelpOpen] = useState(false);
+  useShortcuts(!ringing, {
+    microphone: onToggleMicrophone,
+    camera: onToggleCamera,
+    chat: () => chat.setOpen(!chat.open),
+    hangUp: onHangUp,
+    help: () => setHelpOpen(true),
+  });
   const status =
     incoming ? `${call.peer} is calling…`
     : ringing ? `Calling ${call.peer}…`
@@ -59,6 +88,7 @@ export function CallScreen(props: CallScreenProps) {
       <div
         className={cn(
           "relative flex min-h-[60dvh] flex-1 flex-col overflow-hidden rounded-2xl border border-slate-800 bg-slate-950 p-2 sm:min-h-0",
+          chat.open && !ringing && "md:pr-[21rem]",
           presenter && "gap-2 lg:flex-row",
         )}
       >
@@ -104,12 +134,19 @@ export function CallScreen(props: CallScreenProps) {
           </p>
         )}
         {!presenter && (
-          <div className="absolute right-4 bottom-4 aspect-video w-28 overflow-hidden rounded-xl border border-slate-700 shadow-lg sm:w-44">
+          <div
+            className={cn(
+              "absolute right-4 bottom-4 aspect-video w-28 overflow-hidden rounded-xl border border-slate-700 shadow-lg sm:w-44",
+              chat.open && !ringing && "md:right-[21.5rem]",
+            )}
+          >
             {localVideo}
           </div>
         )}
+        {!ringing && <ChatPreview chat={chat} />}
+        {chat.open && !ringing && <ChatPanel chat={chat} others={joined.map((p) => p.userId)} onClose={() => chat.setOpen(false)} />}
       </div>
-      {participantNotice && <NoticeBanner notice={participantNotice} />}
+      {participantNotice && shownNotice === participantNotice.seq && <NoticeBanner notice={participantNotice} />}
       {adding && !ringing && (
         <AddPersonForm
           onlineUsers={props.onlineUsers.filter((id) => !call.participants.some((p) => p.userId === id))}
@@ -125,6 +162,7 @@ export function CallScreen(props: CallScreenProps) {
         <div className="relative flex flex-wrap items-center justify-center gap-3 pb-2">
           {!ringing && (
             <>
+              <CallTimer connected={call.phase === "connected"} />
               <MediaToggle
                 on={localMedia.audio}
                 labels={["Mute microphone", "Unmute microphone"]}
@@ -142,6 +180,18 @@ export function CallScreen(props: CallScreenProps) {
               </Button>
               <ScreenShareButton sharing={props.localScreen !== undefined} />
               <CallSettings localStream={localStream} onLocalStream={(stream) => props.onLocalStream?.(stream)} />
+              <ChatButton chat={chat} ref={chatButton} />
+              <Button
+                size="icon"
+                variant="ghost"
+                className="hidden sm:inline-flex"
+                aria-label="Keyboard shortcuts"
+                title="Keyboard shortcuts (?)"
+                aria-keyshortcuts="Shift+?"
+                onClick={() => setHelpOpen(true)}
+              >
+                <Keyboard aria-hidden />
+              </Button>
             </>
           )}
           <Button size="lg" variant="danger" onClick={onHangUp}>
@@ -150,6 +200,7 @@ export function CallScreen(props: CallScreenProps) {
           </Button>
         </div>
       )}
+      {helpOpen && <ShortcutsDialog onClose={() => setHelpOpen(false)} />}
     </section>
   );
 }

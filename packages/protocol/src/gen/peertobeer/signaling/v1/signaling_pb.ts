@@ -663,7 +663,7 @@ export const ParticipantJoinedSchema: GenMessage<ParticipantJoined> = /*@__PURE_
 /**
  * Someone left a call that goes on (they hung up, or their session ended: HANGUP, PEER_GONE,
  * CONNECT_FAILED, ERROR), or an invitation the receiver sent failed (DECLINED, BUSY,
- * NO_ANSWER, CANCELED when the invitee's session ended). from_user_id is the user who left.
+ * NO_ANSWER, PEER_GONE when the invitee's session ended). from_user_id is the user who left.
  * The last one left gets call_ended instead.
  *
  * @generated from message peertobeer.signaling.v1.ParticipantLeft
