@@ -89,6 +89,8 @@ export function App() {
           onHangUp={() => phone.hangUp()}
           onToggleMicrophone={() => phone.setMicrophoneEnabled(!snapshot.localMedia.audio)}
           onToggleCamera={() => phone.setCameraEnabled(!snapshot.localMedia.video)}
+          localScreen={snapshot.localScreen}
+          onLocalStream={(stream) => setMedia({ stream, problem: undefined })}
           chat={phone.chat}
         />
       ) : (

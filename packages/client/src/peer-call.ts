@@ -48,7 +48,11 @@ export interface CallSignaling {
 
 /** What the peers tell each other over the data channel. */
 export type ControlMessage =
-  | { type: "media"; audio: boolean; video: boolean }
+  /**
+   * `screen`: the mid of the transceiver our shared screen goes out on (null: not sharing). A
+   * peer that does not know the field sees no screen, only the camera.
+   */
+  | { type: "media"; audio: boolean; video: boolean; screen?: string | null }
   | { type: "bye" };
 
 export interface PeerCallEvents extends Record<string, unknown> {
@@ -57,6 +61,8 @@ export interface PeerCallEvents extends Record<string, unknown> {
    * (its tracks are silent until media flows) and again whenever it gains a track.
    */
   remoteStream: MediaStream;
+  /** The screen the peer shares (a stream of its one video track), or undefined when they stop. */
+  remoteScreen: MediaStream | undefined;
   connectionState: RTCPeerConnectionState;
   control: ControlMessage;
   /** The data channel closed without a goodbye: the other side is gone. */
@@ -151,6 +157,14 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   /** A renegotiation wanted while held: it waits until the answer has gone. */
   private negotiateOnRelease = false;
   private localStream: MediaStream | undefined;
+  /** The screen we share: its track and stream, and the transceiver it goes out on (kept for the next share). */
+  private screen: { track: MediaStreamTrack; stream: MediaStream } | undefined;
+  private screenTransceiver: RTCRtpTransceiver | undefined;
+  /** The screen mid we last told the peer about. */
+  private announcedScreen: string | null = null;
+  /** The mid the peer says its screen goes out on, and the stream we show it in. */
+  private remoteScreenMid: string | null = null;
+  private remoteScreen: MediaStream | undefined;
 
   constructor(private readonly options: PeerCallOptions) {
     super();
@@ -159,7 +173,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     this.pc = new options.RTCPeerConnection({ ...options.rtcConfiguration, bundlePolicy: "max-bundle" });
     // Negotiated on both sides with a fixed id: no extra offer/answer round for the channel.
     this.channel = this.pc.createDataChannel("control", { negotiated: true, id: 0 });
-    this.channel.onopen = () => this.sendControl({ type: "media", ...this.localMedia });
+    this.channel.onopen = () => this.sendMediaState();
     this.channel.onmessage = (event: MessageEvent) => this.receiveControl(event.data);
     // SCTP closes the channel only on a real shutdown (tab closed, peer left), not on a blip.
     this.channel.onclose = () => {
@@ -174,6 +188,10 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     this.pc.onicecandidateerror = (event) => this.candidateError(event);
     this.pc.ontrack = (event) => this.addRemoteTracks([event.track]);
     this.pc.onconnectionstatechange = () => this.connectionChanged();
+    // A screen transceiver gets its mid once an offer or answer is set: tell the peer then.
+    this.pc.onsignalingstatechange = () => {
+      if (this.pc.signalingState === "stable" && this.screenMid() !== this.announcedScreen) this.sendMediaState();
+    };
   }
 
   /** Caller side: attach local media now, which triggers the first offer. */
@@ -204,7 +222,9 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     if (!this.localMediaAttached) return; // attachLocalMedia() will use it
     for (const track of stream.getTracks()) {
       track.enabled = track.kind === "audio" ? this.localMedia.audio : this.localMedia.video;
-      const idle = this.pc.getTransceivers().find((t) => t.receiver.track.kind === track.kind && !t.sender.track && t.direction !== "stopped");
+      const idle = this.pc
+        .getTransceivers()
+        .find((t) => t.receiver.track.kind === track.kind && !t.sender.track && t.direction !== "stopped" && t !== this.screenTransceiver);
       if (!idle) {
         this.pc.addTrack(track, stream);
         continue;
@@ -213,6 +233,44 @@ export class PeerCall extends Emitter<PeerCallEvents> {
       idle.sender.setStreams(stream);
       idle.direction = "sendrecv"; // fires negotiationneeded
     }
+  }
+
+  /**
+   * Swaps the camera or microphone for another (`track`) on the sender that sends `previous`:
+   * no renegotiation, the peer's decoder just sees other frames. Without such a sender (no
+   * camera until now) it goes out like a late permission: an idle sender takes it.
+   */
+  async replaceTrack(previous: MediaStreamTrack | undefined, track: MediaStreamTrack): Promise<void> {
+    if (this.closed) return;
+    track.enabled = track.kind === "audio" ? this.localMedia.audio : this.localMedia.video;
+    const sender = previous && this.pc.getSenders().find((s) => s.track === previous);
+    if (!sender) {
+      if (!this.localMediaAttached || !this.localStream) return; // attachLocalMedia() will use it
+      const idle = this.pc
+        .getTransceivers()
+        .find((t) => t.receiver.track.kind === track.kind && !t.sender.track && t.direction !== "stopped" && t !== this.screenTransceiver);
+      if (!idle) return;
+      await idle.sender.replaceTrack(track);
+      idle.sender.setStreams(this.localStream);
+      idle.direction = "sendrecv"; // fires negotiationneeded
+      return;
+    }
+    await sender.replaceTrack(track);
+    // Another camera may have another size: the sender's cap is worked out again.
+    if (track.kind === "video" && this.everConnected && this.fullSizeTimer === undefined) this.applyFullSize();
+  }
+
+  /**
+   * Shares a screen (`track` from getDisplayMedia) as one more video track, or stops sharing
+   * (undefined). Either renegotiates the call; the peer learns which track is the screen over
+   * the data channel (ControlMessage `screen`). Stopping keeps the transceiver, idle, for the
+   * next share, so a call does not grow an m-line per share.
+   */
+  setScreen(share: { track: MediaStreamTrack; stream: MediaStream } | undefined): void {
+    if (this.closed || share?.track === this.screen?.track) return;
+    this.screen = share;
+    if (!this.localMediaAttached) return; // attachLocalMedia() adds it after the camera
+    this.attachScreen();
   }
 
   /**
@@ -228,6 +286,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
       // The polite side yields: its own offer, if still waiting for its burst, is rolled back.
       if (offerCollision) this.outgoingDescription = undefined;
       await this.pc.setRemoteDescription(description); // a polite peer rolls back implicitly
+      this.updateRemoteScreen(); // the screen's mid may be known only from here
       if (description.type === "offer") {
         // Callee: attach media to the transceivers the offer created, so the answer sends it.
         this.attachLocalMedia();
@@ -255,7 +314,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     for (const track of this.localStream?.getTracks() ?? []) {
       if (track.kind === kind) track.enabled = enabled;
     }
-    this.sendControl({ type: "media", ...this.localMedia });
+    this.sendMediaState();
   }
 
   /** Tells the peer we are leaving, over the data channel (works while signaling is down). */
@@ -336,9 +395,38 @@ export class PeerCall extends Emitter<PeerCallEvents> {
       if (existing) existing.direction = "recvonly";
       else this.pc.addTransceiver(kind, { direction: "recvonly" });
     }
+    if (this.screen) this.attachScreen();
     // The receivers exist from here on: a UI can bind their (still silent) tracks while it
     // rings, rather than set up its player only when the answer arrives.
     this.addRemoteTracks(this.pc.getReceivers().map((receiver) => receiver.track));
+  }
+
+  /** Puts `this.screen` on its transceiver (a new one the first time), or takes it off. */
+  private attachScreen(): void {
+    const share = this.screen;
+    const transceiver = this.screenTransceiver;
+    if (share && !transceiver) {
+      // Its own m-line, always after the camera's: addTrack could reuse the camera's idle one.
+      this.screenTransceiver = this.pc.addTransceiver(share.track, { direction: "sendrecv", streams: [share.stream] });
+    } else if (transceiver) {
+      void transceiver.sender.replaceTrack(share?.track ?? null).catch(() => undefined);
+      if (share) transceiver.sender.setStreams(share.stream);
+      // The direction change fires negotiationneeded; the receivers see the track go quiet or wake.
+      transceiver.direction = share ? "sendrecv" : "recvonly";
+    }
+    this.sendMediaState(); // at once when stopping; the mid follows once negotiated
+    if (share && this.everConnected) this.applyFullSize();
+  }
+
+  /** The mid our screen goes out on, once negotiated; null while not sharing. */
+  private screenMid(): string | null {
+    return (this.screen && this.screenTransceiver?.mid) ?? null;
+  }
+
+  private sendMediaState(): void {
+    if (this.channel.readyState !== "open") return;
+    this.announcedScreen = this.screenMid();
+    this.sendControl({ type: "media", ...this.localMedia, screen: this.announcedScreen });
   }
 
   private async negotiate(): Promise<void> {
@@ -469,9 +557,20 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     await Promise.all(added);
   }
 
-  /** The peer's media: one stream for the whole call, which only ever gains tracks. */
+  /**
+   * The peer's camera and microphone: one stream for the whole call, which only ever gains
+   * tracks. Video beyond the first video transceiver (the camera's, always negotiated first) is
+   * a shared screen: kept apart (updateRemoteScreen), never in this stream.
+   */
   private addRemoteTracks(tracks: MediaStreamTrack[]): void {
-    const fresh = tracks.filter((track) => !this.remote?.getTrackById(track.id));
+    const transceivers = this.pc.getTransceivers();
+    const camera = transceivers.find((t) => t.receiver.track.kind === "video");
+    const isScreen = (track: MediaStreamTrack) => {
+      const transceiver = transceivers.find((t) => t.receiver.track === track);
+      return track.kind === "video" && transceiver !== undefined && transceiver !== camera;
+    };
+    this.updateRemoteScreen();
+    const fresh = tracks.filter((track) => !this.remote?.getTrackById(track.id) && !isScreen(track));
     if (fresh.length === 0) return;
     this.remote ??= new MediaStream();
     for (const track of fresh) this.remote.addTrack(track);
@@ -561,6 +660,15 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     else if (errorCode === 701) this.relayUnreachable = true;
   }
 
+  /** Shows (or stops showing) the track the peer said is its screen, once its transceiver exists. */
+  private updateRemoteScreen(): void {
+    const mid = this.remoteScreenMid;
+    const track = mid === null ? undefined : this.pc.getTransceivers().find((t) => t.mid === mid)?.receiver.track;
+    if (track === this.remoteScreen?.getVideoTracks()[0]) return;
+    this.remoteScreen = track ? new MediaStream([track]) : undefined;
+    this.emit("remoteScreen", this.remoteScreen);
+  }
+
   private sendControl(message: ControlMessage): void {
     if (this.channel.readyState === "open") this.channel.send(JSON.stringify(message));
   }
@@ -569,6 +677,10 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     if (typeof data !== "string") return;
     try {
       const message = JSON.parse(data) as ControlMessage;
+      if (message.type === "media") {
+        this.remoteScreenMid = typeof message.screen === "string" ? message.screen : null;
+        this.updateRemoteScreen();
+      }
       if (message.type === "media" || message.type === "bye") this.emit("control", message);
     } catch {
       // A malformed message from the peer is ignored; it cannot affect our state.

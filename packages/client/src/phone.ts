@@ -23,6 +23,8 @@ export interface ParticipantView {
   userId: string;
   state: "ringing" | "connecting" | "connected";
   remoteStream: MediaStream | undefined;
+  /** The screen they share (its one video track), shown large; undefined while they do not. */
+  screenStream: MediaStream | undefined;
   /** What they say they send (over the data channel). */
   peerMedia: { audio: boolean; video: boolean };
   /** The peer connection's state; `disconnected` while ICE recovers from a network change. */
@@ -79,6 +81,8 @@ export interface PhoneSnapshot {
   /** The latest thing that happened to someone in the current call. */
   lastParticipantEvent: ParticipantEvent | undefined;
   localMedia: { audio: boolean; video: boolean };
+  /** The screen we share in the current call (startScreenShare), or undefined. */
+  localScreen: MediaStream | undefined;
   /** How many people a call may hold (the server's MAX_CALL_PARTICIPANTS; 2 before it says). */
   maxCallParticipants: number;
 }
@@ -131,6 +135,8 @@ export class Phone {
   private readonly online = new Set<string>();
   private readonly unsubscribe: (() => void)[];
   private eventSeq = 0;
+  /** The screen we share, and how to stop listening for its end. */
+  private screen: { track: MediaStreamTrack; stream: MediaStream; off: () => void } | undefined;
   /** The current call's chat (kept for the length of the call); subscribe to it on its own. */
   readonly chat: ChatRoom;
   /**
@@ -152,6 +158,7 @@ export class Phone {
       lastOutcome: undefined,
       lastParticipantEvent: undefined,
       localMedia: { audio: true, video: true },
+      localScreen: undefined,
       maxCallParticipants: s.maxCallParticipants ?? 2,
     };
     this.unsubscribe = [
@@ -253,6 +260,67 @@ export class Phone {
     for (const track of stream?.getTracks() ?? []) track.enabled = track.kind === "audio" ? audio : video;
     // A call that began before the camera was allowed (it may already be ringing) gets it now.
     if (stream) for (const peerCall of this.peerCalls()) peerCall.setLocalStream(stream);
+  }
+
+  /**
+   * Swaps the camera or microphone (by `track.kind`) for `track` mid-call: every participant's
+   * sender gets it with replaceTrack (no renegotiation), the local stream holds it instead of the
+   * old one (so a preview showing that stream follows), the old track is stopped, and muted or
+   * camera-off stays so. Without a local stream until now, it starts one (setLocalStream).
+   */
+  async replaceTrack(track: MediaStreamTrack): Promise<void> {
+    const kind = track.kind === "audio" ? "audio" : "video";
+    track.enabled = this.snapshot.localMedia[kind];
+    const stream = this.localStream;
+    if (!stream) {
+      this.setLocalStream(new MediaStream([track]));
+      this.update({});
+      return;
+    }
+    const previous = stream.getTracks().find((t) => t.kind === kind);
+    if (previous === track) return;
+    if (previous) stream.removeTrack(previous);
+    stream.addTrack(track);
+    await Promise.all([...this.peerCalls()].map((peerCall) => peerCall.replaceTrack(previous, track)));
+    previous?.stop();
+    this.update({});
+  }
+
+  /** The camera and microphone stream the calls send (replaceTrack changes its tracks). */
+  getLocalStream(): MediaStream | undefined {
+    return this.localStream;
+  }
+
+  /**
+   * Shares a screen (a getDisplayMedia stream) with everyone in the call, by renegotiating each
+   * connection; participants who join later get it too. Sharing stops with stopScreenShare(),
+   * when the track ends (the browser's own "Stop sharing" bar) and when the call ends.
+   */
+  startScreenShare(stream: MediaStream): void {
+    const track = stream.getVideoTracks()[0];
+    if (!this.active || !track) {
+      for (const t of stream.getTracks()) t.stop();
+      throw new Error(track ? "no call to share a screen in" : "no video track to share");
+    }
+    this.stopScreenShare();
+    // Text and lines stay sharp rather than smooth: the encoder keeps resolution over frame rate.
+    if ("contentHint" in track && track.contentHint === "") track.contentHint = "detail";
+    const ended = () => this.stopScreenShare();
+    track.addEventListener("ended", ended);
+    this.screen = { track, stream, off: () => track.removeEventListener("ended", ended) };
+    for (const peerCall of this.peerCalls()) peerCall.setScreen({ track, stream });
+    this.update({ localScreen: stream });
+  }
+
+  /** Stops sharing the screen: the track stops, every connection renegotiates back to the camera. */
+  stopScreenShare(): void {
+    const screen = this.screen;
+    if (!screen) return;
+    this.screen = undefined;
+    screen.off();
+    for (const t of screen.stream.getTracks()) t.stop();
+    for (const peerCall of this.peerCalls()) peerCall.setScreen(undefined);
+    this.update({ localScreen: undefined });
   }
 
   /** Rings `peer`. Failures (offline, busy…) land in `lastOutcome`. */
@@ -428,7 +496,7 @@ export class Phone {
     { held = false, offerAtOnce = false }: { held?: boolean; offerAtOnce?: boolean } = {},
   ): Link {
     const link: Link = {
-      view: { userId, state, remoteStream: undefined, peerMedia: { audio: true, video: true }, media: "new" },
+      view: { userId, state, remoteStream: undefined, screenStream: undefined, peerMedia: { audio: true, video: true }, media: "new" },
       peerCall: undefined,
     };
     call.links.set(userId, link);
@@ -500,6 +568,8 @@ export class Phone {
     };
     peerCall.setMediaEnabled("audio", this.snapshot.localMedia.audio);
     peerCall.setMediaEnabled("video", this.snapshot.localMedia.video);
+    if (this.screen) peerCall.setScreen({ track: this.screen.track, stream: this.screen.stream });
+    peerCall.on("remoteScreen", (stream) => current(() => this.patchLink(link, { screenStream: stream })));
     peerCall.on("remoteStream", (stream) => current(() => this.patchLink(link, { remoteStream: stream })));
     peerCall.on("connectionState", (state) =>
       current(() => {
@@ -594,6 +664,7 @@ export class Phone {
     }
     for (const peerCall of this.peerCalls()) peerCall.close();
     this.active = undefined;
+    this.stopScreenShare();
     this.chat.reset();
     this.update({
       call: undefined,

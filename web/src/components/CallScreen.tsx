@@ -10,6 +10,8 @@ import { Button } from "./Button.js";
 import { CallTimer } from "./CallTimer.js";
 import { ChatButton, ChatPanel, ChatPreview, useReturnFocus } from "./ChatPanel.js";
 import { NoticeBanner } from "./NoticeBanner.js";
+import { presenterOf, ScreenShareButton, ScreenStage } from "./ScreenShare.js";
+import { CallSettings } from "./SettingsDialog.js";
 import { ShortcutsDialog } from "./ShortcutsDialog.js";
 import { ConnectionQuality, StatsPanel } from "./StatsPanel.js";
 import { Video } from "./Video.js";
@@ -26,6 +28,10 @@ interface CallScreenProps {
   onToggleMicrophone: () => void;
   onToggleCamera: () => void;
   onInvite: (userId: string) => void;
+  /** The screen we share, if we do. */
+  localScreen?: MediaStream | undefined;
+  /** A camera or microphone picked in Settings when the call had none. */
+  onLocalStream?: (stream: MediaStream) => void;
   /** The call's chat (Phone.chat). */
   chat: ChatRoom;
 }
@@ -62,6 +68,9 @@ export function CallScreen(props: CallScreenProps) {
   const invited = ringing ? [] : call.participants.filter((p) => p.state === "ringing");
   const joined = call.participants.filter((p) => !invited.includes(p));
   const names = listOfNames(joined.map((p) => p.userId));
+  // Someone shares a screen: it takes the stage, the tiles (and our camera) line up beside it.
+  const presenter = ringing ? undefined : presenterOf(joined);
+  const localVideo = <Video stream={localStream} label="Local video" muted mirrored />;
   const chat = useChat(props.chat);
   const chatButton = useRef<HTMLButtonElement>(null);
   useReturnFocus(chat.open, chatButton);
@@ -84,9 +93,18 @@ export function CallScreen(props: CallScreenProps) {
         className={cn(
           "relative flex min-h-[60dvh] flex-1 flex-col overflow-hidden rounded-2xl border border-slate-800 bg-slate-950 p-2 sm:min-h-0",
           chat.open && !ringing && "md:pr-[21rem]",
+          presenter && "gap-2 lg:flex-row",
         )}
       >
-        <div className={cn("grid flex-1 auto-rows-fr gap-2", gridClass(joined.length + invited.length))}>
+        {presenter && <ScreenStage presenter={presenter} />}
+        <div
+          className={cn(
+            "grid gap-2",
+            presenter
+              ? "h-32 shrink-0 auto-cols-[11rem] grid-flow-col overflow-x-auto lg:h-auto lg:w-60 lg:auto-cols-fr lg:auto-rows-[9rem] lg:grid-flow-row lg:overflow-y-auto"
+              : cn("flex-1 auto-rows-fr", gridClass(joined.length + invited.length)),
+          )}
+        >
           {joined.map((participant) => (
             <ParticipantTile key={participant.userId} participant={participant} ringing={ringing} />
           ))}
@@ -99,20 +117,36 @@ export function CallScreen(props: CallScreenProps) {
               <p className="text-sm text-slate-300">Ringing {participant.userId}…</p>
             </div>
           ))}
+          {presenter && (
+            <div className="relative min-h-32 overflow-hidden rounded-xl border border-slate-700">
+              {localVideo}
+              <span className="absolute bottom-2 left-2 rounded-full bg-slate-950/80 px-3 py-1 text-sm font-medium">You</span>
+            </div>
+          )}
         </div>
         {status && (
           <p role="status" className="absolute top-4 left-1/2 -translate-x-1/2 rounded-full bg-slate-950/80 px-4 py-1.5 text-sm">
             {status}
           </p>
         )}
-        <div
-          className={cn(
-            "absolute right-4 bottom-4 aspect-video w-28 overflow-hidden rounded-xl border border-slate-700 shadow-lg sm:w-44",
-            chat.open && !ringing && "md:right-[21.5rem]",
-          )}
-        >
-          <Video stream={localStream} label="Local video" muted mirrored />
-        </div>
+        {props.localScreen && !status && (
+          <p
+            role="status"
+            className="absolute top-4 left-1/2 -translate-x-1/2 rounded-full bg-brand-500/90 px-4 py-1.5 text-sm font-medium whitespace-nowrap text-slate-950"
+          >
+            You are sharing your screen
+          </p>
+        )}
+        {!presenter && (
+          <div
+            className={cn(
+              "absolute right-4 bottom-4 aspect-video w-28 overflow-hidden rounded-xl border border-slate-700 shadow-lg sm:w-44",
+              chat.open && !ringing && "md:right-[21.5rem]",
+            )}
+          >
+            {localVideo}
+          </div>
+        )}
         {!ringing && <ChatPreview chat={chat} />}
         {chat.open && !ringing && <ChatPanel chat={chat} others={joined.map((p) => p.userId)} onClose={() => chat.setOpen(false)} />}
       </div>
@@ -139,7 +173,7 @@ export function CallScreen(props: CallScreenProps) {
       )}
       {/* An incoming call is answered in its dialog. */}
       {!incoming && (
-        <div className="flex flex-wrap items-center justify-center gap-3 pb-2">
+        <div className="relative flex flex-wrap items-center justify-center gap-3 pb-2">
           {!ringing && (
             <>
               <CallTimer connected={call.phase === "connected"} />
@@ -158,6 +192,8 @@ export function CallScreen(props: CallScreenProps) {
               <Button size="icon" variant="ghost" aria-label="Add person" title="Add person" aria-expanded={adding} onClick={() => setAdding(!adding)}>
                 <UserPlus aria-hidden />
               </Button>
+              <ScreenShareButton sharing={props.localScreen !== undefined} />
+              <CallSettings localStream={localStream} onLocalStream={(stream) => props.onLocalStream?.(stream)} />
               <ChatButton chat={chat} ref={chatButton} />
               <Button
                 ref={statsButton}

@@ -216,7 +216,7 @@ interface DeviceSelectProps {
   onChange: (deviceId: string) => void;
 }
 
-function DeviceSelect({ label, kind, devices, value, onChange }: DeviceSelectProps) {
+export function DeviceSelect({ label, kind, devices, value, onChange }: DeviceSelectProps) {
   const id = useId();
   const options = devices.filter((device) => device.kind === kind && device.deviceId !== "");
   return (

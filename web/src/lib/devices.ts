@@ -1,7 +1,9 @@
-/** The camera and microphone the user picked, kept for the next visit. */
+/** The camera, microphone and speaker the user picked (before or during a call), kept for the next visit. */
 export interface DeviceChoice {
   cameraId?: string;
   microphoneId?: string;
+  /** An audio output for setSinkId, where the browser has it. */
+  speakerId?: string;
 }
 
 const STORAGE_KEY = "peertobeer.devices";
@@ -11,10 +13,11 @@ export function loadDeviceChoice(): DeviceChoice {
   try {
     const parsed: unknown = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? "{}");
     if (typeof parsed !== "object" || parsed === null) return {};
-    const { cameraId, microphoneId } = parsed as Record<string, unknown>;
+    const { cameraId, microphoneId, speakerId } = parsed as Record<string, unknown>;
     return {
       ...(typeof cameraId === "string" && cameraId !== "" && { cameraId }),
       ...(typeof microphoneId === "string" && microphoneId !== "" && { microphoneId }),
+      ...(typeof speakerId === "string" && speakerId !== "" && { speakerId }),
     };
   } catch {
     return {};

@@ -61,3 +61,40 @@ export function mediaProblem(error: unknown): string {
         ? "Your camera or microphone is in use by another app."
         : "Could not open the camera or microphone.";
 }
+
+/**
+ * Opens one camera or microphone (`deviceId` exactly; undefined: the default one) with the
+ * app's constraints, for a switch mid-call. `release` is called, and the open tried again, when
+ * the device cannot be opened while the old one runs (phones' front and back cameras).
+ */
+export async function openTrack(kind: "audio" | "video", deviceId: string | undefined, release?: () => void): Promise<MediaStreamTrack> {
+  const base = MEDIA_CONSTRAINTS[kind] as MediaTrackConstraints;
+  const constraints = { [kind]: deviceId ? { ...base, deviceId: { exact: deviceId } } : base };
+  const open = async () => {
+    const track = (await navigator.mediaDevices.getUserMedia(constraints)).getTracks().find((t) => t.kind === kind);
+    if (!track) throw new DOMException(`no ${kind} track`, "NotFoundError");
+    return track;
+  };
+  try {
+    return await open();
+  } catch (error) {
+    const busy = error instanceof DOMException && (error.name === "NotReadableError" || error.name === "AbortError");
+    if (!busy || !release) throw error;
+    release();
+    return open();
+  }
+}
+
+/** Whether this browser can share a screen (desktop browsers; not iOS or Android). */
+export const canShareScreen = (): boolean => typeof navigator.mediaDevices?.getDisplayMedia === "function";
+
+/**
+ * Asks the user which screen, window or tab to share: video only, at most 1080p and 15 fps
+ * (slides and code change little; every frame goes to each participant of a mesh).
+ */
+export function openScreen(): Promise<MediaStream> {
+  return navigator.mediaDevices.getDisplayMedia({ video: { height: { max: 1080 }, frameRate: { max: 15 } }, audio: false });
+}
+
+/** Whether <video> can play to a chosen audio output (setSinkId). */
+export const canPickSpeaker = (): boolean => typeof HTMLMediaElement !== "undefined" && "setSinkId" in HTMLMediaElement.prototype;
