@@ -120,6 +120,8 @@ interface ActiveCall {
   earlyCandidates: Map<string, CandidateBurst[]>;
   /** Accept the incoming call as soon as it arrives (both sides called each other). */
   autoAccept: boolean;
+  /** More than two people were in it (or invited) at some point. */
+  group: boolean;
 }
 
 /**
@@ -476,6 +478,7 @@ export class Phone {
       },
       earlyCandidates: new Map(),
       autoAccept: false,
+      group: invitedWith.length > 0,
     };
     this.active = call;
     this.update({ call: this.viewOf(call), lastOutcome: undefined, lastParticipantEvent: undefined });
@@ -500,6 +503,7 @@ export class Phone {
       peerCall: undefined,
     };
     call.links.set(userId, link);
+    if (call.links.size > 1) call.group = true;
     link.peerCall = this.createPeerCall(call, link, polite, held, offerAtOnce);
     this.resized(call);
     return link;
@@ -595,13 +599,15 @@ export class Phone {
 
   /**
    * Our connection with one person failed or they said goodbye. The last one ends the call for
-   * us, and we leave it on the server too: in a group call others may still be in it (our
-   * connection to them failed), and it must not count us in. Otherwise only that connection
-   * goes, and the server tells everyone once that person has really left.
+   * us, and we leave it on the server too, unless it was a 1:1 call they hung up (their EndCall
+   * ends it, and the server then knows who hung up): a group call may still hold people whose
+   * connection to us failed, and must not count us in. Otherwise only that connection goes, and
+   * the server tells everyone once that person has really left.
    */
   private lost(call: ActiveCall, link: Link, end: { reason: EndReason; by: "me" | "peer"; cause?: ConnectFailureCause }): void {
     if (call.links.size <= 1) {
-      this.finish({ ...end, peer: link.view.userId, notify: true });
+      const theyHungUp = end.reason === EndReason.HANGUP && end.by === "peer";
+      this.finish({ ...end, peer: link.view.userId, notify: !theyHungUp || call.group });
       return;
     }
     this.dropLink(call, link);
