@@ -33,6 +33,8 @@ export const GROUP_SCENARIOS: GroupScenario[] = [
       await expectFramesFromEveryone(alice, ["bob", "carol"]);
       await expectFramesFromEveryone(bob, ["alice", "carol"]);
       await expectFramesFromEveryone(carol, ["alice", "bob"]);
+      // Chromium's fake microphone beeps: whoever is heard gets their tile lit.
+      await expect(alice.locator('figure[data-speaking="true"]').first()).toBeVisible();
 
       // Anyone in the call may add someone: bob adds dave.
       await invite(bob, "dave");

@@ -302,9 +302,8 @@ async function oneRound(driver: GroupDriver, people: Member[], sizes: GroupSizes
     const fourth = await measureJoin(driver, people, [a, b, c, d], d, () => driver.add(b, d, [a, b, c], t), sizes);
     return { oneToOne, third, fourth };
   } finally {
+    // Returns once the first member is back in the lobby: the server has ended the call.
     await driver.hangUpAll(members, t);
-    // The server ends a call as the last but one leaves; give its state a moment to settle.
-    await sleep(300);
   }
 }
 

@@ -157,8 +157,8 @@ describe("a rolling upgrade to group calls (Redis backend)", () => {
     expect(await legacy("relay", "bob", bob.session.id, callId, "answer", "", answer(true), answer(false))).toEqual(["ok"]);
     expect((await alice.sink.next("answer")).event.value.polite).toBe(false);
 
-    // The invitation's own timer, which the old node did not know to remove, ends nothing.
-    await new Promise((resolve) => setTimeout(resolve, RING_MS + 300));
+    // The invitation's own timer, which the old node did not know to remove, fires and ends nothing.
+    await vi.waitFor(async () => expect(await client.zscore(`${key}timers`, `ring:${callId}:bob`)).toBeNull(), { timeout: 5_000 });
     await a.candidates(alice.session, callId, [iceCandidate(SAMPLE_CANDIDATE)], false);
     expect((await bob.sink.next("iceCandidates")).fromUserId).toBe("alice");
     await b.candidates(bob.session, callId, [], true);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { PeerCall, type CallSignaling, type ControlMessage } from "../src/index.js";
 
 /*
@@ -103,6 +103,8 @@ class FakePeerConnection {
     close() {},
     send: (data: string) => this.sent.push(JSON.parse(data) as ControlMessage),
   };
+  /** Offers set as the local description so far. */
+  localOffers = 0;
   constructor() {
     FakePeerConnection.last = this;
   }
@@ -145,6 +147,7 @@ class FakePeerConnection {
   }
   async setLocalDescription(description: RTCSessionDescriptionInit) {
     this.localDescription = description;
+    if (description.type === "offer") this.localOffers += 1;
     this.transceivers.forEach((t, i) => (t.mid ??= String(i)));
     this.signalingState = description.type === "offer" ? "have-local-offer" : "stable";
     this.onsignalingstatechange?.();
@@ -179,16 +182,16 @@ function newCall() {
   return { call, pc, camera, microphone, offers };
 }
 
-/** Lets the offer (and its answer) go round. */
-async function settle(call: PeerCall, pc: FakePeerConnection) {
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  if (pc.signalingState === "have-local-offer") await call.handleDescription({ type: "answer", sdp: "answer" });
+/** Waits for the offer the last change set off to go out to the peer, then answers it. */
+async function settle(call: PeerCall, pc: FakePeerConnection, offers: string[]) {
+  await vi.waitFor(() => expect({ state: pc.signalingState, sent: offers.length }).toEqual({ state: "have-local-offer", sent: pc.localOffers }));
+  await call.handleDescription({ type: "answer", sdp: "answer" });
 }
 
 describe("PeerCall's device switch", () => {
   it("swaps the camera on its sender without renegotiating, and keeps the camera off", async () => {
-    const { call, pc, camera } = newCall();
-    await settle(call, pc);
+    const { call, pc, camera, offers } = newCall();
+    await settle(call, pc, offers);
     const negotiations = pc.negotiations;
     call.setMediaEnabled("video", false);
     const next = track("video", "other camera");
@@ -202,11 +205,11 @@ describe("PeerCall's device switch", () => {
 describe("PeerCall's screen share", () => {
   it("adds the screen on its own transceiver after the camera, tells the peer its mid, and reuses it for the next share", async () => {
     const { call, pc, offers } = newCall();
-    await settle(call, pc);
+    await settle(call, pc, offers);
     const before = offers.length;
     const screen = track("video", "screen:0");
     call.setScreen({ track: screen as unknown as MediaStreamTrack, stream: new Stream([screen]) as unknown as MediaStream });
-    await settle(call, pc);
+    await settle(call, pc, offers);
     expect(offers.length).toBe(before + 1); // renegotiated
     expect(pc.getSenders().map((s) => s.track?.label ?? null)).toEqual(["microphone", "camera", "screen:0"]);
     const mid = pc.transceivers[2]?.mid;
@@ -214,7 +217,7 @@ describe("PeerCall's screen share", () => {
 
     call.setScreen(undefined);
     expect(pc.sent.at(-1)).toEqual({ type: "media", audio: true, video: true, screen: null }); // at once
-    await settle(call, pc);
+    await settle(call, pc, offers);
     expect(offers.length).toBe(before + 2);
     expect(pc.transceivers.map((t) => [t.sender.track?.label ?? null, t.direction])).toEqual([
       ["microphone", "sendrecv"],
@@ -224,7 +227,7 @@ describe("PeerCall's screen share", () => {
 
     const again = track("video", "screen:1");
     call.setScreen({ track: again as unknown as MediaStreamTrack, stream: new Stream([again]) as unknown as MediaStream });
-    await settle(call, pc);
+    await settle(call, pc, offers);
     expect(pc.transceivers).toHaveLength(3);
     expect(pc.transceivers[2]?.sender.track?.label).toBe("screen:1");
     expect(pc.sent.at(-1)).toEqual({ type: "media", audio: true, video: true, screen: mid });
@@ -232,8 +235,8 @@ describe("PeerCall's screen share", () => {
   });
 
   it("on the receiving side keeps the peer's screen out of the camera stream and shows it while they say so", async () => {
-    const { call, pc } = newCall();
-    await settle(call, pc);
+    const { call, pc, offers } = newCall();
+    await settle(call, pc, offers);
     const screens: (MediaStream | undefined)[] = [];
     let camera: MediaStream | undefined;
     call.on("remoteScreen", (stream) => screens.push(stream));
