@@ -8,6 +8,8 @@
  *                                 --soak-nodes 1 runs it on one node, a control (the docs are left alone)
  *   npm run bench -- --group      only B9, group calls in Chromium (with --smoke: tiny sizes);
  *                                 writes bench/results/<time>-group.json and its section of the docs
+ *   npm run bench -- --b4         only B4, Accept → first frame in Chromium (with --smoke: tiny
+ *                                 sizes); writes bench/results/<time>-b4.json, leaves the docs alone
  *
  * BENCH_RESULTS_DIR overrides where the JSON goes; BENCH_CPU_PROF=<dir> writes a V8 CPU
  * profile of every server under test into <dir>. B4 (bench/browser/) drives Chromium at
@@ -24,7 +26,7 @@ import type { SystemId } from "./load/types.js";
 import { loadFixture } from "./lib/fixture.js";
 import { FULL, runSystems, SMOKE, type SystemResult } from "./lib/phases.js";
 import { clusterSetups, type ClusterResult } from "./lib/cluster.js";
-import { buildFigures, renderCluster, renderGroup, renderReport, renderSoak, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
+import { buildFigures, renderB4, renderCluster, renderGroup, renderReport, renderSoak, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
 import { runSoak, SOAK_FULL, SOAK_SMOKE, type SoakResult } from "./lib/soak.js";
 import { GROUP_FULL, GROUP_SMOKE, GROUP_SYSTEMS, measureGroupCalls, type GroupResult } from "./browser/group.js";
 
@@ -34,6 +36,7 @@ const SYSTEMS: SystemId[] = ["ours-grpc", "ours-web", "peerjs"];
 const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1";
 const soakOnly = process.argv.includes("--soak");
 const groupOnly = process.argv.includes("--group");
+const b4Only = process.argv.includes("--b4");
 const sizes = smoke ? SMOKE : FULL;
 const resultsDir = resolve(process.env.BENCH_RESULTS_DIR ?? `${ROOT}bench/results`);
 const cpuProfileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
@@ -162,7 +165,8 @@ function b4Problems(b4: AcceptToFrameResult | undefined, error: string | undefin
   for (const system of B4_SYSTEMS) {
     const result = b4.systems[system];
     if (result.errors.length > 0) found.push(`B4 ${system}: ${result.errors.length} failure(s), e.g. ${result.errors[0]}`);
-    if (result.calls.length !== b4.calls) found.push(`B4 ${system}: ${result.calls.length} of ${b4.calls} calls measured`);
+    // b4.calls per Accept timing: at once and after ringing.
+    if (result.calls.length !== 2 * b4.calls) found.push(`B4 ${system}: ${result.calls.length} of ${2 * b4.calls} calls measured`);
   }
   return found;
 }
@@ -228,6 +232,35 @@ async function groupMain(): Promise<number> {
   return 0;
 }
 
+async function runB4(log: (line: string) => void): Promise<{ b4: AcceptToFrameResult | undefined; error: string | undefined }> {
+  log("B4, Accept → first remote frame presented (real Chromium):");
+  try {
+    return { b4: await measureAcceptToFrame({ calls: sizes.b4Calls, warmup: sizes.b4Warmup, log }), error: undefined };
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    log(`  B4 failed: ${text}`);
+    return { b4: undefined, error: text };
+  }
+}
+
+/** `npm run bench -- --b4`: B4 alone, for looking into first frames without the rest's load. */
+async function b4Main(): Promise<number> {
+  const began = Date.now();
+  const log = (line: string) => console.log(line);
+  const { b4, error } = await runB4(log);
+  const context = { machine: machine(), command: command(), date: new Date(began).toISOString(), durationS: (Date.now() - began) / 1000 };
+  const found = b4Problems(b4, error);
+  await mkdir(resultsDir, { recursive: true });
+  const file = `${resultsDir}/${new Date(began).toISOString().replace(/[:.]/g, "-")}-b4${smoke ? "-smoke" : ""}.json`;
+  await writeFile(file, `${JSON.stringify({ mode: smoke ? "b4-smoke" : "b4", context, problems: found, b4: b4 ?? null }, null, 2)}\n`);
+  log("");
+  if (b4) log(renderB4(b4));
+  log("");
+  log(`results: ${file}`);
+  for (const problem of found) log(`  - ${problem}`);
+  return found.length > 0 ? 1 : 0;
+}
+
 async function main(): Promise<number> {
   const began = Date.now();
   const fixture = loadFixture();
@@ -249,15 +282,7 @@ async function main(): Promise<number> {
     soak = await runSoak(SOAK_SMOKE, { cpuProfileDir, log });
   }
 
-  log("B4, Accept → first decoded remote frame (real Chromium):");
-  let b4: AcceptToFrameResult | undefined;
-  let b4Error: string | undefined;
-  try {
-    b4 = await measureAcceptToFrame({ calls: sizes.b4Calls, warmup: sizes.b4Warmup, log });
-  } catch (error) {
-    b4Error = error instanceof Error ? error.message : String(error);
-    log(`  B4 failed: ${b4Error}`);
-  }
+  const { b4, error: b4Error } = await runB4(log);
 
   // B9 is heavy (four to six Chromium instances); the smoke run leaves it to `--group --smoke`.
   let group: GroupResult | undefined;
@@ -273,7 +298,7 @@ async function main(): Promise<number> {
     drain: await measureDrain({ pairs: sizes.drainPairs, rpcIntervalMs: 50, log }),
   };
 
-  const figures = buildFigures(systems, b4);
+  const figures = buildFigures(systems);
   const context: ReportContext = {
     machine: machine(),
     command: command(),
@@ -288,7 +313,7 @@ async function main(): Promise<number> {
       calleeCandidates: fixture.calleeCandidates.length,
     },
   };
-  const report = renderReport(figures, context, faults, renderCluster(clusters, systems));
+  const report = renderReport(figures, context, faults, renderCluster(clusters, systems), b4);
   const soakFound = soak ? soakProblems(soak) : { broken: [], findings: [] };
   const found = [
     ...SYSTEMS.flatMap((system) => problems(systems[system])),
@@ -324,7 +349,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-(soakOnly ? soakMain() : groupOnly ? groupMain() : main()).then(
+(soakOnly ? soakMain() : groupOnly ? groupMain() : b4Only ? b4Main() : main()).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(error);

@@ -1,17 +1,19 @@
 /**
- * B4: Accept → first decoded remote frame on both sides, in real Chromium (fake camera and
- * microphone), for four systems in turn, each in a fresh browser and over the same number of
- * calls:
+ * B4: Accept → first remote frame presented on both sides, in real Chromium (fake camera and
+ * microphone), for three systems in turn, each in a fresh browser and over the same calls:
  *
  * - ours: the app on server/src/main.ts, two contexts, clicking Call, Accept and Hang up;
  * - PeerJS: the peerjs client against the `peer` server, two contexts, answering on 'call';
- * - floor: one page, two RTCPeerConnections, signaling by direct calls;
- * - floorFirstFrames: the same floor, its video starting small as the SDK's does (FIRST_FRAMES).
+ * - floor: two contexts, one RTCPeerConnection each, the bench handing descriptions over, video
+ *   starting small as the SDK's does (FIRST_FRAMES): the like-for-like floor B4 is judged on.
  *
+ * Every system's measured calls alternate between Accept as soon as the call shows and Accept
+ * after the phone rang 1–3 s (RING_MS; the same delays in the same order for every system).
  * Accept is taken inside the callee's page (performance.now() in a capturing click listener on
  * the Accept button, or where the page answers in code); a side's first frame is the
- * presentationTime of the first requestVideoFrameCallback on its remote <video>. All times are
- * epoch ms (performance.timeOrigin + performance.now()), comparable across pages of one browser.
+ * presentationTime of the first requestVideoFrameCallback on its remote <video>: the moment
+ * the frame was handed to the compositor to be shown. All times are epoch ms
+ * (performance.timeOrigin + performance.now()), comparable across pages of one browser.
  * A call's sample is max(caller's first frame, callee's first frame) − Accept. See
  * docs/BENCHMARKS.md.
  */
@@ -22,12 +24,15 @@ import { runFloor } from "./floor.js";
 import { runOurs } from "./ours.js";
 import { runPeerjs } from "./peerjs.js";
 
-/** "floorFirstFrames": the floor with each side's first frames sent as the SDK sends them. */
-export type B4System = "ours" | "peerjs" | "floor" | "floorFirstFrames";
-export const B4_SYSTEMS: B4System[] = ["ours", "peerjs", "floor", "floorFirstFrames"];
+export type B4System = "ours" | "peerjs" | "floor";
+export const B4_SYSTEMS: B4System[] = ["ours", "peerjs", "floor"];
+
+/** How Accept came: as soon as the call showed, or after the phone rang 1–3 s. */
+export type AcceptTiming = "atOnce" | "ringing";
+export const ACCEPT_TIMINGS: AcceptTiming[] = ["atOnce", "ringing"];
 
 export interface AcceptToFrameOptions {
-  /** Measured calls per system. */
+  /** Measured calls per system and per Accept timing. */
   calls: number;
   /** Calls per system before those, not measured (first call in a fresh browser). Default 1. */
   warmup?: number;
@@ -45,18 +50,25 @@ export interface Summary {
   meanMs: number;
 }
 
-export interface B4SystemResult extends SystemRun {
-  system: B4System;
-  /** Over the measured calls: the B4 sample (the later side), and each side alone. */
+/** One Accept timing's calls of a system, summarized. */
+export interface B4Series {
+  /** Over the calls: the B4 sample (the later side), and each side alone. */
   summary: Summary;
+  /** The caller's first frame of the callee, and the callee's of the caller. */
   caller: Summary;
   callee: Summary;
   /** Median ms after Accept of each step (NaN where never seen). */
   phaseMedians: Phases;
 }
 
+export interface B4SystemResult extends SystemRun {
+  system: B4System;
+  series: Record<AcceptTiming, B4Series>;
+}
+
 export interface AcceptToFrameResult {
   browser: string;
+  /** Measured calls per system and per Accept timing. */
   calls: number;
   warmup: number;
   systems: Record<B4System, B4SystemResult>;
@@ -74,13 +86,14 @@ export function summarize(samples: number[]): Summary {
   };
 }
 
-function result(system: B4System, run: SystemRun): B4SystemResult {
-  const calls = run.calls;
+export function acceptTiming(call: CallTiming): AcceptTiming {
+  return call.ringMs > 0 ? "ringing" : "atOnce";
+}
+
+function series(calls: CallTiming[]): B4Series {
   const phaseMedians = {} as Phases;
-  for (const phase of PHASES) phaseMedians[phase] = summarize(calls.map((call: CallTiming) => call.phases[phase])).p50Ms;
+  for (const phase of PHASES) phaseMedians[phase] = summarize(calls.map((call) => call.phases[phase])).p50Ms;
   return {
-    system,
-    ...run,
     summary: summarize(calls.map((call) => call.ms)),
     caller: summarize(calls.map((call) => call.callerMs)),
     callee: summarize(calls.map((call) => call.calleeMs)),
@@ -88,12 +101,17 @@ function result(system: B4System, run: SystemRun): B4SystemResult {
   };
 }
 
-function describe(r: B4SystemResult): string {
+function result(system: B4System, run: SystemRun): B4SystemResult {
+  const of = (timing: AcceptTiming) => series(run.calls.filter((call) => acceptTiming(call) === timing));
+  return { system, ...run, series: { atOnce: of("atOnce"), ringing: of("ringing") } };
+}
+
+function describe(timing: AcceptTiming, r: B4Series): string {
   const s = r.summary;
-  if (s.count === 0) return `no call measured (${r.errors[0] ?? "?"})`;
+  if (s.count === 0) return `${timing}: no call measured`;
   const phases = r.phaseMedians;
   return (
-    `p50 ${s.p50Ms.toFixed(0)} ms, p95 ${s.p95Ms.toFixed(0)} ms (min ${s.minMs.toFixed(0)}, max ${s.maxMs.toFixed(0)}) over ${s.count} calls; ` +
+    `${timing}: p50 ${s.p50Ms.toFixed(0)} ms, p95 ${s.p95Ms.toFixed(0)} ms (min ${s.minMs.toFixed(0)}, max ${s.maxMs.toFixed(0)}) over ${s.count} calls; ` +
     `median answer set ${phases.calleeAnswerSet.toFixed(0)} / applied ${phases.callerAnswerSet.toFixed(0)}, ` +
     `connected ${phases.calleeConnected.toFixed(0)} / ${phases.callerConnected.toFixed(0)}, ` +
     `frames ${phases.calleeFrame.toFixed(0)} (callee) / ${phases.callerFrame.toFixed(0)} (caller) ms`
@@ -119,7 +137,6 @@ export async function measureAcceptToFrame(options: AcceptToFrameOptions): Promi
       ours: () => runOurs(plan),
       peerjs: () => runPeerjs(plan, assets),
       floor: () => runFloor(plan, assets),
-      floorFirstFrames: () => runFloor(plan, assets, true),
     };
     for (const system of B4_SYSTEMS) {
       let run: SystemRun;
@@ -129,7 +146,8 @@ export async function measureAcceptToFrame(options: AcceptToFrameOptions): Promi
         run = { warmup: [], calls: [], errors: [`setup failed: ${errorText(error)}`] };
       }
       systems[system] = result(system, run);
-      options.log(`  B4 ${system}: ${describe(systems[system])}`);
+      if (run.errors.length > 0) options.log(`  B4 ${system}: ${run.errors[0] ?? ""}`);
+      for (const timing of ACCEPT_TIMINGS) options.log(`  B4 ${system} ${describe(timing, systems[system].series[timing])}`);
     }
   } finally {
     await assets.close();

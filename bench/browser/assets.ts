@@ -1,5 +1,5 @@
 /**
- * A tiny loopback HTTP server for the pages of the PeerJS baseline and of the in-page floor,
+ * A tiny loopback HTTP server for the pages of the PeerJS baseline and of the floor,
  * and for the peerjs browser bundle. http://127.0.0.1 is a secure context, so getUserMedia works.
  */
 import { readFile } from "node:fs/promises";
@@ -27,16 +27,10 @@ const PEERJS_PAGE = `<!doctype html>
 <script src="/peerjs.min.js"></script></head>
 <body style="margin:24px">${stage("Remote video", "Local video")}</body></html>`;
 
-/** Both sides' stages in one page (its viewport is tall enough that both are on screen). */
+/** A floor page: one side of the call, shown as the app shows it (the floor needs no script). */
 const FLOOR_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>B4 floor</title></head>
-<body style="margin:24px">
-${stage("Remote video (caller)", "Local video (caller)")}
-${stage("Remote video (callee)", "Local video (callee)")}
-</body></html>`;
-
-/** The floor page's viewport: two stages one above the other. */
-export const FLOOR_VIEWPORT = { width: 1280, height: 1220 };
+<body style="margin:24px">${stage("Remote video", "Local video")}</body></html>`;
 
 export interface AssetServer {
   url: string;

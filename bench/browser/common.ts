@@ -69,6 +69,9 @@ export interface Phases {
   /** Peer connection `connected` (ICE and DTLS done). */
   calleeConnected: number;
   callerConnected: number;
+  /** The last packet of the first frame arrived (requestVideoFrameCallback's receiveTime). */
+  calleeFrameReceived: number;
+  callerFrameReceived: number;
   calleeFrame: number;
   callerFrame: number;
 }
@@ -81,12 +84,16 @@ export const PHASES: (keyof Phases)[] = [
   "callerIceConnected",
   "calleeConnected",
   "callerConnected",
+  "calleeFrameReceived",
+  "callerFrameReceived",
   "calleeFrame",
   "callerFrame",
 ];
 
 export interface CallTiming {
-  /** Accept → first decoded remote frame on the side that got it last: the B4 sample. */
+  /** How long the callee's phone rang before Accept (0: Accept as soon as the call showed). */
+  ringMs: number;
+  /** Accept → first remote frame presented on the side that got it last: the B4 sample. */
   ms: number;
   /** The same on each side. */
   callerMs: number;
@@ -125,8 +132,11 @@ function firstEvent(side: Side, match: (event: PcEvent) => boolean): number {
   return event ? event.at : Number.NaN;
 }
 
-/** Turns one call's records into its timing. `acceptAt` is the Accept time (epoch ms). */
-export function callTiming(acceptAt: number, caller: Side, callee: Side): CallTiming {
+/**
+ * Turns one call's records into its timing. `acceptAt` is the Accept time (epoch ms), after
+ * the phone rang `ringMs`.
+ */
+export function callTiming(acceptAt: number, ringMs: number, caller: Side, callee: Side): CallTiming {
   const callerFrame = firstFrame(caller);
   const calleeFrame = firstFrame(callee);
   const since = (at: number) => at - acceptAt;
@@ -141,10 +151,13 @@ export function callTiming(acceptAt: number, caller: Side, callee: Side): CallTi
     callerIceConnected: since(firstEvent(caller, ice)),
     calleeConnected: since(firstEvent(callee, connected)),
     callerConnected: since(firstEvent(caller, connected)),
+    calleeFrameReceived: since(calleeFrame.receiveAt ?? Number.NaN),
+    callerFrameReceived: since(callerFrame.receiveAt ?? Number.NaN),
     calleeFrame: since(calleeFrame.at),
     callerFrame: since(callerFrame.at),
   };
   return {
+    ringMs,
     ms: Math.max(phases.callerFrame, phases.calleeFrame),
     callerMs: phases.callerFrame,
     calleeMs: phases.calleeFrame,
@@ -166,20 +179,38 @@ export interface SystemRun {
 
 export interface CallPlan {
   warmup: number;
+  /** Measured calls with Accept at once, and as many again after ringing (RING_MS). */
   calls: number;
   stepTimeoutMs: number;
   log: (line: string) => void;
 }
 
+/** How long a person lets the phone ring before Accept, when they do not pick up at once. */
+export const RING_MS = { min: 1_000, max: 3_000 } as const;
+
 /**
- * Runs `once` for every warm-up and measured call, collecting timings; the first failure ends
- * the loop (the pages are in an unknown state) and is reported in `errors`.
+ * How long call `index` of a run rings before Accept. Warm-up calls and every other measured
+ * call are accepted at once; the others ring for RING_MS, spread evenly over it by the golden
+ * ratio's low-discrepancy sequence, so every system gets the same delays in the same order.
  */
+export function ringBefore(index: number, warmup: number): number {
+  const measured = index - warmup;
+  if (measured < 0 || measured % 2 === 0) return 0;
+  const k = (measured - 1) / 2;
+  const spread = (k * 0.6180339887498949) % 1;
+  return Math.round(RING_MS.min + spread * (RING_MS.max - RING_MS.min));
+}
+
+/** Resolves after `ms`: a person letting the phone ring, not a wait on a condition. */
+export function ring(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /**
  * The timing of a call between two pages that each show the other's video as `label` (the
  * callee's page marked Accept); `noAccept` explains a call whose Accept was never seen.
  */
-export async function twoPageTiming(caller: Page, callee: Page, label: string, noAccept: string): Promise<CallTiming> {
+export async function twoPageTiming(caller: Page, callee: Page, label: string, ringMs: number, noAccept: string): Promise<CallTiming> {
   const [callerRecord, calleeRecord, callerVideo, calleeVideo] = await Promise.all([
     readProbe(caller),
     readProbe(callee),
@@ -190,17 +221,23 @@ export async function twoPageTiming(caller: Page, callee: Page, label: string, n
   if (acceptAt === undefined) throw new Error(noAccept);
   return callTiming(
     acceptAt,
+    ringMs,
     { record: callerRecord, label, pc: 0, video: callerVideo },
     { record: calleeRecord, label, pc: 0, video: calleeVideo },
   );
 }
 
-export async function loop(name: string, plan: CallPlan, once: (index: number) => Promise<CallTiming>): Promise<SystemRun> {
+/**
+ * Runs `once` for every warm-up and measured call (alternating Accept at once and after a ring,
+ * ringBefore), collecting timings; the first failure ends the loop (the pages are in an unknown
+ * state) and is reported in `errors`.
+ */
+export async function loop(name: string, plan: CallPlan, once: (ringMs: number) => Promise<CallTiming>): Promise<SystemRun> {
   const run: SystemRun = { warmup: [], calls: [], errors: [] };
-  const total = plan.warmup + plan.calls;
+  const total = plan.warmup + 2 * plan.calls;
   for (let i = 0; i < total; i++) {
     try {
-      const timing = await once(i);
+      const timing = await once(ringBefore(i, plan.warmup));
       (i < plan.warmup ? run.warmup : run.calls).push(timing);
     } catch (error) {
       run.errors.push(`call ${i + 1} of ${total}: ${errorText(error)}`);

@@ -1,19 +1,23 @@
 /**
- * B4's floor: what a call costs the browser alone. One page, two RTCPeerConnections (caller and
- * callee), each with its own fake camera + microphone stream, signaling by direct function calls.
+ * B4's floor: what a call costs the browser alone, like for like with the apps. Two browser
+ * contexts (a caller's page and a callee's, as for ours and PeerJS), each with its own fake
+ * camera + microphone, one RTCPeerConnection each; no signaling server: the bench hands the
+ * descriptions and candidates from one page to the other itself. Each side's video starts at
+ * most FIRST_FRAMES.maxHeight high, as the SDK sends it (the page runs the SDK's own
+ * limitVideoHeight): without that Chromium drops a 720p camera's first frames while it scales
+ * down to its starting bandwidth estimate, and the floor would measure that drop, not a call.
  */
 import { FIRST_FRAMES, limitVideoHeight } from "@peertobeer/client";
 import type { Browser } from "playwright-core";
-import { FLOOR_VIEWPORT, type AssetServer } from "./assets.js";
+import type { AssetServer } from "./assets.js";
 import {
-  callTiming,
   launchBrowser,
   loop,
   MEDIA_CONSTRAINTS,
   probedPage,
-  readProbe,
-  readVideoStats,
   resetProbe,
+  ring,
+  twoPageTiming,
   waitFrames,
   type CallPlan,
   type Page,
@@ -21,131 +25,161 @@ import {
 } from "./common.js";
 import type { ProbeWindow } from "./probe.js";
 
-const CALLER_VIDEO = "Remote video (caller)";
-const CALLEE_VIDEO = "Remote video (callee)";
+const REMOTE = "Remote video";
+
+/** What the callee's page hands to the caller's: its answer, then its candidates as gathered. */
+type FloorMessage = { kind: "answer"; sdp: string } | { kind: "candidate"; candidate: RTCIceCandidateInit };
 
 interface FloorWindow extends ProbeWindow {
-  __callerStream: MediaStream;
-  __calleeStream: MediaStream;
-  __pcs: RTCPeerConnection[];
+  __local: MediaStream;
+  __pc: RTCPeerConnection | undefined;
   /** The SDK's own limitVideoHeight (packages/client/src/first-frames.ts), in the page. */
-  __limitVideoHeight?: typeof limitVideoHeight;
+  __limitVideoHeight: typeof limitVideoHeight;
+  /** floorConnection, installed in the page (page functions can reach nothing outside them). */
+  __floorConnection: typeof floorConnection;
+  /** Exposed by the bench in the callee's page: carries a message to the caller's page. */
+  __floorSend: (message: FloorMessage) => Promise<void>;
 }
 
-/** In the page: one camera + microphone stream per side, as two users would have. */
-async function openStreams(constraints: MediaStreamConstraints): Promise<void> {
+interface Offer {
+  sdp: string;
+  candidates: RTCIceCandidateInit[];
+}
+
+/** In a page: its camera + microphone, shown in its self view. */
+async function openStream(constraints: MediaStreamConstraints): Promise<void> {
   const w = window as unknown as FloorWindow;
-  w.__pcs = [];
-  w.__callerStream = await navigator.mediaDevices.getUserMedia(constraints);
-  w.__calleeStream = await navigator.mediaDevices.getUserMedia(constraints);
-  // Each side's self view, as the app shows one.
-  for (const [label, stream] of [["Local video (caller)", w.__callerStream], ["Local video (callee)", w.__calleeStream]] as const) {
-    const self = document.querySelector<HTMLVideoElement>(`video[aria-label="${label}"]`);
-    if (self) self.srcObject = stream;
-  }
+  w.__local = await navigator.mediaDevices.getUserMedia(constraints);
+  const self = document.querySelector<HTMLVideoElement>('video[aria-label="Local video"]');
+  if (self) self.srcObject = w.__local;
 }
 
 /**
- * In the page: the caller offers and gathers all its candidates (the ringing, not timed), then
- * the callee "accepts": the probe marks Accept and the callee creates its connection, applies the
- * offer and the caller's candidates, answers, and the answer goes straight to the caller. Its
- * candidates reach the caller as it gathers them. Resolves once the answer is applied; the
- * media then starts on its own.
+ * In a page: a connection sending its camera (starting small) and showing what it receives in
+ * "Remote video"; `onCandidate` gets its candidates, null at the end of gathering.
  */
-async function floorCall({ labels, firstFramesMaxHeight }: { labels: { caller: string; callee: string }; firstFramesMaxHeight: number | null }): Promise<void> {
-  const w = window as unknown as FloorWindow;
-  // As the SDK does before its first connection (only the first frames are measured, so the
-  // later return to full size does not matter here).
-  const startSmall = async (pc: RTCPeerConnection) => {
-    if (firstFramesMaxHeight === null) return;
-    if (!w.__limitVideoHeight) throw new Error("the floor page has no limitVideoHeight");
-    await w.__limitVideoHeight(pc.getSenders(), firstFramesMaxHeight);
+function floorConnection(w: FloorWindow, maxHeight: number, onCandidate: (candidate: RTCIceCandidate | null) => void) {
+  const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle" });
+  w.__pc = pc;
+  const video = document.querySelector<HTMLVideoElement>('video[aria-label="Remote video"]');
+  if (!video) throw new Error('no video "Remote video"');
+  pc.ontrack = ({ streams: [stream] }) => {
+    if (stream && video.srcObject !== stream) video.srcObject = stream;
   };
-  const config: RTCConfiguration = { iceServers: [], bundlePolicy: "max-bundle" };
-  const video = (label: string) => {
-    const element = document.querySelector<HTMLVideoElement>(`video[aria-label="${label}"]`);
-    if (!element) throw new Error(`no video "${label}"`);
-    return element;
-  };
-  const show = (element: HTMLVideoElement) => (event: RTCTrackEvent) => {
-    const stream = event.streams[0];
-    if (stream && element.srcObject !== stream) element.srcObject = stream;
-  };
-
-  const caller = new RTCPeerConnection(config);
-  w.__pcs.push(caller);
-  caller.ontrack = show(video(labels.caller));
-  const callerCandidates: RTCIceCandidate[] = [];
-  const gathered = new Promise<void>((resolve) => {
-    caller.onicecandidate = ({ candidate }) => {
-      if (candidate && candidate.candidate !== "") callerCandidates.push(candidate);
-      else resolve();
-    };
-  });
-  for (const track of w.__callerStream.getTracks()) caller.addTrack(track, w.__callerStream);
-  await caller.setLocalDescription(await caller.createOffer());
-  await startSmall(caller);
-  const offer = caller.localDescription;
-  if (!offer) throw new Error("the caller has no offer");
-  await gathered;
-
-  w.__b4.mark();
-  const callee = new RTCPeerConnection(config);
-  w.__pcs.push(callee);
-  callee.ontrack = show(video(labels.callee));
-  const added: Promise<void>[] = [];
-  callee.onicecandidate = ({ candidate }) => {
-    if (candidate && candidate.candidate !== "") added.push(caller.addIceCandidate(candidate));
-  };
-  await callee.setRemoteDescription(offer);
-  for (const candidate of callerCandidates) added.push(callee.addIceCandidate(candidate));
-  for (const track of w.__calleeStream.getTracks()) callee.addTrack(track, w.__calleeStream);
-  await callee.setLocalDescription(await callee.createAnswer());
-  // Beside the answer's way to the caller, as the SDK does it.
-  const calleeSmall = startSmall(callee);
-  const answer = callee.localDescription;
-  if (!answer) throw new Error("the callee has no answer");
-  await caller.setRemoteDescription(answer);
-  await Promise.all([...added, calleeSmall]);
+  pc.onicecandidate = ({ candidate }) => onCandidate(candidate && candidate.candidate !== "" ? candidate : null);
+  for (const track of w.__local.getTracks()) pc.addTrack(track, w.__local);
+  return { pc, startSmall: () => w.__limitVideoHeight(pc.getSenders(), maxHeight) };
 }
 
-/** In the page: closes both connections and clears both videos. */
-function endFloorCall(labels: string[]): void {
+/** In the caller's page: offers and gathers every candidate (the ringing, not timed). */
+async function floorOffer(maxHeight: number): Promise<Offer> {
   const w = window as unknown as FloorWindow;
-  for (const pc of w.__pcs.splice(0)) pc.close();
-  for (const label of labels) {
-    const element = document.querySelector<HTMLVideoElement>(`video[aria-label="${label}"]`);
-    if (element) element.srcObject = null;
+  const candidates: RTCIceCandidateInit[] = [];
+  let gathered: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (gathered = resolve));
+  const { pc, startSmall } = w.__floorConnection(w, maxHeight, (candidate) => {
+    if (candidate) candidates.push(candidate.toJSON());
+    else gathered();
+  });
+  await pc.setLocalDescription(await pc.createOffer());
+  await startSmall();
+  await done;
+  const sdp = pc.localDescription?.sdp;
+  if (!sdp) throw new Error("the caller has no offer");
+  return { sdp, candidates };
+}
+
+/**
+ * In the callee's page, at Accept: the probe marks it, then the callee creates its connection,
+ * applies the offer and the caller's candidates, answers, and sends the answer and then each
+ * candidate as it is gathered. Resolves once the answer is on its way.
+ */
+async function floorAnswer({ offer, maxHeight }: { offer: Offer; maxHeight: number }): Promise<void> {
+  const w = window as unknown as FloorWindow;
+  w.__b4.mark();
+  const { pc, startSmall } = w.__floorConnection(w, maxHeight, (candidate) => {
+    if (candidate) void w.__floorSend({ kind: "candidate", candidate: candidate.toJSON() });
+  });
+  await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+  await Promise.all(offer.candidates.map((candidate) => pc.addIceCandidate(candidate)));
+  await pc.setLocalDescription(await pc.createAnswer());
+  const sdp = pc.localDescription?.sdp;
+  if (!sdp) throw new Error("the callee has no answer");
+  void w.__floorSend({ kind: "answer", sdp });
+  // Beside the answer's way to the caller, as the SDK does it.
+  await startSmall();
+}
+
+/** In the caller's page: applies what the callee sent. */
+async function floorReceive(message: FloorMessage): Promise<void> {
+  const pc = (window as unknown as FloorWindow).__pc;
+  if (!pc) throw new Error("the caller has no connection");
+  if (message.kind === "answer") await pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+  else await pc.addIceCandidate(message.candidate);
+}
+
+/** In a page: closes its connection and clears its remote video. */
+function floorHangUp(): void {
+  const w = window as unknown as FloorWindow;
+  w.__pc?.close();
+  w.__pc = undefined;
+  const video = document.querySelector<HTMLVideoElement>('video[aria-label="Remote video"]');
+  if (video) video.srcObject = null;
+}
+
+/**
+ * Carries the callee's messages to the caller's page in the order sent; a candidate that
+ * overtook the answer would be refused, so each waits for the one before it.
+ */
+class Courier {
+  private last: Promise<void> = Promise.resolve();
+  private failure: unknown;
+
+  constructor(private readonly caller: Page) {}
+
+  send(message: FloorMessage): void {
+    this.last = this.last.then(() => this.caller.evaluate(floorReceive, message)).catch((error: unknown) => {
+      this.failure ??= error;
+    });
+  }
+
+  /** Everything sent so far has been applied; throws what failed. */
+  async settled(): Promise<void> {
+    await this.last;
+    if (this.failure !== undefined) throw this.failure;
   }
 }
 
-async function oneCall(page: Page, timeoutMs: number, firstFramesMaxHeight: number | null) {
-  await resetProbe(page);
-  await page.evaluate(floorCall, { labels: { caller: CALLER_VIDEO, callee: CALLEE_VIDEO }, firstFramesMaxHeight });
-  await waitFrames(page, [CALLER_VIDEO, CALLEE_VIDEO], timeoutMs);
-  const [record, video] = await Promise.all([readProbe(page), readVideoStats(page)]);
-  const acceptAt = record.accepts[0];
-  if (acceptAt === undefined) throw new Error("the floor page did not mark Accept");
-  // The caller's connection was created first (index 0), the callee's second.
-  const timing = callTiming(acceptAt, { record, label: CALLER_VIDEO, pc: 0, video }, { record, label: CALLEE_VIDEO, pc: 1, video });
-  await page.evaluate(endFloorCall, [CALLER_VIDEO, CALLEE_VIDEO]);
+async function oneCall(caller: Page, callee: Page, courier: Courier, timeoutMs: number, ringMs: number) {
+  await Promise.all([resetProbe(caller), resetProbe(callee)]);
+  const maxHeight = FIRST_FRAMES.maxHeight;
+  const offer = await caller.evaluate(floorOffer, maxHeight);
+  if (ringMs > 0) await ring(ringMs);
+  await callee.evaluate(floorAnswer, { offer, maxHeight });
+  await Promise.all([waitFrames(caller, [REMOTE], timeoutMs), waitFrames(callee, [REMOTE], timeoutMs)]);
+  await courier.settled();
+  const timing = await twoPageTiming(caller, callee, REMOTE, ringMs, "the floor's callee did not mark Accept");
+  await Promise.all([caller.evaluate(floorHangUp), callee.evaluate(floorHangUp)]);
+  await courier.settled();
   return timing;
 }
 
-/**
- * `firstFrames`: each side's video starts at most FIRST_FRAMES.maxHeight high, as the SDK
- * sends it; without, the browser's defaults (the floor B4 is judged against).
- */
-export async function runFloor(plan: CallPlan, assets: AssetServer, firstFrames = false): Promise<SystemRun> {
+export async function runFloor(plan: CallPlan, assets: AssetServer): Promise<SystemRun> {
   let browser: Browser | undefined;
   try {
     browser = await launchBrowser();
-    const { page } = await probedPage(browser, FLOOR_VIEWPORT);
-    if (firstFrames) await page.addInitScript({ content: `window.__limitVideoHeight = ${limitVideoHeight.toString()};` });
-    await page.goto(`${assets.url}/floor.html`);
-    await page.evaluate(openStreams, MEDIA_CONSTRAINTS);
-    const maxHeight = firstFrames ? FIRST_FRAMES.maxHeight : null;
-    return await loop(firstFrames ? "floor, first frames as the SDK's" : "floor", plan, () => oneCall(page, plan.stepTimeoutMs, maxHeight));
+    const caller = (await probedPage(browser)).page;
+    const callee = (await probedPage(browser)).page;
+    const courier = new Courier(caller);
+    await callee.exposeFunction("__floorSend", (message: FloorMessage) => courier.send(message));
+    for (const page of [caller, callee]) {
+      await page.addInitScript({
+        content: `window.__limitVideoHeight = ${limitVideoHeight.toString()}; window.__floorConnection = ${floorConnection.toString()};`,
+      });
+      await page.goto(`${assets.url}/floor.html`);
+      await page.evaluate(openStream, MEDIA_CONSTRAINTS);
+    }
+    return await loop("floor", plan, (ringMs) => oneCall(caller, callee, courier, plan.stepTimeoutMs, ringMs));
   } finally {
     await browser?.close();
   }

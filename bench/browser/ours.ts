@@ -14,6 +14,7 @@ import {
   loop,
   probedPage,
   resetProbe,
+  ring,
   twoPageTiming,
   waitFrames,
   waitMedia,
@@ -57,17 +58,22 @@ async function join(page: Page, userId: string, timeoutMs: number): Promise<void
   await waitMedia(page, 1, timeoutMs);
 }
 
-/** One call: Call → Accept → first frame on both sides → Hang up → both back in the lobby. */
-async function oneCall(caller: Page, callee: Page, timeoutMs: number) {
+/**
+ * One call: Call → the dialog shows → (the phone rings `ringMs`) → Accept → first frame on
+ * both sides → Hang up → both back in the lobby.
+ */
+async function oneCall(caller: Page, callee: Page, timeoutMs: number, ringMs: number) {
   await Promise.all([resetProbe(caller), resetProbe(callee)]);
   await caller.getByRole("textbox", { name: "Recipient ID" }).fill(CALLEE, { timeout: timeoutMs });
   await caller.getByRole("button", { name: "Call", exact: true }).click({ timeout: timeoutMs });
-  await callee
-    .getByRole("dialog", { name: `Incoming call from ${CALLER}` })
-    .getByRole("button", { name: "Accept" })
-    .click({ timeout: timeoutMs });
+  const accept = callee.getByRole("dialog", { name: `Incoming call from ${CALLER}` }).getByRole("button", { name: "Accept" });
+  if (ringMs > 0) {
+    await accept.waitFor({ state: "visible", timeout: timeoutMs });
+    await ring(ringMs);
+  }
+  await accept.click({ timeout: timeoutMs });
   await Promise.all([waitFrames(caller, [REMOTE], timeoutMs), waitFrames(callee, [REMOTE], timeoutMs)]);
-  const timing = await twoPageTiming(caller, callee, REMOTE, "the Accept click was not seen in the callee's page");
+  const timing = await twoPageTiming(caller, callee, REMOTE, ringMs, "the Accept click was not seen in the callee's page");
 
   // Hang up, and wait until the server has ended the call (the callee's stream says so), or the
   // next offer could find the callee still busy.
@@ -113,7 +119,7 @@ export async function runOurs(plan: CallPlan): Promise<SystemRun> {
     await Promise.all([caller.goto(server.url), callee.goto(server.url)]);
     await join(caller, CALLER, plan.stepTimeoutMs);
     await join(callee, CALLEE, plan.stepTimeoutMs);
-    const result = await loop("ours", plan, () => oneCall(caller, callee, plan.stepTimeoutMs));
+    const result = await loop("ours", plan, (ringMs) => oneCall(caller, callee, plan.stepTimeoutMs, ringMs));
     if (result.errors.length > 0 && pageErrors.length > 0) result.errors.push(...pageErrors.slice(0, 5));
     return result;
   } finally {

@@ -33,6 +33,8 @@ interface PeerWindow extends ProbeWindow {
   __local: MediaStream;
   __call: MediaConnection | undefined;
   __errors: string[];
+  /** How long the callee lets the next call ring before answering (0: at once). */
+  __ringMs: number;
 }
 
 interface PeerSetup {
@@ -48,6 +50,7 @@ async function setUpPeer({ id, port, answer, constraints, timeoutMs }: PeerSetup
   const w = window as unknown as PeerWindow;
   w.__errors = [];
   w.__call = undefined;
+  w.__ringMs = 0;
   w.__local = await navigator.mediaDevices.getUserMedia(constraints);
   // The self view, as the app shows one.
   const self = document.querySelector<HTMLVideoElement>('video[aria-label="Local video"]');
@@ -57,15 +60,20 @@ async function setUpPeer({ id, port, answer, constraints, timeoutMs }: PeerSetup
   peer.on("error", (error) => w.__errors.push(`peer: ${error.type}: ${error.message}`));
   if (answer) {
     peer.on("call", (call) => {
-      // Accept: at once, so the time from here on is PeerJS's alone.
-      w.__b4.mark();
-      const video = document.querySelector<HTMLVideoElement>('video[aria-label="Remote video"]');
-      call.on("stream", (stream) => {
-        if (video && video.srcObject !== stream) video.srcObject = stream;
-      });
-      call.on("error", (error) => w.__errors.push(`call: ${error.type}: ${error.message}`));
-      w.__call = call;
-      call.answer(w.__local);
+      const accept = () => {
+        // Accept: the time from here on is PeerJS's alone.
+        w.__b4.mark();
+        const video = document.querySelector<HTMLVideoElement>('video[aria-label="Remote video"]');
+        call.on("stream", (stream) => {
+          if (video && video.srcObject !== stream) video.srcObject = stream;
+        });
+        call.on("error", (error) => w.__errors.push(`call: ${error.type}: ${error.message}`));
+        w.__call = call;
+        call.answer(w.__local);
+      };
+      // The phone rings, as the app's dialog does for a person, or is answered at once.
+      if (w.__ringMs > 0) setTimeout(accept, w.__ringMs);
+      else accept();
     });
   }
   await new Promise<void>((resolve, reject) => {
@@ -102,8 +110,11 @@ function peerErrors(page: Page): Promise<string[]> {
   return page.evaluate(() => (window as unknown as PeerWindow).__errors);
 }
 
-async function oneCall(caller: Page, callee: Page, timeoutMs: number) {
+async function oneCall(caller: Page, callee: Page, timeoutMs: number, ringMs: number) {
   await Promise.all([resetProbe(caller), resetProbe(callee)]);
+  await callee.evaluate((ms) => {
+    (window as unknown as PeerWindow).__ringMs = ms;
+  }, ringMs);
   await caller.evaluate(placeCall, CALLEE);
   try {
     await Promise.all([waitFrames(caller, [REMOTE], timeoutMs), waitFrames(callee, [REMOTE], timeoutMs)]);
@@ -111,7 +122,7 @@ async function oneCall(caller: Page, callee: Page, timeoutMs: number) {
     const errors = [...(await peerErrors(caller)), ...(await peerErrors(callee))];
     throw new Error(`${errorText(error)}${errors.length ? ` (${errors.join("; ")})` : ""}`);
   }
-  const timing = await twoPageTiming(caller, callee, REMOTE, "the callee never got the call");
+  const timing = await twoPageTiming(caller, callee, REMOTE, ringMs, "the callee never got the call");
   // Closing a MediaConnection is synchronous (it closes the peer connection) and tells the
   // server nothing, so both sides are ready for the next call once both have closed.
   await Promise.all([caller.evaluate(endCall), callee.evaluate(endCall)]);
@@ -134,7 +145,7 @@ export async function runPeerjs(plan: CallPlan, assets: AssetServer): Promise<Sy
     const setup = { port, constraints: MEDIA_CONSTRAINTS, timeoutMs: plan.stepTimeoutMs };
     await callee.evaluate(setUpPeer, { ...setup, id: CALLEE, answer: true });
     await caller.evaluate(setUpPeer, { ...setup, id: CALLER, answer: false });
-    const result = await loop("PeerJS", plan, () => oneCall(caller, callee, plan.stepTimeoutMs));
+    const result = await loop("PeerJS", plan, (ringMs) => oneCall(caller, callee, plan.stepTimeoutMs, ringMs));
     if (result.errors.length > 0 && pageErrors.length > 0) result.errors.push(...pageErrors.slice(0, 5));
     return result;
   } finally {

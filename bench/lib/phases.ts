@@ -42,7 +42,7 @@ export interface Sizes {
   afterCallPairs: number;
   afterCallGraceMs: number;
   afterCallHeartbeatMs: number;
-  /** B4: measured calls per system in real Chromium, after b4Warmup unmeasured ones. */
+  /** B4: measured calls per system in real Chromium and per Accept timing (at once, after ringing), after b4Warmup unmeasured ones. */
   b4Calls: number;
   b4Warmup: number;
   /** B8: pairs and setups for the relay latency (3 relayed events per setup). */
@@ -101,7 +101,7 @@ export const SMOKE: Sizes = {
   afterCallPairs: 50,
   afterCallGraceMs: 300,
   afterCallHeartbeatMs: 200,
-  b4Calls: 2,
+  b4Calls: 1,
   b4Warmup: 1,
   relayPairs: 1,
   relaySetups: 10,

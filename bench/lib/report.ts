@@ -3,7 +3,8 @@
  * and rewrites the generated section of docs/BENCHMARKS.md.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import type { AcceptToFrameResult, Summary } from "../browser/accept-to-frame.js";
+import type { AcceptTiming, AcceptToFrameResult, B4Series, Summary } from "../browser/accept-to-frame.js";
+import { RING_MS } from "../browser/common.js";
 import { meshVideoLimit } from "../../packages/client/src/first-frames.js";
 import type { GroupResult, GroupSystemResult, Spread, SteadyWindow } from "../browser/group.js";
 import type { DrainResult } from "../faults/drain.js";
@@ -25,13 +26,6 @@ export interface Figure {
   peerjs: number;
   /** ours / PeerJS. */
   ratio: number;
-  /** B4 only: the same statistic for the in-page floor (two peer connections in one page). */
-  floor?: number;
-  /** B4 only: ours / floor. */
-  floorRatio?: number;
-  /** B4 only: the floor with its first frames sent as the SDK sends them, and ours / that. */
-  floorFirstFrames?: number;
-  floorFirstFramesRatio?: number;
   /** Human-readable target, or "" for a figure shown for context. */
   target: string;
   met: boolean | null;
@@ -72,7 +66,7 @@ const BYTES_LIMIT = 20_000;
  * JIT warming up over the levels, are not a super-linear term; the spread row shows them.)
  */
 const FLAT_GROWTH = 1.5;
-/** B4: Accept → first frame at most this many times the in-page floor's. */
+/** B4: Accept → first frame presented at most this many times the like-for-like floor's. */
 const FLOOR_LIMIT = 1.25;
 
 type Systems = Record<"ours-grpc" | "ours-web" | "peerjs", SystemResult>;
@@ -94,7 +88,7 @@ function perSetup(run: SetupRun) {
   };
 }
 
-export function buildFigures(systems: Systems, b4?: AcceptToFrameResult): Figure[] {
+export function buildFigures(systems: Systems): Figure[] {
   const peer = systems.peerjs;
   const figures: Figure[] = [];
   const add = (
@@ -178,7 +172,6 @@ export function buildFigures(systems: Systems, b4?: AcceptToFrameResult): Figure
       target: `≤ ${HEAP_LIMIT_KIB[transport]} KiB`, met: (value) => value <= HEAP_LIMIT_KIB[transport],
     });
   }
-  if (b4) figures.push(...acceptToFrameFigures(b4));
   for (const { transport, key } of TRANSPORTS) {
     const ours = perSetup(systems[key].cpu.run);
     const theirs = perSetup(peer.cpu.run);
@@ -218,39 +211,71 @@ export function buildFigures(systems: Systems, b4?: AcceptToFrameResult): Figure
   return figures;
 }
 
+const B4_TIMINGS: { timing: AcceptTiming; name: string }[] = [
+  { timing: "atOnce", name: "at once" },
+  { timing: "ringing", name: `after ${RING_MS.min / 1000}–${RING_MS.max / 1000} s of ringing` },
+];
+
+const B4_VIEWS: { view: keyof Pick<B4Series, "summary" | "caller" | "callee">; name: string }[] = [
+  { view: "summary", name: "both see each other (the later side)" },
+  { view: "caller", name: "the caller sees the callee" },
+  { view: "callee", name: "the callee sees the caller" },
+];
+
 const B4_STATS: { name: string; key: keyof Summary; judged: boolean }[] = [
   { name: "p50", key: "p50Ms", judged: true },
   { name: "p95", key: "p95Ms", judged: true },
-  { name: "min", key: "minMs", judged: false },
   { name: "max", key: "maxMs", judged: false },
 ];
 
-/** B4 over gRPC-Web (what the browser speaks): ours, PeerJS, and the in-page floor beside them. */
-function acceptToFrameFigures(b4: AcceptToFrameResult): Figure[] {
-  const { ours, peerjs, floor, floorFirstFrames } = b4.systems;
-  return B4_STATS.map(({ name, key, judged }) => {
-    const o = ours.summary[key];
-    const p = peerjs.summary[key];
-    const f = floor.summary[key];
-    const small = floorFirstFrames.summary[key];
-    return {
-      table: "headline",
-      id: "B4",
-      name: `Accept → first decoded remote frame, ${name} (Chromium, ${ours.summary.count} calls)`,
-      transport: "gRPC-Web",
-      unit: "ms",
-      ours: o,
-      peerjs: p,
-      ratio: o / p,
-      floor: f,
-      floorRatio: o / f,
-      floorFirstFrames: small,
-      floorFirstFramesRatio: o / small,
-      target: judged ? `≤ ${FLOOR_LIMIT}× in-page floor` : "",
-      met: judged ? o <= FLOOR_LIMIT * f : null,
-      digits: 0,
-    } satisfies Figure;
+function b4Rows(b4: AcceptToFrameResult) {
+  const { ours, peerjs, floor } = b4.systems;
+  return B4_TIMINGS.flatMap(({ timing, name: accept }) =>
+    B4_VIEWS.flatMap(({ view, name: who }) =>
+      B4_STATS.filter(({ key }) => view === "summary" || key !== "maxMs").map(({ name: stat, key, judged }) => {
+        const o = ours.series[timing][view][key];
+        const f = floor.series[timing][view][key];
+        return { accept, who, stat, ours: o, peerjs: peerjs.series[timing][view][key], floor: f, met: judged ? o <= FLOOR_LIMIT * f : null };
+      }),
+    ),
+  );
+}
+
+/** B4 over gRPC-Web (what the browser speaks): ours, PeerJS and the like-for-like floor, per Accept timing and side. */
+export function renderB4(b4: AcceptToFrameResult): string {
+  const ms = (value: number) => `${format(value, 0)} ms`;
+  const lines = [
+    row(["Accept", "Who sees whom", "", "Ours", "PeerJS", "Floor", "Ours ÷ floor", "Ours ÷ PeerJS", "Goal", "Met?"]),
+    row(["---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---", "---"]),
+  ];
+  for (const r of b4Rows(b4)) {
+    lines.push(
+      row([
+        r.accept,
+        r.who,
+        r.stat,
+        ms(r.ours),
+        ms(r.peerjs),
+        ms(r.floor),
+        `${format(r.ours / r.floor, 2)}×`,
+        `${format(r.ours / r.peerjs, 2)}×`,
+        r.met === null ? "—" : `≤ ${FLOOR_LIMIT}× floor`,
+        r.met === null ? "" : r.met ? "yes" : "**no**",
+      ]),
+    );
+  }
+  const phases = B4_TIMINGS.map(({ timing, name }) => {
+    const of = (system: "ours" | "peerjs" | "floor") => {
+      const p = b4.systems[system].series[timing].phaseMedians;
+      return `answer applied ${format(p.callerAnswerSet, 0)}, connected ${format(p.calleeConnected, 0)} / ${format(p.callerConnected, 0)}, frames ${format(p.calleeFrame, 0)} / ${format(p.callerFrame, 0)}`;
+    };
+    return `Accept ${name}: ours ${of("ours")}; PeerJS ${of("peerjs")}; floor ${of("floor")}.`;
   });
+  return [
+    lines.join("\n"),
+    "",
+    `Where the time goes (median ms after Accept; connected and frames given as callee / caller): ${phases.join(" ")}`,
+  ].join("\n");
 }
 
 function topLevel(result: SystemResult): LevelResult {
@@ -342,16 +367,6 @@ function format(value: number, digits: number): string {
   return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-/** The target; for B4 also the floor's value and ours ÷ floor, which the target is judged on. */
-function targetCell(f: Figure, unit: string): string {
-  if (f.floor === undefined) return f.target || "—";
-  let floor = `floor ${format(f.floor, f.digits)}${unit}, ours ${format(f.floorRatio ?? Number.NaN, 2)}×`;
-  if (f.floorFirstFrames !== undefined) {
-    floor += `; with the SDK's first frames ${format(f.floorFirstFrames, f.digits)}${unit}, ours ${format(f.floorFirstFramesRatio ?? Number.NaN, 2)}×`;
-  }
-  return f.target ? `${f.target} (${floor})` : floor;
-}
-
 function row(cells: string[]): string {
   return `| ${cells.join(" | ")} |`;
 }
@@ -371,7 +386,7 @@ export function renderTable(figures: Figure[], table: Figure["table"]): string {
         `${format(f.ours, f.digits)}${unit}`,
         `${format(f.peerjs, f.digits)}${unit}`,
         `${format(f.ratio, 2)}×`,
-        targetCell(f, unit),
+        f.target || "—",
         f.met === null ? "" : f.met ? "yes" : "**no**",
       ]),
     );
@@ -482,7 +497,7 @@ function renderFaults({ resume, drain }: Faults): string {
   ].join("\n");
 }
 
-export function renderReport(figures: Figure[], context: ReportContext, faults?: Faults, cluster?: string): string {
+export function renderReport(figures: Figure[], context: ReportContext, faults?: Faults, cluster?: string, b4?: AcceptToFrameResult): string {
   const { fixture } = context;
   return [
     ...machineLines(context),
@@ -491,6 +506,14 @@ export function renderReport(figures: Figure[], context: ReportContext, faults?:
       `${fixture.callerCandidates} caller and ${fixture.calleeCandidates} callee candidates`,
     "",
     renderTable(figures, "headline"),
+    ...(b4
+      ? [
+          "",
+          `B4, Accept → first remote frame presented (Chromium, ${b4.calls} calls per Accept timing and system, after ${b4.warmup} warm-up; the floor: two contexts, no server, video starting small as the SDK's):`,
+          "",
+          renderB4(b4),
+        ]
+      : []),
     "",
     "Cost per session and per call as idle sessions grow:",
     "",

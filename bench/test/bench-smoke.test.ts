@@ -2,7 +2,7 @@
  * Keeps the benchmark from rotting: runs `bench/run.ts --smoke` (every workload at tiny sizes)
  * and checks that it produced a figure for everything, that both systems completed every
  * call setup without an error, and that B4 measured its calls in Chromium for ours, PeerJS and
- * the in-page floor. It asserts nothing about speed: figures come from `npm run bench`.
+ * the floor, Accept at once and after ringing. It asserts nothing about speed: figures come from `npm run bench`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { B4_SYSTEMS, type AcceptToFrameResult } from "../browser/accept-to-frame.js";
+import { ACCEPT_TIMINGS, B4_SYSTEMS, type AcceptToFrameResult } from "../browser/accept-to-frame.js";
+import { RING_MS } from "../browser/common.js";
 import type { SetupRun } from "../load/types.js";
 import type { ClusterResult } from "../lib/cluster.js";
 import type { SystemResult } from "../lib/phases.js";
@@ -154,29 +155,28 @@ describe("npm run bench -- --smoke", () => {
     expect([soak.integrity.lost, soak.integrity.duplicated, soak.integrity.unexpected]).toEqual([0, 0, 0]);
   });
 
-  it("measures B4 (Accept → first decoded remote frame) for ours, PeerJS and the floor", () => {
+  it("measures B4 (Accept → first frame presented) for ours, PeerJS and the floor, Accept at once and after ringing", () => {
     const b4 = results.b4;
     expect(b4, "B4 results").not.toBeNull();
     if (!b4) return;
     for (const system of B4_SYSTEMS) {
       const result = b4.systems[system];
       expect(result.errors, system).toEqual([]);
-      expect(result.calls.length, system).toBe(2);
-      for (const value of [result.summary.p50Ms, result.summary.p95Ms, result.summary.minMs, result.summary.maxMs]) {
-        expect(Number.isFinite(value), `${system}: ${value}`).toBe(true);
-        expect(value, system).toBeGreaterThan(0);
+      expect(result.calls.map((call) => call.ringMs > 0), system).toEqual([false, true]);
+      for (const timing of ACCEPT_TIMINGS) {
+        for (const view of [result.series[timing].summary, result.series[timing].caller, result.series[timing].callee]) {
+          expect(view.count, `${system} ${timing}`).toBe(1);
+          expect(view.p50Ms, `${system} ${timing}`).toBeGreaterThan(0);
+        }
       }
       for (const call of result.calls) {
         expect(call.callerMs, system).toBeGreaterThan(0);
         expect(call.calleeMs, system).toBeGreaterThan(0);
       }
     }
-    const figures = results.figures.filter((figure) => figure.id === "B4");
-    expect(figures.length, "B4 rows: p50, p95, min, max").toBe(4);
-    for (const figure of figures) {
-      expect(figure.floor, figure.name).toBeGreaterThan(0);
-      expect(figure.floorRatio, figure.name).toBeGreaterThan(0);
-    }
+    const ringing = b4.systems.ours.calls.find((call) => call.ringMs > 0);
+    expect(ringing?.ringMs).toBeGreaterThanOrEqual(RING_MS.min);
+    expect(output, "the B4 table").toContain("after 1–3 s of ringing");
   });
 
   it("measures resume after a cut and a drain with calls up, losing nothing", () => {
