@@ -10,6 +10,8 @@
  *                                 writes bench/results/<time>-group.json and its section of the docs
  *   npm run bench -- --b4         only B4, Accept → first frame in Chromium (with --smoke: tiny
  *                                 sizes); writes bench/results/<time>-b4.json, leaves the docs alone
+ *   npm run bench -- --b2         only B2, setups per second, and its cluster rows (with --smoke:
+ *                                 tiny sizes); writes bench/results/<time>-b2.json, leaves the docs alone
  *
  * BENCH_RESULTS_DIR overrides where the JSON goes; BENCH_CPU_PROF=<dir> writes a V8 CPU
  * profile of every server under test into <dir>. B4 (bench/browser/) drives Chromium at
@@ -24,9 +26,9 @@ import { measureDrain } from "./faults/drain.js";
 import { measureResume } from "./faults/resume.js";
 import type { SystemId } from "./load/types.js";
 import { loadFixture } from "./lib/fixture.js";
-import { FULL, runSystems, SMOKE, type SystemResult } from "./lib/phases.js";
-import { clusterSetups, type ClusterResult } from "./lib/cluster.js";
-import { buildFigures, renderB4, renderCluster, renderGroup, renderReport, renderSoak, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
+import { FULL, runSystems, rushSetups, SMOKE, type RushResult, type SystemResult } from "./lib/phases.js";
+import { clusterRush, clusterSetups, type ClusterResult, type ClusterRushResult } from "./lib/cluster.js";
+import { buildFigures, renderB2, renderB4, renderCluster, renderGroup, renderReport, renderSoak, updateDoc, type Faults, type Machine, type ReportContext } from "./lib/report.js";
 import { runSoak, SOAK_FULL, SOAK_SMOKE, type SoakResult } from "./lib/soak.js";
 import { GROUP_FULL, GROUP_SMOKE, GROUP_SYSTEMS, measureGroupCalls, type GroupResult } from "./browser/group.js";
 
@@ -37,6 +39,7 @@ const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1
 const soakOnly = process.argv.includes("--soak");
 const groupOnly = process.argv.includes("--group");
 const b4Only = process.argv.includes("--b4");
+const b2Only = process.argv.includes("--b2");
 const sizes = smoke ? SMOKE : FULL;
 const resultsDir = resolve(process.env.BENCH_RESULTS_DIR ?? `${ROOT}bench/results`);
 const cpuProfileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
@@ -114,13 +117,17 @@ async function soakMain(): Promise<number> {
   return broken.length + findings.length > 0 ? 1 : 0;
 }
 
-/** Cluster runs with failed setups. */
-function clusterProblems(cluster: ClusterResult): string[] {
+/** Cluster runs with failed setups (B2's alone for a ClusterRushResult). */
+function clusterProblems(cluster: ClusterResult | ClusterRushResult): string[] {
   const runs = [
-    ["B1 warm-up", cluster.cpu.warmup],
-    ["B1", cluster.cpu.run],
-    ["B8 one node", cluster.relaySameNode],
-    ["B8 across nodes", cluster.relayCrossNode],
+    ...("cpu" in cluster
+      ? ([
+          ["B1 warm-up", cluster.cpu.warmup],
+          ["B1", cluster.cpu.run],
+          ["B8 one node", cluster.relaySameNode],
+          ["B8 across nodes", cluster.relayCrossNode],
+        ] as const)
+      : []),
     ["B2 one node warm-up", cluster.rushOneNode.warmup],
     ["B2 one node", cluster.rushOneNode.run],
     ["B2 two nodes warm-up", cluster.rushTwoNodes.warmup],
@@ -261,6 +268,36 @@ async function b4Main(): Promise<number> {
   return found.length > 0 ? 1 : 0;
 }
 
+/** `npm run bench -- --b2`: B2 and its cluster rows alone, a few minutes instead of the full run. */
+async function b2Main(): Promise<number> {
+  const began = Date.now();
+  const log = (line: string) => console.log(line);
+  log(`B2 alone, call setups per second (${smoke ? "smoke" : "full"} sizes, ${os.cpus().length} cores, Node ${process.version}):`);
+  const rushes = {} as Record<SystemId, RushResult>;
+  for (const system of SYSTEMS) rushes[system] = await rushSetups(system, { sizes, cpuProfileDir, log });
+  log("Cluster mode (two nodes, one redis-server), each of our transports:");
+  const clusters: ClusterRushResult[] = [];
+  for (const system of SYSTEMS.filter((s) => s !== "peerjs")) clusters.push(await clusterRush(system, { sizes, cpuProfileDir, log }));
+  const context = { machine: machine(), command: command(), date: new Date(began).toISOString(), durationS: (Date.now() - began) / 1000 };
+  const runs = SYSTEMS.flatMap((system) => [
+    [`${system} B2 warm-up`, rushes[system].warmup],
+    [`${system} B2`, rushes[system].run],
+  ] as const);
+  const found = [
+    ...runs.flatMap(([name, run]) => (run.errors > 0 ? [`${name}: ${run.errors} failed setups, e.g. ${run.errorSamples[0] ?? "?"}`] : [])),
+    ...clusters.flatMap(clusterProblems),
+  ];
+  await mkdir(resultsDir, { recursive: true });
+  const file = `${resultsDir}/${new Date(began).toISOString().replace(/[:.]/g, "-")}-b2${smoke ? "-smoke" : ""}.json`;
+  await writeFile(file, `${JSON.stringify({ mode: smoke ? "b2-smoke" : "b2", context, sizes, problems: found, rushes, clusters }, null, 2)}\n`);
+  log("");
+  log(renderB2(rushes, clusters));
+  log("");
+  log(`results: ${file}`);
+  for (const problem of found) log(`  - ${problem}`);
+  return found.length > 0 ? 1 : 0;
+}
+
 async function main(): Promise<number> {
   const began = Date.now();
   const fixture = loadFixture();
@@ -349,7 +386,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-(soakOnly ? soakMain() : groupOnly ? groupMain() : b4Only ? b4Main() : main()).then(
+(soakOnly ? soakMain() : groupOnly ? groupMain() : b4Only ? b4Main() : b2Only ? b2Main() : main()).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(error);

@@ -125,6 +125,11 @@ export async function readLeftovers(client: Redis): Promise<Leftovers> {
   return { calls, inCall, sessions, users, histories, keys };
 }
 
+/** The redis-server's pid (INFO server), to pin it beside the load processes. */
+export async function redisPid(client: Redis): Promise<number> {
+  return infoField(await client.info("server"), "process_id");
+}
+
 /** Redis's CPU time, as a meter beside the nodes' and the load generators'. */
 export function redisMeter(client: Redis): CpuMeter {
   return { name: "redis-server", role: "redis", read: async () => (await readRedis(client)).cpuUs };
@@ -141,16 +146,92 @@ export interface ClusterCpuResult {
   cpuPerSetupUs: number;
 }
 
-export interface ClusterResult {
+/** B2 against one node of the cluster (Redis behind it), and against both. */
+export interface ClusterRushResult {
   system: SystemId;
+  rushOneNode: RushResult;
+  rushTwoNodes: RushResult;
+}
+
+export interface ClusterResult extends ClusterRushResult {
   nodes: number;
   cpu: ClusterCpuResult;
   /** B8: relay latency with caller and callee on one node, and on different nodes. */
   relaySameNode: SetupRun;
   relayCrossNode: SetupRun;
-  /** B2 against one node of the cluster (Redis behind it), and against both. */
-  rushOneNode: RushResult;
-  rushTwoNodes: RushResult;
+}
+
+/** B2's load processes for one node (callers and callees on node 1) and for two (calls across, both ways). */
+function startRushLoads(nodes: [Target, Target], sizes: RunOptions["sizes"], start: (name: string, target: Target, options: LoadOptions) => Promise<Load>) {
+  const [a, b] = nodes;
+  const oneNode: Promise<Load>[] = [];
+  const twoNodes: Promise<Load>[] = [];
+  for (let i = 0; i < sizes.rushLoads; i++) {
+    oneNode.push(start(`load 1→1 #${i + 1}`, a, { calleeTarget: a, client: "raw" }));
+    const [from, to] = i % 2 === 0 ? [a, b] : [b, a];
+    twoNodes.push(start(`load ${i % 2 === 0 ? "1→2" : "2→1"} #${i + 1}`, from, { calleeTarget: to, client: "raw" }));
+  }
+  return { oneNode, twoNodes };
+}
+
+/**
+ * B2 against one node (pinned alone to core 0; Redis and the loads on the rest) and against both
+ * (not pinned: two nodes, Redis and the loads cannot each have a core on a small machine).
+ */
+async function clusterRushes(system: SystemId, cluster: Cluster, oneNode: Load[], twoNodes: Load[], options: RunOptions): Promise<ClusterRushResult> {
+  const { sizes, log } = options;
+  const [a, b] = cluster.nodes;
+  if (!a || !b) throw new Error("the cluster has no two nodes");
+  const redis = redisMeter(cluster.client);
+  const node1 = targetMeter(a, "node 1");
+  const pins = { servers: [a], with: [await redisPid(cluster.client)] };
+  const rushOneNode = await rushOver(oneNode, [node1, redis, ...loadMeters(oneNode)], sizes, "rush-one-", pins);
+  log(`  ${system} cluster, one node: ${rushOneNode.setupsPerSecond.toFixed(0)} setups/s; CPU: ${describeShares(rushOneNode.shares)}`);
+  const rushTwoNodes = await rushOver(twoNodes, [node1, targetMeter(b, "node 2"), redis, ...loadMeters(twoNodes)], sizes, "rush-two-");
+  log(`  ${system} cluster, two nodes: ${rushTwoNodes.setupsPerSecond.toFixed(0)} setups/s; CPU: ${describeShares(rushTwoNodes.shares)}`);
+  return { system, rushOneNode, rushTwoNodes };
+}
+
+/** Runs `body` on a fresh Redis and two nodes with a load starter whose loads are all stopped after. */
+async function withCluster<T>(
+  system: SystemId,
+  options: RunOptions,
+  body: (cluster: Cluster, start: (name: string, target: Target, options: LoadOptions) => Promise<Load>) => Promise<T>,
+): Promise<T> {
+  const cluster = await startCluster({ nodes: 2, cpuProfileDir: options.cpuProfileDir && `${options.cpuProfileDir}/${system}` });
+  const loads: Load[] = [];
+  const start = async (name: string, target: Target, loadOptions: LoadOptions) => {
+    const load = await startLoad(system, target, `${system} ${name}`, options.sizes.stepTimeoutMs, undefined, loadOptions);
+    loads.push(load);
+    return load;
+  };
+  try {
+    return await body(cluster, start);
+  } finally {
+    await Promise.all(loads.map((load) => load.stop()));
+    await cluster.stop();
+  }
+}
+
+function twoNodes(cluster: Cluster): [Target, Target] {
+  const [a, b] = cluster.nodes;
+  if (!a || !b) throw new Error("the cluster has no two nodes");
+  return [a, b];
+}
+
+/** Every start settled; the first failure thrown (the started ones are stopped by withCluster). */
+async function settled(starts: Promise<Load>[]): Promise<void> {
+  const failed = (await Promise.allSettled(starts)).find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+/** `npm run bench -- --b2`: the cluster's B2 rows alone, on a fresh Redis and two nodes. */
+export function clusterRush(system: SystemId, options: RunOptions): Promise<ClusterRushResult> {
+  return withCluster(system, options, async (cluster, start) => {
+    const starts = startRushLoads(twoNodes(cluster), options.sizes, start);
+    await settled([...starts.oneNode, ...starts.twoNodes]);
+    return clusterRushes(system, cluster, await Promise.all(starts.oneNode), await Promise.all(starts.twoNodes), options);
+  });
 }
 
 /**
@@ -159,38 +240,18 @@ export interface ClusterResult {
  * latency on one node and across, then B2 against one node and against both (the lean client
  * over rushLoads processes, as the one-node B2).
  */
-export async function clusterSetups(system: SystemId, options: RunOptions): Promise<ClusterResult> {
+export function clusterSetups(system: SystemId, options: RunOptions): Promise<ClusterResult> {
   const { sizes, log } = options;
-  const cluster = await startCluster({ nodes: 2, cpuProfileDir: options.cpuProfileDir && `${options.cpuProfileDir}/${system}` });
-  const loads: Load[] = [];
-  const start = async (name: string, target: Target, loadOptions: LoadOptions) => {
-    const load = await startLoad(system, target, `${system} ${name}`, sizes.stepTimeoutMs, undefined, loadOptions);
-    loads.push(load);
-    return load;
-  };
-  try {
-    const [a, b] = cluster.nodes;
-    if (!a || !b) throw new Error("the cluster has no two nodes");
-    const node1 = targetMeter(a, "node 1");
-    const redis = redisMeter(cluster.client);
-    const meters = [node1, targetMeter(b, "node 2"), redis];
-
+  return withCluster(system, options, async (cluster, start) => {
+    const [a, b] = twoNodes(cluster);
+    const meters = [targetMeter(a, "node 1"), targetMeter(b, "node 2"), redisMeter(cluster.client)];
     // Every load process is started up front and at once: a start is mostly tsx compiling.
-    const oneNodeStarts: Promise<Load>[] = [];
-    const twoNodeStarts: Promise<Load>[] = [];
-    for (let i = 0; i < sizes.rushLoads; i++) {
-      // One node's B2 loads: callers and callees on node 1. Two nodes': calls across, both ways.
-      oneNodeStarts.push(start(`load 1→1 #${i + 1}`, a, { calleeTarget: a, client: "raw" }));
-      const [from, to] = i % 2 === 0 ? [a, b] : [b, a];
-      twoNodeStarts.push(start(`load ${i % 2 === 0 ? "1→2" : "2→1"} #${i + 1}`, from, { calleeTarget: to, client: "raw" }));
-    }
+    const starts = startRushLoads([a, b], sizes, start);
     const cpuStart = start("B1 load 1→2", a, { calleeTarget: b });
-    const all = await Promise.allSettled([cpuStart, ...oneNodeStarts, ...twoNodeStarts]);
-    const failed = all.find((result) => result.status === "rejected");
-    if (failed) throw failed.reason;
+    await settled([cpuStart, ...starts.oneNode, ...starts.twoNodes]);
     const cpuLoad = await cpuStart;
-    const oneNode = await Promise.all(oneNodeStarts);
-    const twoNodes = await Promise.all(twoNodeStarts);
+    const oneNode = await Promise.all(starts.oneNode);
+    const twoNodeLoads = await Promise.all(starts.twoNodes);
     await cpuLoad.call("openPairs", { count: sizes.cpuPairs, prefix: "cpu-" });
     const warmup = await cpuLoad.call("runSetups", { total: sizes.cpuWarmup });
     const before = await Promise.all(meters.map((meter) => meter.read()));
@@ -212,20 +273,14 @@ export async function clusterSetups(system: SystemId, options: RunOptions): Prom
     );
 
     const [sameLoad] = oneNode;
-    const [crossLoad] = twoNodes;
+    const [crossLoad] = twoNodeLoads;
     if (!sameLoad || !crossLoad) throw new Error("no load generator");
     const relaySameNode = await relayRun(sameLoad, sizes, "relay-same-");
     const relayCrossNode = await relayRun(crossLoad, sizes, "relay-cross-");
     const p = (r: SetupRun) => `p50 ${r.relay?.p50Ms.toFixed(2)} ms, p95 ${r.relay?.p95Ms.toFixed(2)} ms`;
     log(`  ${system} cluster relay: one node ${p(relaySameNode)}; across nodes ${p(relayCrossNode)}`);
 
-    const rushOneNode = await rushOver(oneNode, [node1, redis, ...loadMeters(oneNode)], sizes, "rush-one-");
-    log(`  ${system} cluster, one node: ${rushOneNode.setupsPerSecond.toFixed(0)} setups/s; CPU: ${describeShares(rushOneNode.shares)}`);
-    const rushTwoNodes = await rushOver(twoNodes, [...meters, ...loadMeters(twoNodes)], sizes, "rush-two-");
-    log(`  ${system} cluster, two nodes: ${rushTwoNodes.setupsPerSecond.toFixed(0)} setups/s; CPU: ${describeShares(rushTwoNodes.shares)}`);
-    return { system, nodes: 2, cpu, relaySameNode, relayCrossNode, rushOneNode, rushTwoNodes };
-  } finally {
-    await Promise.all(loads.map((load) => load.stop()));
-    await cluster.stop();
-  }
+    const rushes = await clusterRushes(system, cluster, oneNode, twoNodeLoads, options);
+    return { ...rushes, nodes: 2, cpu, relaySameNode, relayCrossNode };
+  });
 }

@@ -6,6 +6,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { SetupRun, SystemId } from "../load/types.js";
 import type { ProcessStats } from "../targets/introspect.js";
 import { summarize } from "./stats.js";
+import { pinned, pinning, type Pinning } from "./pin.js";
 import { cpuUs, machineBusyUs, procCpuUs, startLoad, startTarget, type Load, type LoadOptions, type Target } from "./processes.js";
 
 export interface Sizes {
@@ -169,6 +170,8 @@ export interface RushResult {
   /** Every process measured: the servers, Redis in cluster mode, and the load generators. */
   shares: CpuShare[];
   loads: number;
+  /** The cores the servers and everyone else were held to (bench/lib/pin.ts); null: not pinned. */
+  pinned: Pinning | null;
 }
 
 export interface LevelResult {
@@ -318,11 +321,31 @@ export function mergeRuns(runs: SetupRun[]): SetupRun {
   };
 }
 
+/** Which processes B2 pins: `servers` to a core of their own, the loads and `with` to the rest. */
+export interface RushPins {
+  servers: Target[];
+  with?: number[];
+}
+
+function pidOf(child: { name: string; pid: number | undefined }): number {
+  if (child.pid === undefined) throw new Error(`${child.name} has no pid`);
+  return child.pid;
+}
+
 /**
  * B2's workload: `pairs` spread over `loads`, all setting up calls back to back at once; a
- * warm-up, then a measured window with the CPU time of every process in `meters`.
+ * warm-up, then a measured window with the CPU time of every process in `meters`. With `pins`
+ * (and two cores or more), the servers run alone on core 0 throughout, the loads, `pins.with`
+ * and this orchestrator on the other cores, so the server's share is of a core of its own.
  */
-export async function rushOver(loads: Load[], meters: CpuMeter[], sizes: Sizes, prefix: string): Promise<RushResult> {
+export async function rushOver(loads: Load[], meters: CpuMeter[], sizes: Sizes, prefix: string, pins?: RushPins): Promise<RushResult> {
+  const pin = pins ? pinning() : undefined;
+  const servers = pins?.servers.map(pidOf) ?? [];
+  const others = [...loads.map(pidOf), ...(pins?.with ?? []), process.pid];
+  return pinned(pin, servers, others, () => rushPinned(loads, meters, sizes, prefix, pin));
+}
+
+async function rushPinned(loads: Load[], meters: CpuMeter[], sizes: Sizes, prefix: string, pin: Pinning | undefined): Promise<RushResult> {
   const perLoad = Math.max(1, Math.round(sizes.rushPairs / loads.length));
   await Promise.all(loads.map((load, i) => load.call("openPairs", { count: perLoad, prefix: `${prefix}${i}-` })));
   const warmups = await Promise.all(loads.map((load) => load.call("runSetups", { durationMs: sizes.rushWarmupMs, keepSamples: true })));
@@ -350,6 +373,7 @@ export async function rushOver(loads: Load[], meters: CpuMeter[], sizes: Sizes, 
     serverCpuShare: serverCpuUs / wallUs,
     shares,
     loads: loads.length,
+    pinned: pin ?? null,
   };
 }
 
@@ -393,16 +417,30 @@ export function callSetups(system: SystemId, options: RunOptions): Promise<{ cpu
       const relay = ours ? await relayRun(first(rushLoads), sizes, "relay-") : undefined;
       if (relay?.relay) log(`  ${system}: relay p50 ${relay.relay.p50Ms.toFixed(2)} ms, p95 ${relay.relay.p95Ms.toFixed(2)} ms`);
 
-      const rush = await rushOver(rushLoads, [targetMeter(target, "server"), ...loadMeters(rushLoads)], sizes, "rush-");
-      log(
-        `  ${system}: ${rush.setupsPerSecond.toFixed(0)} setups/s with ${sizes.rushPairs} callers over ${rushLoads.length} load processes, ` +
-          `p99 ${rush.run.latency.p99Ms.toFixed(1)} ms; CPU: ${describeShares(rush.shares)}`,
-      );
+      const rush = await rushPhase(system, target, rushLoads, options);
       return { cpu, rush, ...(relay ? { relay } : {}) };
     },
     // Load #1 runs connect-node clients (B1, B5); the others the lean client (B2, B8).
     { loadOptions: (i) => (i === 0 || !ours ? {} : { client: "raw" }) },
   );
+}
+
+/** B2 on `target` over `loads`, the server pinned to a core of its own; logged. */
+async function rushPhase(system: SystemId, target: Target, loads: Load[], options: RunOptions): Promise<RushResult> {
+  const { sizes, log } = options;
+  const rush = await rushOver(loads, [targetMeter(target, "server"), ...loadMeters(loads)], sizes, "rush-", { servers: [target] });
+  log(
+    `  ${system}: ${rush.setupsPerSecond.toFixed(0)} setups/s with ${sizes.rushPairs} callers over ${loads.length} load processes, ` +
+      `p99 ${rush.run.latency.p99Ms.toFixed(1)} ms; CPU: ${describeShares(rush.shares)}`,
+  );
+  return rush;
+}
+
+/** B2 alone (`npm run bench -- --b2`), on a fresh server with rushLoads lean load processes. */
+export function rushSetups(system: SystemId, options: RunOptions): Promise<RushResult> {
+  return withTarget(system, options, options.sizes.rushLoads, (target, loads) => rushPhase(system, target, loads, options), {
+    loadOptions: () => (system === "peerjs" ? {} : { client: "raw" }),
+  });
 }
 
 /** Opens idle sessions level by level; at each: join cost, heap, idle CPU, and call-setup CPU. */

@@ -9,8 +9,8 @@ import { meshVideoLimit } from "../../packages/client/src/first-frames.js";
 import type { GroupResult, GroupSystemResult, Spread, SteadyWindow } from "../browser/group.js";
 import type { DrainResult } from "../faults/drain.js";
 import type { ResumeResult } from "../faults/resume.js";
-import type { SetupRun } from "../load/types.js";
-import type { ClusterResult } from "./cluster.js";
+import type { SetupRun, SystemId } from "../load/types.js";
+import type { ClusterResult, ClusterRushResult } from "./cluster.js";
 import { otherShare, type LevelResult, type RushResult, type SystemResult } from "./phases.js";
 import type { SoakResult } from "./soak.js";
 
@@ -471,6 +471,36 @@ export function renderCluster(clusters: ClusterResult[], systems: Systems): stri
       `| B2 | — one node without Redis; PeerJS (same run) | ${t} | ${rate(memory)} | ${sharesCell(memory)}; PeerJS ${rate(peer)} (${sharesCell(peer)}) | — | |`,
       `| B2 | Setups per second of node CPU: two nodes / one node of the cluster / one node without Redis | ${t} | ${format(perServerCpuSecond(c.rushTwoNodes), 0)} / ${format(perServerCpuSecond(c.rushOneNode), 0)} / ${format(perServerCpuSecond(memory), 0)} | counting Redis's CPU too: ${format(perServerAndRedisCpuSecond(c.rushTwoNodes), 0)} / ${format(perServerAndRedisCpuSecond(c.rushOneNode), 0)}; PeerJS ${format(perServerCpuSecond(peer), 0)} | — | |`,
       `| B2 | Setup latency p50 / p99, two nodes; one node of the cluster | ${t} | ${format(c.rushTwoNodes.run.latency.p50Ms, 1)} / ${format(c.rushTwoNodes.run.latency.p99Ms, 1)} ms | ${format(c.rushOneNode.run.latency.p50Ms, 1)} / ${format(c.rushOneNode.run.latency.p99Ms, 1)} ms | — | |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** "server alone on core 0, the rest on 1" (bench/lib/pin.ts), or that nothing was pinned. */
+function pinCell(rush: RushResult): string {
+  const pin = rush.pinned;
+  return pin ? `server${rush.shares.filter((share) => share.role === "server").length > 1 ? "s" : ""} on core ${pin.server}, the rest on ${pin.server === pin.others ? "it too" : pin.others}` : "not pinned";
+}
+
+/**
+ * B2 alone (`npm run bench -- --b2`): each system's setups per second with every process's CPU
+ * share beside it, then the cluster's one node and two nodes.
+ */
+export function renderB2(rushes: Record<SystemId, RushResult>, clusters: ClusterRushResult[]): string {
+  const names: Record<SystemId, string> = { "ours-grpc": "ours, gRPC", "ours-web": "ours, gRPC-Web", peerjs: "PeerJS" };
+  const rate = (rush: RushResult) => `${format(rush.setupsPerSecond, 0)}`;
+  const latency = (rush: RushResult) => `${format(rush.run.latency.p50Ms, 1)} / ${format(rush.run.latency.p99Ms, 1)} ms`;
+  const lines = [
+    "| B2 run | Setups/s | p50 / p99 | CPU shares (100 % = one core) | Pinning |",
+    "| --- | ---: | --- | --- | --- |",
+  ];
+  for (const [system, rush] of Object.entries(rushes) as [SystemId, RushResult][]) {
+    lines.push(`| ${names[system]}, one node | ${rate(rush)} | ${latency(rush)} | ${sharesCell(rush)} | ${pinCell(rush)} |`);
+  }
+  for (const c of clusters) {
+    lines.push(
+      `| ${names[c.system]}, cluster, one node + Redis | ${rate(c.rushOneNode)} | ${latency(c.rushOneNode)} | ${sharesCell(c.rushOneNode)} | ${pinCell(c.rushOneNode)} |`,
+      `| ${names[c.system]}, cluster, two nodes + Redis (${format(c.rushTwoNodes.setupsPerSecond / c.rushOneNode.setupsPerSecond, 2)}× one) | ${rate(c.rushTwoNodes)} | ${latency(c.rushTwoNodes)} | ${sharesCell(c.rushTwoNodes)} | ${pinCell(c.rushTwoNodes)} |`,
     );
   }
   return lines.join("\n");

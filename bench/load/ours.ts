@@ -98,6 +98,7 @@ class OursUser implements SideMeter {
   private token = "";
   private readonly abort = new AbortController();
   private closing = false;
+  private leanOptions: UnaryOptions | undefined;
 
   constructor(
     readonly id: string,
@@ -167,6 +168,8 @@ class OursUser implements SideMeter {
 
   options(): UnaryOptions {
     this.sent += 1;
+    // The lean client times its calls out itself: no AbortSignal (and its timer) per call.
+    if (this.client instanceof RawClient) return (this.leanOptions ??= { headers: { authorization: `Bearer ${this.token}` } });
     return { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(this.timeoutMs) };
   }
 

@@ -4,7 +4,6 @@
  * the client's Negotiator sends it — OFFER and ANSWER with the session description in the
  * payload, then one CANDIDATE message per ICE candidate (RTCIceCandidate.toJSON()).
  */
-import { randomBytes } from "node:crypto";
 import * as http from "node:http";
 import WebSocket from "ws";
 import type { CallFixture, FixtureCandidate } from "../lib/fixture.js";
@@ -36,13 +35,13 @@ function isServerMessage(value: unknown): value is ServerMessage {
   return typeof value === "object" && value !== null && typeof (value as { type?: unknown }).type === "string";
 }
 
+/** peerjs's own util.randomToken (crypto's random bytes per call cost the load measurably). */
 function randomToken(): string {
-  // peerjs: Math.random().toString(36).slice(2)
-  return randomBytes(8).toString("base64url");
+  return Math.random().toString(36).slice(2);
 }
 
 class PeerJsUser implements SideMeter {
-  readonly inbox = new Inbox<ServerMessage>();
+  readonly inbox = new Inbox<string>();
   sent = 0;
   received = 0;
   heartbeats = 0;
@@ -62,7 +61,9 @@ class PeerJsUser implements SideMeter {
     const url =
       `ws://${this.config.host}:${this.config.port}/peerjs?key=${KEY}` +
       `&id=${this.id}&token=${randomToken()}&version=${CLIENT_VERSION}`;
-    const socket = new WebSocket(url, { agent: this.agent, perMessageDeflate: false });
+    // A fixed mask instead of fresh random bytes per frame: the load skips the random pool, the
+    // server still unmasks every frame as it does a browser's (a zero mask would let it skip that).
+    const socket = new WebSocket(url, { agent: this.agent, perMessageDeflate: false, generateMask: fixedMask, skipUTF8Validation: true });
     this.socket = socket;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => fail(new Error(`${this.id}: no OPEN within ${this.config.stepTimeoutMs} ms`)), this.config.stepTimeoutMs);
@@ -73,6 +74,12 @@ class PeerJsUser implements SideMeter {
         else if (!this.closing) this.inbox.fail(error);
       };
       socket.on("message", (data: WebSocket.RawData) => {
+        if (opened) {
+          // Kept as text: expect() compares it with what the server relays for what was sent.
+          this.received += 1;
+          this.inbox.push(data.toString());
+          return;
+        }
         let message: unknown;
         try {
           message = JSON.parse(data.toString());
@@ -81,19 +88,14 @@ class PeerJsUser implements SideMeter {
           return;
         }
         if (!isServerMessage(message)) return;
-        if (!opened) {
-          if (message.type !== "OPEN") {
-            fail(new Error(`${this.id}: expected OPEN, got ${message.type}`));
-            return;
-          }
-          opened = true;
-          clearTimeout(timer);
-          this.scheduleHeartbeat();
-          resolve();
+        if (message.type !== "OPEN") {
+          fail(new Error(`${this.id}: expected OPEN, got ${message.type}`));
           return;
         }
-        this.received += 1;
-        this.inbox.push(message);
+        opened = true;
+        clearTimeout(timer);
+        this.scheduleHeartbeat();
+        resolve();
       });
       socket.on("error", (error) => fail(error));
       socket.on("close", () => fail(new Error(`${this.id}: socket closed`)));
@@ -109,23 +111,37 @@ class PeerJsUser implements SideMeter {
     }, HEARTBEAT_MS);
   }
 
-  send(type: "OFFER" | "ANSWER" | "CANDIDATE", dst: string, payload: object): void {
+  /** Sends a message serialised already (see Template). */
+  send(text: string): void {
     const socket = this.socket;
     if (socket?.readyState !== WebSocket.OPEN) throw new Error(`${this.id}: socket is not open`);
-    socket.send(JSON.stringify({ type, payload, dst }));
+    socket.send(text);
     this.sent += 1;
   }
 
-  async expect(type: ServerMessageType, from: string, connectionId: string): Promise<ServerMessage> {
-    const message = await this.inbox.next(this.config.stepTimeoutMs, `${type} for ${this.id}`);
-    if (message.type !== type || message.src !== from) {
-      throw new Error(`${this.id} expected ${type} from ${from}, got ${message.type} from ${message.src ?? "nobody"}`);
+  /**
+   * The next message must be `type` from `from` for `connectionId`. With `relayed` (the text the
+   * server makes of what was sent: {type, src, dst, payload} serialised), a text identical to it
+   * passes without parsing; anything else is parsed, so an error says what came instead.
+   */
+  async expect(type: ServerMessageType, from: string, connectionId: string, relayed?: Template): Promise<void> {
+    const text = await this.inbox.next(this.config.stepTimeoutMs, `${type} for ${this.id}`);
+    if (relayed?.matches(text, connectionId)) return;
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      throw new Error(`${this.id}: invalid server message ${JSON.stringify(text.slice(0, 80))}`);
+    }
+    if (!isServerMessage(message) || message.type !== type || message.src !== from) {
+      const got = isServerMessage(message) ? `${message.type} from ${message.src ?? "nobody"}` : JSON.stringify(text.slice(0, 80));
+      throw new Error(`${this.id} expected ${type} from ${from}, got ${got}`);
     }
     const payload = message.payload as Partial<MediaPayload> | undefined;
     if (payload?.connectionId !== connectionId) {
       throw new Error(`${this.id} got ${type} for connection ${String(payload?.connectionId)}, expected ${connectionId}`);
     }
-    return message;
+    if (relayed !== undefined) throw new Error(`${this.id} got ${type} from ${from} whose payload differs from the one sent: ${JSON.stringify(text.slice(0, 80))}…`);
   }
 
   close(): void {
@@ -135,31 +151,102 @@ class PeerJsUser implements SideMeter {
   }
 }
 
+const MASK = [0x5a, 0xc3, 0x96, 0x3c];
+
+function fixedMask(mask: Buffer): void {
+  mask[0] = MASK[0] ?? 1;
+  mask[1] = MASK[1] ?? 1;
+  mask[2] = MASK[2] ?? 1;
+  mask[3] = MASK[3] ?? 1;
+}
+
+/** Stands for the connection id in a message serialised ahead of the calls. */
+const CONNECTION_ID = "@@connection-id@@";
+
+/**
+ * A message serialised once, as the peerjs client would serialise it, but for its connection id
+ * (new on every call), which is filled in per call: the load does no JSON.stringify per message.
+ */
+class Template {
+  private readonly parts: string[];
+
+  constructor(message: object) {
+    this.parts = JSON.stringify(message).split(CONNECTION_ID);
+    if (this.parts.length < 2) throw new Error("a message template without its connection id");
+  }
+
+  fill(connectionId: string): string {
+    return this.parts.join(connectionId);
+  }
+
+  /** Whether `text` is this message filled with `connectionId`, compared in place (no copy). */
+  matches(text: string, connectionId: string): boolean {
+    const { parts } = this;
+    let length = connectionId.length * (parts.length - 1);
+    for (const part of parts) length += part.length;
+    if (text.length !== length) return false;
+    let at = 0;
+    for (const [i, part] of parts.entries()) {
+      if (i > 0) {
+        if (!text.startsWith(connectionId, at)) return false;
+        at += connectionId.length;
+      }
+      if (!text.startsWith(part, at)) return false;
+      at += part.length;
+    }
+    return true;
+  }
+}
+
+/** A message as the client sends it and as the server relays it to `dst`, both serialised once. */
+class Relayed {
+  readonly sent: Template;
+  readonly relayed: Template;
+
+  constructor(type: "OFFER" | "ANSWER" | "CANDIDATE", src: string, dst: string, payload: object) {
+    this.sent = new Template({ type, payload, dst });
+    // What the peer server's transmission handler sends on: JSON.stringify({ type, src, dst, payload }).
+    this.relayed = new Template({ type, src, dst, payload });
+  }
+}
+
 class PeerJsPair implements CallPair {
+  private readonly offer: Relayed;
+  private readonly answer: Relayed;
+  private readonly calleeCandidates: Relayed[];
+  private readonly callerCandidates: Relayed[];
+
   constructor(
     readonly caller: PeerJsUser,
     readonly callee: PeerJsUser,
-    private readonly fixture: CallFixture,
-  ) {}
+    fixture: CallFixture,
+  ) {
+    const connectionId = CONNECTION_ID;
+    // RTCIceCandidate.toJSON(), as peerjs sends it: the fixture's gathering time stays out.
+    const candidate = (src: string, dst: string, { atMs: _, ...c }: FixtureCandidate) =>
+      new Relayed("CANDIDATE", src, dst, { candidate: c, type: "media", connectionId });
+    this.offer = new Relayed("OFFER", caller.id, callee.id, { sdp: fixture.offer, type: "media", connectionId, browser: "chrome" });
+    this.answer = new Relayed("ANSWER", callee.id, caller.id, { sdp: fixture.answer, type: "media", connectionId, browser: "chrome" });
+    this.calleeCandidates = fixture.calleeCandidates.map((c) => candidate(callee.id, caller.id, c));
+    this.callerCandidates = fixture.callerCandidates.map((c) => candidate(caller.id, callee.id, c));
+  }
 
   async setup(): Promise<number> {
-    const { caller, callee, fixture } = this;
+    const { caller, callee } = this;
     const connectionId = `mc_${randomToken()}`;
-    // RTCIceCandidate.toJSON(), as peerjs sends it: the fixture's gathering time stays out.
-    const candidate = ({ atMs: _, ...c }: FixtureCandidate) => ({ candidate: c, type: "media", connectionId });
     const started = performance.now();
-    caller.send("OFFER", callee.id, { sdp: fixture.offer, type: "media", connectionId, browser: "chrome" });
-    await callee.expect("OFFER", caller.id, connectionId);
-    callee.send("ANSWER", caller.id, { sdp: fixture.answer, type: "media", connectionId, browser: "chrome" });
-    for (const c of fixture.calleeCandidates) callee.send("CANDIDATE", caller.id, candidate(c));
-    await caller.expect("ANSWER", callee.id, connectionId);
-    for (const c of fixture.callerCandidates) caller.send("CANDIDATE", callee.id, candidate(c));
+    caller.send(this.offer.sent.fill(connectionId));
+    await callee.expect("OFFER", caller.id, connectionId, this.offer.relayed);
+    callee.send(this.answer.sent.fill(connectionId));
+    for (const c of this.calleeCandidates) callee.send(c.sent.fill(connectionId));
+    await caller.expect("ANSWER", callee.id, connectionId, this.answer.relayed);
+    for (const c of this.callerCandidates) caller.send(c.sent.fill(connectionId));
     await Promise.all([
       (async () => {
-        for (const _ of fixture.calleeCandidates) await caller.expect("CANDIDATE", callee.id, connectionId);
+        for (const c of this.calleeCandidates) await caller.expect("CANDIDATE", callee.id, connectionId, c.relayed);
       })(),
       (async () => {
-        for (const _ of fixture.callerCandidates) await callee.expect("CANDIDATE", caller.id, connectionId);
+        for (const c of this.callerCandidates) await callee.expect("CANDIDATE", caller.id, connectionId, c.relayed);
       })(),
     ]);
     // PeerJS needs nothing more: closing a MediaConnection sends nothing to the server.

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import * as os from "node:os";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,8 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACCEPT_TIMINGS, B4_SYSTEMS, type AcceptToFrameResult } from "../browser/accept-to-frame.js";
 import { RING_MS } from "../browser/common.js";
 import type { SetupRun } from "../load/types.js";
-import type { ClusterResult } from "../lib/cluster.js";
-import type { SystemResult } from "../lib/phases.js";
+import type { ClusterResult, ClusterRushResult } from "../lib/cluster.js";
+import type { RushResult, SystemResult } from "../lib/phases.js";
 import type { SoakResult } from "../lib/soak.js";
 import type { Faults, Figure } from "../lib/report.js";
 
@@ -36,9 +37,9 @@ let results: SmokeResults;
 let output = "";
 let bench: ChildProcess | undefined;
 
-function runSmoke(resultsDir: string): Promise<number | null> {
+function runSmoke(resultsDir: string, mode: string[] = []): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", "--smoke"], {
+    const child = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", ...mode, "--smoke"], {
       cwd: ROOT,
       env: { ...process.env, BENCH_RESULTS_DIR: resultsDir, BENCH_CPU_PROF: "" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -101,6 +102,8 @@ describe("npm run bench -- --smoke", () => {
         expect(run.completed, system).toBeGreaterThan(0);
       }
       expect(result.cpu.run.completed, system).toBe(20);
+      // B2's server ran alone on core 0 (on 2 cores or more).
+      expect(result.rush.pinned, system).toEqual(os.cpus().length > 1 ? expect.objectContaining({ server: "0" }) : null);
       expect(result.afterCalls.setups.completed, system).toBe(50);
       for (const level of result.levels) expect(level.joinErrors, system).toEqual([]);
     }
@@ -132,6 +135,9 @@ describe("npm run bench -- --smoke", () => {
       const roles = (shares: { role: string }[]) => shares.map((share) => share.role).sort();
       expect(roles(cluster.rushTwoNodes.shares), where).toEqual(["load", "load", "machine", "redis", "server", "server"]);
       expect(roles(cluster.rushOneNode.shares), where).toEqual(["load", "load", "machine", "redis", "server"]);
+      // One node alone on a core of its own (on 2 cores or more); two nodes are not pinned.
+      expect(cluster.rushOneNode.pinned, where).toEqual(os.cpus().length > 1 ? expect.objectContaining({ server: "0" }) : null);
+      expect(cluster.rushTwoNodes.pinned, where).toBeNull();
       for (const share of [...cluster.rushOneNode.shares, ...cluster.rushTwoNodes.shares]) expect(share.share, share.name).toBeGreaterThan(0);
     }
     for (const system of ["ours-grpc", "ours-web"]) {
@@ -188,5 +194,49 @@ describe("npm run bench -- --smoke", () => {
     expect(drain.exitCode).toBe(0);
     expect(drain.failedAttempts, drain.failureSamples.join("\n")).toBe(0);
     expect(drain.drainMs).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * `--b2 --smoke`: B2 and its cluster rows alone, at tiny sizes, in its own results file; run
+ * after the full smoke run (both hold the machine, so not at once).
+ */
+describe("npm run bench -- --b2 --smoke", () => {
+  let b2: { mode: string; problems: string[]; rushes: Record<string, RushResult>; clusters: ClusterRushResult[] };
+  let b2Dir = "";
+
+  beforeAll(async () => {
+    b2Dir = await mkdtemp(join(tmpdir(), "bench-b2-smoke-"));
+    output = "";
+    const code = await runSmoke(b2Dir, ["--b2"]);
+    const files = (await readdir(b2Dir)).filter((name) => name.endsWith(".json"));
+    if (files.length !== 1 || !files[0] || !files[0].endsWith("-b2-smoke.json")) throw new Error(`expected one -b2-smoke.json (exit ${code}):\n${output}`);
+    b2 = JSON.parse(await readFile(join(b2Dir, files[0]), "utf8")) as typeof b2;
+    if (code !== 0) throw new Error(`bench --b2 --smoke exited with ${code}:\n${output}`);
+  }, 180_000);
+
+  afterAll(async () => {
+    if (b2Dir) await rm(b2Dir, { recursive: true, force: true });
+  });
+
+  it("sets up calls on every system and the cluster with zero errors, each process's CPU share beside", () => {
+    expect(b2.mode).toBe("b2-smoke");
+    expect(b2.problems).toEqual([]);
+    expect(Object.keys(b2.rushes)).toEqual(["ours-grpc", "ours-web", "peerjs"]);
+    const pinned = os.cpus().length > 1 ? expect.objectContaining({ server: "0" }) : null;
+    const runs: [string, RushResult][] = [
+      ...Object.entries(b2.rushes),
+      ...b2.clusters.flatMap((c): [string, RushResult][] => [[`${c.system} one node`, c.rushOneNode], [`${c.system} two nodes`, c.rushTwoNodes]]),
+    ];
+    for (const [where, rush] of runs) {
+      expect(rush.run.errors, `${where}: ${rush.run.errorSamples.join("\n")}`).toBe(0);
+      expect(rush.run.completed, where).toBeGreaterThan(0);
+      expect(rush.setupsPerSecond, where).toBeGreaterThan(0);
+      expect(rush.serverCpuShare, where).toBeGreaterThan(0);
+      expect(rush.shares.filter((share) => share.role === "load").length, where).toBe(2);
+      expect(rush.pinned, where).toEqual(where.endsWith("two nodes") ? null : pinned);
+    }
+    expect(b2.clusters.map((c) => c.system)).toEqual(["ours-grpc", "ours-web"]);
+    expect(output, "the B2 table").toContain("| B2 run | Setups/s |");
   });
 });
