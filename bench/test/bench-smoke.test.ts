@@ -2,12 +2,12 @@
  * Keeps the benchmark from rotting: runs `bench/run.ts --smoke` (every workload at tiny sizes)
  * and checks that it produced a figure for everything, that both systems completed every
  * call setup without an error, and that B4 measured its calls in Chromium for ours, PeerJS and
- * the floor, Accept at once and after ringing. It asserts nothing about speed: figures come from `npm run bench`.
+ * the floor, Accept at once and after ringing. It asserts nothing about speed: figures come
+ * from `npm run bench`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import * as os from "node:os";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -53,7 +53,7 @@ function runSmoke(resultsDir: string, mode: string[] = []): Promise<number | nul
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "bench-smoke-"));
+  dir = await mkdtemp(join(os.tmpdir(), "bench-smoke-"));
   const code = await runSmoke(dir);
   const files = (await readdir(dir)).filter((name) => name.endsWith(".json"));
   if (files.length !== 1 || !files[0]) throw new Error(`expected one results file (exit ${code}):\n${output}`);
@@ -206,7 +206,7 @@ describe("npm run bench -- --b2 --smoke", () => {
   let b2Dir = "";
 
   beforeAll(async () => {
-    b2Dir = await mkdtemp(join(tmpdir(), "bench-b2-smoke-"));
+    b2Dir = await mkdtemp(join(os.tmpdir(), "bench-b2-smoke-"));
     output = "";
     const code = await runSmoke(b2Dir, ["--b2"]);
     const files = (await readdir(b2Dir)).filter((name) => name.endsWith(".json"));
