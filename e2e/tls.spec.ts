@@ -23,7 +23,9 @@ test("a call over HTTPS served by the node: the app and gRPC-Web over HTTP/2, me
       .filter((e) => e.name.includes("/peertobeer.signaling.v1.SignalingService/SendOffer"))
       .map((e) => (e as PerformanceResourceTiming).nextHopProtocol),
   );
-  expect(rpcProtocols).toEqual(["h2"]);
+  // Every SendOffer went over HTTP/2; a call may send more than one (a renegotiation, a retry).
+  expect(rpcProtocols.length).toBeGreaterThan(0);
+  expect(new Set(rpcProtocols)).toEqual(new Set(["h2"]));
   await expectMediaFlowing(alice);
   await expectMediaFlowing(bob);
   await bob.getByRole("button", { name: "Hang up" }).click();
