@@ -261,6 +261,49 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
     }
   });
 
+  it("relays the callee's ringing answer without accepting: the call still rings, ends as declined or unanswered, or is accepted later", async () => {
+    await setUp();
+    const declined = await ringing();
+    await b.answer(declined.bob.session, declined.callId, SAMPLE_ANSWER, [], false, "", true);
+    const early = await declined.alice.sink.next("answer");
+    expect({ from: early.fromUserId, sdp: early.event.value.sdp, polite: early.event.value.polite, ringing: early.event.value.ringing }).toEqual({
+      from: "bob",
+      sdp: SAMPLE_ANSWER,
+      polite: false,
+      ringing: true,
+    });
+    // Still ringing: nobody can be added yet, and the callee's hang-up is a decline.
+    await expectHubError(
+      a.offer(declined.alice.session, { toUserId: "carol", callId: declined.callId, sdp: SAMPLE_OFFER }),
+      "failed_precondition",
+      ErrorReason.WRONG_STATE,
+    );
+    // Only the one who rings sends one.
+    await expectHubError(a.answer(declined.alice.session, declined.callId, SAMPLE_ANSWER, [], false, "", true), "failed_precondition", ErrorReason.WRONG_STATE);
+    await b.hangUp(declined.bob.session, declined.callId, EndReason.HANGUP);
+    expect((await declined.alice.sink.next("callEnded")).event.value.reason).toBe(EndReason.DECLINED);
+
+    const unanswered = await a.offer(declined.alice.session, { toUserId: "bob", callId: "", sdp: SAMPLE_OFFER });
+    await declined.bob.sink.next("offer");
+    await b.answer(declined.bob.session, unanswered, SAMPLE_ANSWER, [], false, "", true);
+    expect((await declined.alice.sink.next("answer")).event.value.ringing).toBe(true);
+    for (const sink of [declined.alice.sink, declined.bob.sink]) {
+      expect((await sink.next("callEnded")).event.value.reason).toBe(EndReason.NO_ANSWER);
+    }
+
+    const accepted = await a.offer(declined.alice.session, { toUserId: "bob", callId: "", sdp: SAMPLE_OFFER });
+    await declined.bob.sink.next("offer");
+    await b.answer(declined.bob.session, accepted, SAMPLE_ANSWER, [], false, "", true);
+    expect((await declined.alice.sink.next("answer")).event.value.ringing).toBe(true);
+    await b.answer(declined.bob.session, accepted, SAMPLE_ANSWER, [iceCandidate(SAMPLE_CANDIDATE)], true);
+    const accepting = await declined.alice.sink.next("answer");
+    expect({ ringing: accepting.event.value.ringing, candidates: accepting.event.value.candidates.length }).toEqual({ ringing: false, candidates: 1 });
+    // Accepted: the phone rings no more, so no more ringing answers; a hang-up is a hang-up.
+    await expectHubError(b.answer(declined.bob.session, accepted, SAMPLE_ANSWER, [], false, "", true), "failed_precondition", ErrorReason.WRONG_STATE);
+    expect(await b.hangUp(declined.bob.session, accepted, EndReason.HANGUP)).toBe(EndReason.HANGUP);
+    expect((await declined.alice.sink.next("callEnded")).event.value.reason).toBe(EndReason.HANGUP);
+  });
+
   it("resumes a session on the other node, replaying what it missed once and in order, then goes on live", async () => {
     await setUp();
     const { alice, bob, callId } = await ringing();

@@ -248,6 +248,22 @@ describe("input validation", () => {
     expect((await nextEvent(alice.reader, "answer")).event.value).toMatchObject({ candidates: fromBob, endOfCandidates: true });
   });
 
+  it("refuses a ringing answer that would tell the caller an address (INVALID_ARGUMENT), and relays one that does not", async () => {
+    const { alice, bob, callId } = await ringing();
+    const withAddress = [
+      { callId, sdp: SAMPLE_ANSWER, ringing: true, candidates: [iceCandidate(SAMPLE_CANDIDATE)] },
+      { callId, sdp: SAMPLE_ANSWER, ringing: true, endOfCandidates: true },
+      { callId, sdp: `${SAMPLE_ANSWER}a=candidate:${SAMPLE_CANDIDATE.slice("candidate:".length)}\r\n`, ringing: true },
+    ];
+    for (const request of withAddress) {
+      await expectRpcError(client.sendAnswer(request, bob.auth), Code.InvalidArgument, ErrorReason.INVALID_REQUEST);
+    }
+    await client.sendAnswer({ callId, sdp: SAMPLE_ANSWER, ringing: true }, bob.auth);
+    expect((await nextEvent(alice.reader, "answer")).event.value).toMatchObject({ sdp: SAMPLE_ANSWER, ringing: true, candidates: [] });
+    // The caller cannot send one: nothing of theirs rings.
+    await expectRpcError(client.sendAnswer({ callId, sdp: SAMPLE_ANSWER, ringing: true }, alice.auth), Code.FailedPrecondition, ErrorReason.WRONG_STATE);
+  });
+
   it("refuses an unknown end reason and a missing call id", async () => {
     const { alice, callId } = await ringing();
     await expectRpcError(client.endCall({ callId, reason: 99 as EndReason }, alice.auth), Code.InvalidArgument, ErrorReason.INVALID_REQUEST);

@@ -53,7 +53,15 @@ export interface SignalingBackend {
    */
   offer(from: SessionHandle, input: OfferInput): Promise<string>;
   /** `toUserId`: whose offer it answers; empty when the sender is linked to one person only. */
-  answer(from: SessionHandle, callId: string, sdp: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId?: string): Promise<void>;
+  answer(
+    from: SessionHandle,
+    callId: string,
+    sdp: string,
+    candidates: IceCandidate[],
+    endOfCandidates: boolean,
+    toUserId?: string,
+    ringing?: boolean,
+  ): Promise<void>;
   candidates(from: SessionHandle, callId: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId?: string): Promise<void>;
   /** Declines, cancels, hangs up or leaves; resolves to the reason recorded. */
   hangUp(from: SessionHandle, callId: string, requested: EndReason): Promise<EndReason>;

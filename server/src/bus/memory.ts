@@ -61,8 +61,16 @@ export class MemoryBackend implements SignalingBackend {
     return this.hub.offer(this.live(from), input);
   }
 
-  async answer(from: SessionHandle, callId: string, sdp: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId = ""): Promise<void> {
-    this.hub.answer(this.live(from), callId, sdp, candidates, endOfCandidates, toUserId);
+  async answer(
+    from: SessionHandle,
+    callId: string,
+    sdp: string,
+    candidates: IceCandidate[],
+    endOfCandidates: boolean,
+    toUserId = "",
+    ringing = false,
+  ): Promise<void> {
+    this.hub.answer(this.live(from), callId, sdp, candidates, endOfCandidates, toUserId, ringing);
   }
 
   async candidates(from: SessionHandle, callId: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId = ""): Promise<void> {

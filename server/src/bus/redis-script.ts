@@ -381,7 +381,7 @@ elseif op == 'call' then
   deliverToUser(to, uid, cid, 'p', payload)
   return { 'ok' }
 
-elseif op == 'offer' or op == 'answer' or op == 'candidates' or op == 'hangup' then
+elseif op == 'offer' or op == 'answer' or op == 'ringanswer' or op == 'candidates' or op == 'hangup' then
   local uid, sid, cid = ARGV[A], ARGV[A + 1], ARGV[A + 2]
   if not current(uid, sid) then return { 'ended' } end
   local call = loadCall(cid)
@@ -406,6 +406,16 @@ elseif op == 'offer' or op == 'answer' or op == 'candidates' or op == 'hangup' t
   -- timeout, the invitation's offer (an offer) or participant_joined (an answer), and the event
   -- for a polite receiver and for an impolite one.
   local to = ARGV[A + 3]
+  if op == 'ringanswer' then
+    -- The invitee's answer while it still rings: relayed to the inviter, nothing accepted.
+    local invite = inviteOf(call, uid)
+    if not invite then return { 'notringing' } end
+    if to ~= '' and to ~= invite.by then return { 'answerinviter', invite.by } end
+    local answer = ARGV[A + 8]
+    if isPolite(call, invite.by, uid) then answer = ARGV[A + 7] end
+    deliverToUser(invite.by, uid, cid, 'p', answer)
+    return { 'ok' }
+  end
   if op == 'answer' then
     local invite, index = inviteOf(call, uid)
     if invite then

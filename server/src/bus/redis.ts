@@ -200,11 +200,19 @@ export class RedisBackend implements SignalingBackend {
     }
   }
 
-  async answer(from: SessionHandle, callId: string, sdp: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId = ""): Promise<void> {
-    const answer = (polite: boolean) => encodeEvent({ case: "answer", value: { sdp, polite, candidates, endOfCandidates } });
+  async answer(
+    from: SessionHandle,
+    callId: string,
+    sdp: string,
+    candidates: IceCandidate[],
+    endOfCandidates: boolean,
+    toUserId = "",
+    ringing = false,
+  ): Promise<void> {
+    const answer = (polite: boolean) => encodeEvent({ case: "answer", value: { sdp, polite, candidates, endOfCandidates, ringing } });
     // Whoever hears that the sender joined joined earlier: the impolite side of that pair.
-    const joined = encodeEvent({ case: "participantJoined", value: { userId: from.userId, polite: false } });
-    await this.inCall(from, "answer", callId, toUserId, joined, answer(true), answer(false));
+    const joined = ringing ? EMPTY : encodeEvent({ case: "participantJoined", value: { userId: from.userId, polite: false } });
+    await this.inCall(from, ringing ? "ringanswer" : "answer", callId, toUserId, joined, answer(true), answer(false));
   }
 
   async candidates(from: SessionHandle, callId: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId = ""): Promise<void> {
@@ -274,6 +282,8 @@ export class RedisBackend implements SignalingBackend {
         return new HubError("failed_precondition", ErrorReason.USER_BUSY, `${to} is busy in another call.`);
       case "wrongstate":
         return new HubError("failed_precondition", ErrorReason.WRONG_STATE, "Only the person being called can answer.");
+      case "notringing":
+        return new HubError("failed_precondition", ErrorReason.WRONG_STATE, "Only a phone that is still ringing sends a ringing answer.");
       case "several":
         return new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, "This call has several people: say whom it is for (to_user_id).");
       case "notincall":

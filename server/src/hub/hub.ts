@@ -185,14 +185,31 @@ export class Hub {
   /**
    * Accepts a ringing call or an invitation (the invitee), or answers an offer within a call.
    * `toUserId` names whose offer it answers; empty when the sender is linked to one person only.
+   * `ringing`: the invitee's answer sent while the phone still rings, relayed to the inviter
+   * without accepting anything (AnswerRequest.ringing); it may carry no candidates.
    */
-  answer(from: Session, callId: string, sdp: string, candidates: IceCandidate[] = [], endOfCandidates = false, toUserId = ""): void {
+  answer(
+    from: Session,
+    callId: string,
+    sdp: string,
+    candidates: IceCandidate[] = [],
+    endOfCandidates = false,
+    toUserId = "",
+    ringing = false,
+  ): void {
     const call = this.memberCall(from, callId);
-    const answer = { sdp, polite: false, candidates, endOfCandidates };
+    const answer = { sdp, polite: false, candidates, endOfCandidates, ringing };
     const invite = call.invites.get(from.userId);
+    if (ringing && !invite) {
+      throw new HubError("failed_precondition", ErrorReason.WRONG_STATE, "Only a phone that is still ringing sends a ringing answer.");
+    }
     if (invite) {
       if (toUserId !== "" && toUserId !== invite.inviter) {
         throw new HubError("invalid_argument", ErrorReason.INVALID_REQUEST, `Your invitation came from ${invite.inviter}; answer them.`);
+      }
+      if (ringing) {
+        this.deliver(invite.inviter, from.userId, call.id, { case: "answer", value: { ...answer, polite: call.isPolite(invite.inviter, from.userId) } });
+        return;
       }
       clearTimeout(invite.timer);
       call.invites.delete(from.userId);

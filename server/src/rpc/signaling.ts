@@ -18,7 +18,7 @@ import type { Sink } from "../hub/index.js";
 import { rpcError, toRpcError } from "./errors.js";
 import { TokenBucket } from "./token-bucket.js";
 import { TurnRefresher } from "./turn-refresh.js";
-import { checkCallId, checkCandidates, checkEndReason, checkSdp, checkUserId } from "./validate.js";
+import { checkCallId, checkCandidates, checkEndReason, checkRingingAnswer, checkSdp, checkUserId } from "./validate.js";
 
 export interface SignalingDeps {
   backend: SignalingBackend;
@@ -190,8 +190,9 @@ export function createSignaling(deps: SignalingDeps): Signaling {
       checkCallId(request.callId, true);
       checkSdp(request.sdp);
       checkCandidates(request.candidates, request.endOfCandidates, false);
+      if (request.ringing) checkRingingAnswer(request.sdp, request.candidates, request.endOfCandidates);
       if (request.toUserId !== "") checkUserId(request.toUserId, "to_user_id");
-      await backend.answer(session, request.callId, request.sdp, request.candidates, request.endOfCandidates, request.toUserId);
+      await backend.answer(session, request.callId, request.sdp, request.candidates, request.endOfCandidates, request.toUserId, request.ringing);
       return { success: true, callId: request.callId };
     }),
 

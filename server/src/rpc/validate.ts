@@ -26,6 +26,15 @@ export function checkSdp(sdp: string): void {
   if (bytes > LIMITS.sdpMaxBytes) throw invalid(`sdp is ${bytes} bytes; the limit is ${LIMITS.sdpMaxBytes}.`);
 }
 
+/**
+ * An answer sent while the phone rings tells the caller no address (AnswerRequest.ringing):
+ * neither a candidate beside it nor one inside its SDP.
+ */
+export function checkRingingAnswer(sdp: string, candidates: IceCandidate[], endOfCandidates: boolean): void {
+  if (candidates.length > 0 || endOfCandidates) throw invalid("A ringing answer carries no candidates; they go with the answer that accepts.");
+  if (/^a=candidate:/m.test(sdp)) throw invalid("A ringing answer's sdp holds no candidates; they go with the answer that accepts.");
+}
+
 /** `alone`: the batch is a request of its own (SendIceCandidate), so it must say something. */
 export function checkCandidates(candidates: IceCandidate[], endOfCandidates: boolean, alone = true): void {
   if (alone && candidates.length === 0 && !endOfCandidates) throw invalid("candidates is empty.");
