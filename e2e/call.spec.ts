@@ -73,17 +73,24 @@ test("a declined call is shown to the caller", async ({ openUser }) => {
   await join(bob, "bob");
   await call(alice, "bob");
   await expect(incomingDialog(bob, "alice")).toBeVisible();
-  // bob's answer is ready while it rings, but nothing of it (nor his addresses) reaches alice.
+  // bob's answer is ready while it rings and alice applies a copy of it (her encoder gets ready),
+  // but none of bob's addresses reaches her: no connection, nothing sent either way.
   await expect.poll(() => bob.evaluate(() => livePeerConnection().localDescription?.type)).toBe("answer");
-  expect(await alice.evaluate(() => livePeerConnection().remoteDescription)).toBeNull();
-  const remoteCandidates = await alice.evaluate(async () => {
-    let count = 0;
-    (await livePeerConnection().getStats()).forEach((entry: { type: string }) => {
-      if (entry.type === "remote-candidate") count += 1;
+  await expect.poll(() => alice.evaluate(() => livePeerConnection().remoteDescription?.type)).toBe("answer");
+  const whileRinging = () =>
+    alice.evaluate(async () => {
+      const pc = livePeerConnection();
+      let remoteCandidates = 0;
+      let bytesSent = 0;
+      (await pc.getStats()).forEach((entry: { type: string; bytesSent?: number }) => {
+        if (entry.type === "remote-candidate") remoteCandidates += 1;
+        if (entry.type === "outbound-rtp") bytesSent += entry.bytesSent ?? 0;
+      });
+      const candidateLines = (pc.remoteDescription?.sdp ?? "").split("\r\n").filter((line) => line.startsWith("a=candidate:")).length;
+      return { remoteCandidates, candidateLines, bytesSent, connected: pc.connectionState === "connected" };
     });
-    return count;
-  });
-  expect(remoteCandidates).toBe(0);
+  expect(await whileRinging()).toEqual({ remoteCandidates: 0, candidateLines: 0, bytesSent: 0, connected: false });
+  await expect(alice.getByText("Calling bob")).toBeVisible();
   await incomingDialog(bob, "alice").getByRole("button", { name: "Decline" }).click();
   await expect(alice.getByRole("alert").filter({ hasText: "bob declined your call." })).toBeVisible();
   await expect(incomingDialog(bob, "alice")).toBeHidden();

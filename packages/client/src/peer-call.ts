@@ -38,11 +38,20 @@ export const CONNECT_TIMEOUT_MS = 15_000;
  */
 export type ConnectFailureCause = "relay-refused" | "relay-unreachable" | "no-candidates" | "no-path";
 
+/** `sdp` without its candidate lines: what a ringing answer may tell (AnswerRequest.ringing). */
+function withoutCandidates(sdp: string): string {
+  return sdp
+    .split("\r\n")
+    .filter((line) => !line.startsWith("a=candidate:") && line !== "a=end-of-candidates")
+    .join("\r\n");
+}
+
 /** How a PeerCall reaches the other side; the owner knows the call id and the peer. */
 export interface CallSignaling {
   /** An offer with the candidates gathered while it waited (CANDIDATE_TIMING). */
   sendOffer(sdp: string, burst: CandidateBurst): Promise<void>;
-  sendAnswer(sdp: string, burst: CandidateBurst): Promise<void>;
+  /** `ringing`: a copy sent while the phone rings, no candidates in or beside it (PeerCallOptions.held). */
+  sendAnswer(sdp: string, burst: CandidateBurst, ringing?: boolean): Promise<void>;
   sendCandidates(candidates: RTCIceCandidateInit[], endOfCandidates: boolean): Promise<void>;
 }
 
@@ -103,9 +112,11 @@ export interface PeerCallOptions {
   /** How long connecting (or reconnecting) may take before the call fails (CONNECT_TIMEOUT_MS). */
   connectTimeoutMs?: number;
   /**
-   * Callee while it rings: prepare the answer (and gather candidates) at once, but send nothing
-   * and use none of the caller's candidates until release(). Accepting then costs one message
-   * instead of the whole answer's preparation; declining leaves the caller knowing nothing.
+   * Callee while it rings: prepare the answer (and gather candidates) at once, and send the
+   * caller a ringing copy of it without any candidate, but use none of the caller's candidates
+   * and send none of ours until release(). The caller applies that copy, so its encoder is
+   * ready before Accept (setting one up takes Chromium 40–120 ms, docs/BENCHMARKS.md, B4), and
+   * Accept leaves only ICE and DTLS; declining leaves the caller knowing no address of ours.
    */
   held?: boolean;
 }
@@ -154,8 +165,10 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private localMedia = { audio: true, video: true };
   private closed = false;
   private held: boolean;
-  /** A renegotiation wanted while held: it waits until the answer has gone. */
+  /** A renegotiation wanted while held (or awaiting Accept): it waits until the answer has gone (come). */
   private negotiateOnRelease = false;
+  /** Caller: the callee's ringing answer we applied; the answer that accepts repeats it. */
+  private ringingAnswer: string | undefined;
   private localStream: MediaStream | undefined;
   /** The screen we share: its track and stream, and the transceiver it goes out on (kept for the next share). */
   private screen: { track: MediaStreamTrack; stream: MediaStream } | undefined;
@@ -277,8 +290,12 @@ export class PeerCall extends Emitter<PeerCallEvents> {
    * Applies a remote offer or answer (answering offers), then the candidates that came with it;
    * glare is resolved by politeness.
    */
-  handleDescription(description: RTCSessionDescriptionInit, burst?: CandidateBurst): Promise<void> {
+  handleDescription(description: RTCSessionDescriptionInit, burst?: CandidateBurst, { ringing = false } = {}): Promise<void> {
     return this.afterRemoteWork(async () => {
+      if (description.type === "answer" && (ringing || this.ringingAnswer !== undefined)) {
+        await this.handleRingingAnswer(description, burst, ringing);
+        return;
+      }
       const offerCollision =
         description.type === "offer" && (this.makingOffer || this.pc.signalingState !== "stable");
       this.ignoreOffer = !this.options.polite && offerCollision;
@@ -294,13 +311,54 @@ export class PeerCall extends Emitter<PeerCallEvents> {
         await this.pc.setLocalDescription(await this.pc.createAnswer());
         this.startSmall();
         const answer = this.pc.localDescription;
-        if (answer) this.queueDescription({ type: "answer", sdp: answer.sdp });
+        if (answer) {
+          if (this.held) this.sendRingingAnswer(answer.sdp);
+          this.queueDescription({ type: "answer", sdp: answer.sdp });
+        }
       }
       // The caller's attempt starts when the callee's answer (its Accept) is applied.
       if (description.type === "answer" && !this.everConnected) this.armConnectTimeout();
       // After the answer is on its way: candidates need not hold it up.
       await this.addRemoteCandidates(burst ?? { candidates: [], endOfCandidates: false });
     });
+  }
+
+  /**
+   * Caller: the callee's answer while its phone rings is applied at once, so our encoder is
+   * ready by Accept; nothing else starts (no candidate of theirs yet). The answer that accepts
+   * repeats it with the candidates: only those and the connection's clock are left to do. A
+   * ringing answer out of turn is dropped (the accepting one carries everything); an accepting
+   * one with another SDP (the call renegotiated meanwhile) is applied as usual.
+   */
+  private async handleRingingAnswer(answer: RTCSessionDescriptionInit, burst: CandidateBurst | undefined, ringing: boolean): Promise<void> {
+    if (ringing) {
+      if (this.pc.signalingState !== "have-local-offer") return;
+      await this.pc.setRemoteDescription(answer);
+      this.ringingAnswer = answer.sdp;
+      return;
+    }
+    const applied =
+      this.ringingAnswer !== undefined &&
+      withoutCandidates(answer.sdp ?? "") === withoutCandidates(this.ringingAnswer) &&
+      this.pc.signalingState === "stable";
+    this.ringingAnswer = undefined;
+    if (!applied) await this.pc.setRemoteDescription(answer);
+    this.updateRemoteScreen();
+    if (!this.everConnected) this.armConnectTimeout();
+    await this.addRemoteCandidates(burst ?? { candidates: [], endOfCandidates: false });
+    if (this.negotiateOnRelease) {
+      this.negotiateOnRelease = false;
+      void this.negotiate();
+    }
+  }
+
+  /**
+   * Callee while held: the caller gets our answer now, stripped of any candidate line (the
+   * server refuses an address in a ringing answer). Only a head start: if it fails, the
+   * answer that goes on Accept carries everything.
+   */
+  private sendRingingAnswer(sdp: string): void {
+    this.options.signaling.sendAnswer(withoutCandidates(sdp), { candidates: [], endOfCandidates: false }, true).catch(() => undefined);
   }
 
   /** Adds remote candidates once the descriptions that arrived before them are applied. */
@@ -430,7 +488,9 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   }
 
   private async negotiate(): Promise<void> {
-    if (this.held) {
+    // Held, or our offer answered only by a ringing phone: the callee's side cannot take
+    // another offer before Accept.
+    if (this.held || this.ringingAnswer !== undefined) {
       this.negotiateOnRelease = true;
       return;
     }

@@ -182,6 +182,11 @@ export class Phone {
         const call = this.callFor(e.callId, e.from);
         const link = call?.links.get(e.from);
         if (!call || !link?.peerCall) return;
+        // While the callee's phone rings its answer only readies our side: still ringing here.
+        if (e.ringing) {
+          void link.peerCall.handleDescription({ type: "answer", sdp: e.sdp }, e.burst, { ringing: true });
+          return;
+        }
         // The UI hears of it once the answer is applied: a re-render while setRemoteDescription
         // runs held it (and so ICE and DTLS) up by some 20 ms (docs/BENCHMARKS.md, B4).
         void link.peerCall.handleDescription({ type: "answer", sdp: e.sdp }, e.burst).then(() => {
@@ -547,9 +552,9 @@ export class Phone {
           this.offerFailed(call, SignalingError.from(error));
         }
       },
-      sendAnswer: async (sdp, burst) => {
+      sendAnswer: async (sdp, burst, ringing) => {
         const callId = await call.callId;
-        if (live()) await signaling.sendAnswer(callId, sdp, burst, to);
+        if (live()) await signaling.sendAnswer(callId, sdp, burst, to, ringing);
       },
       sendCandidates: async (candidates, end) => {
         const callId = await call.callId;

@@ -41,7 +41,8 @@ export interface SignalingEvents extends Record<string, unknown> {
   sessionReset: undefined;
   /** `participants`: on an invitation into a group call, who else is in it besides `from`. */
   offer: { callId: string; from: string; sdp: string; renegotiation: boolean; polite: boolean; burst: CandidateBurst; participants: string[] };
-  answer: { callId: string; from: string; sdp: string; polite: boolean; burst: CandidateBurst };
+  /** `ringing`: sent while the callee's phone still rings; it accepts nothing (AnswerRequest.ringing). */
+  answer: { callId: string; from: string; sdp: string; polite: boolean; burst: CandidateBurst; ringing: boolean };
   candidates: { callId: string; from: string; candidates: RTCIceCandidateInit[]; endOfCandidates: boolean };
   callEnded: { callId: string; from: string; reason: EndReason };
   /** Someone accepted an invitation into our group call: offer them a connection. */
@@ -164,9 +165,12 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     return response.callId;
   }
 
-  /** `toUserId`: whose offer this answers (needed once a call has more than two people). */
-  async sendAnswer(callId: string, sdp: string, burst: CandidateBurst = NO_CANDIDATES, toUserId = ""): Promise<void> {
-    const request = { callId, sdp, toUserId, ...toWireBurst(burst) };
+  /**
+   * `toUserId`: whose offer this answers (needed once a call has more than two people).
+   * `ringing`: the answer goes while the phone still rings, accepting nothing, with no candidates.
+   */
+  async sendAnswer(callId: string, sdp: string, burst: CandidateBurst = NO_CANDIDATES, toUserId = "", ringing = false): Promise<void> {
+    const request = { callId, sdp, toUserId, ringing, ...toWireBurst(burst) };
     await this.unary(() => this.rpc.sendAnswer(request, this.callOptions()));
   }
 
@@ -335,7 +339,7 @@ export class SignalingClient extends Emitter<SignalingEvents> {
         });
         break;
       case "answer":
-        this.emit("answer", { callId, from, sdp: event.value.sdp, polite: event.value.polite, burst: fromWireBurst(event.value) });
+        this.emit("answer", { callId, from, ...pick(event.value, "sdp", "polite", "ringing"), burst: fromWireBurst(event.value) });
         break;
       case "iceCandidates":
         this.emit("candidates", { callId, from, ...fromWireBurst(event.value) });

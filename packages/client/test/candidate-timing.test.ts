@@ -8,14 +8,16 @@ import { StandInPeerConnection } from "./stand-in-peer-connection.js";
  */
 
 type Sent =
-  | { at: number; kind: "offer" | "answer"; candidates: string[]; end: boolean }
+  | { at: number; kind: "offer"; candidates: string[]; end: boolean }
+  | { at: number; kind: "answer" | "ringing answer"; candidates: string[]; end: boolean }
   | { at: number; kind: "candidates"; candidates: string[]; end: boolean };
 
 function recordingSignaling(sent: Sent[]): CallSignaling {
   const names = (burst: CandidateBurst) => burst.candidates.map((c) => c.candidate ?? "");
   return {
     sendOffer: async (_sdp, burst) => void sent.push({ at: Date.now(), kind: "offer", candidates: names(burst), end: burst.endOfCandidates }),
-    sendAnswer: async (_sdp, burst) => void sent.push({ at: Date.now(), kind: "answer", candidates: names(burst), end: burst.endOfCandidates }),
+    sendAnswer: async (_sdp, burst, ringing) =>
+      void sent.push({ at: Date.now(), kind: ringing ? "ringing answer" : "answer", candidates: names(burst), end: burst.endOfCandidates }),
     sendCandidates: async (candidates, end) =>
       void sent.push({ at: Date.now(), kind: "candidates", candidates: candidates.map((c) => c.candidate ?? ""), end }),
   };
@@ -100,17 +102,18 @@ describe("PeerCall candidate timing (CANDIDATE_TIMING)", () => {
     expect(sent).toEqual([{ at, kind: "offer", candidates: [], end: false }]);
   });
 
-  it("a held answer sends nothing while it rings, then everything gathered on Accept", async () => {
+  it("a held answer goes at once as a ringing answer with no candidate, then again with everything gathered on Accept", async () => {
     const sent: Sent[] = [];
     const { call, pc } = newCall(sent, true);
     await call.handleDescription({ type: "offer", sdp: "offer-sdp" }, { candidates: [{ candidate: "caller-udp" }], endOfCandidates: true });
+    expect(sent).toEqual([{ at: 0, kind: "ringing answer", candidates: [], end: false }]);
     pc.gather("udp");
     await vi.advanceTimersByTimeAsync(200);
     pc.gather("tcp");
     pc.gather(null);
     await vi.advanceTimersByTimeAsync(2_000);
-    expect(sent).toEqual([]);
+    expect(sent).toHaveLength(1);
     call.release();
-    expect(sent).toEqual([{ at: 2_200, kind: "answer", candidates: ["udp", "tcp"], end: true }]);
+    expect(sent.at(-1)).toEqual({ at: 2_200, kind: "answer", candidates: ["udp", "tcp"], end: true });
   });
 });

@@ -31,7 +31,7 @@ describe("Phone on the callee's answer", () => {
     const applying = new Promise<void>((resolve) => (applied = resolve));
     pc.setRemoteDescription = async () => applying;
 
-    signaling.deliver("answer", { callId: "call-1", from: "bob", sdp: "answer-sdp", polite: false, burst: { candidates: [], endOfCandidates: true } });
+    signaling.deliver("answer", { callId: "call-1", from: "bob", sdp: "answer-sdp", polite: false, ringing: false, burst: { candidates: [], endOfCandidates: true } });
     expect(phone.getSnapshot().call?.phase).toBe("outgoing");
     // Still so once everything else queued has run: only the answer being applied moves it on.
     await new Promise((resolve) => setImmediate(resolve));
@@ -39,6 +39,43 @@ describe("Phone on the callee's answer", () => {
 
     applied();
     await expect.poll(() => phone.getSnapshot().call?.phase).toBe("connecting");
+    phone.dispose();
+  });
+
+  it("applies the callee's ringing answer while it still rings, then takes the answer that accepts without applying it again", async () => {
+    const signaling = new StandInSignaling();
+    const phone = new Phone({
+      signaling: signaling as unknown as SignalingClient,
+      RTCPeerConnection: StandInPeerConnection as unknown as typeof RTCPeerConnection,
+    });
+    phone.call("bob");
+    const pc = StandInPeerConnection.last;
+    if (!pc) throw new Error("no peer connection");
+    pc.onnegotiationneeded?.();
+    await expect.poll(() => pc.signalingState).toBe("have-local-offer");
+    const applied: string[] = [];
+    const setRemote = pc.setRemoteDescription.bind(pc);
+    pc.setRemoteDescription = async (description) => {
+      applied.push(description.sdp ?? "");
+      await setRemote(description);
+    };
+    const added: string[] = [];
+    pc.addIceCandidate = async (candidate?: RTCIceCandidateInit) => void added.push(candidate?.candidate ?? "");
+
+    signaling.deliver("answer", { callId: "call-1", from: "bob", sdp: "answer-sdp", polite: false, ringing: true, burst: { candidates: [], endOfCandidates: false } });
+    await expect.poll(() => applied).toEqual(["answer-sdp"]);
+    expect(phone.getSnapshot().call?.phase).toBe("outgoing");
+    // A renegotiation wanted meanwhile waits: the callee's side takes no offer before Accept.
+    pc.onnegotiationneeded?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(pc.signalingState).toBe("stable");
+
+    const burst = { candidates: [{ candidate: "bob-udp" }], endOfCandidates: true };
+    signaling.deliver("answer", { callId: "call-1", from: "bob", sdp: "answer-sdp", polite: false, ringing: false, burst });
+    await expect.poll(() => phone.getSnapshot().call?.phase).toBe("connecting");
+    expect(applied).toEqual(["answer-sdp"]);
+    expect(added).toEqual(["bob-udp", ""]);
+    await expect.poll(() => pc.signalingState).toBe("have-local-offer");
     phone.dispose();
   });
 });
