@@ -43,7 +43,7 @@ const USERS = ["u0", "u1", "u2", "u3", "u4"] as const;
  */
 type Op =
   | { kind: "call"; from: number; to: number }
-  | { kind: "answer" | "candidates"; from: number; call: number; to: number; role?: boolean }
+  | { kind: "answer" | "candidates"; from: number; call: number; to: number; role?: boolean; ringing?: boolean }
   | { kind: "reoffer"; from: number; call: number; role?: boolean }
   | { kind: "invite"; from: number; call: number; to: number; role?: boolean }
   | { kind: "hangUp"; from: number; call: number; reason: EndReason; role?: boolean }
@@ -56,7 +56,10 @@ const addressee = fc.oneof({ arbitrary: fc.constant(-1), weight: 2 }, { arbitrar
 const role = fc.nat(3).map((n) => n !== 0);
 const op: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant("call" as const), from: user, to: user }), weight: 1 },
-  { arbitrary: fc.record({ kind: fc.constant("answer" as const), from: fc.nat(7), call: slot, to: addressee, role }), weight: 3 },
+  {
+    arbitrary: fc.record({ kind: fc.constant("answer" as const), from: fc.nat(7), call: slot, to: addressee, role, ringing: fc.nat(3).map((n) => n === 0) }),
+    weight: 3,
+  },
   { arbitrary: fc.record({ kind: fc.constant("candidates" as const), from: fc.nat(7), call: slot, to: addressee, role }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant("reoffer" as const), from: fc.nat(7), call: slot, role }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant("invite" as const), from: fc.nat(7), call: slot, to: user, role }), weight: 4 },
@@ -144,7 +147,8 @@ class Side {
           this.calls.push(await node.offer(this.sessions[step.from]!, { toUserId: USERS[step.to]!, callId: "", sdp: SAMPLE_OFFER }));
           return "ok";
         case "answer":
-          await node.answer(this.sessions[step.from]!, callId(step.call), SAMPLE_ANSWER, [], true, to(step.to));
+          // A ringing answer (AnswerRequest.ringing) carries no end of candidates.
+          await node.answer(this.sessions[step.from]!, callId(step.call), SAMPLE_ANSWER, [], step.ringing !== true, to(step.to), step.ringing === true);
           return "ok";
         case "candidates":
           await node.candidates(this.sessions[step.from]!, callId(step.call), [iceCandidate(SAMPLE_CANDIDATE)], false, to(step.to));
@@ -176,7 +180,7 @@ class Side {
         const { case: kind, value } = m.event;
         const detail =
           kind === "offer" ? { polite: value.polite, renegotiation: value.renegotiation, participants: value.participantUserIds }
-          : kind === "answer" ? { polite: value.polite }
+          : kind === "answer" ? { polite: value.polite, ringing: value.ringing }
           : kind === "callEnded" ? { reason: value.reason, by: value.endedByUserId }
           : kind === "presence" ? { user: value.userId, online: value.online }
           : kind === "iceCandidates" ? { candidates: value.candidates.length }
