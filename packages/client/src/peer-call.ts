@@ -19,7 +19,7 @@ export const CANDIDATE_TIMING = { firstOfferWaitMs: 500, descriptionWaitMs: 20, 
 
 /**
  * How long a call may try to connect before it ends as CONNECT_FAILED: counted from Accept (the
- * callee's release(), the caller's applying the answer), and again whenever a connected call
+ * callee's release(), the caller's taking the answer that accepts), and again whenever a connected call
  * loses its connection (ICE restarts included). Chromium's full browser connects a LAN or
  * relayed call within about a second of Accept; 15 s leaves room for slow TURN over TCP/TLS and
  * for lost checks, and is about as long as a person waits on "Connecting…". A side whose
