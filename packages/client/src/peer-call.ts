@@ -167,8 +167,8 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private held: boolean;
   /** A renegotiation wanted while held (or awaiting Accept): it waits until the answer has gone (come). */
   private negotiateOnRelease = false;
-  /** Caller: the callee's ringing answer we applied; the answer that accepts repeats it. */
-  private ringingAnswer: string | undefined;
+  /** Caller: the callee's ringing answer is applied and the answer that accepts it not yet come. */
+  private ringingAnswerApplied = false;
   private localStream: MediaStream | undefined;
   /** The screen we share: its track and stream, and the transceiver it goes out on (kept for the next share). */
   private screen: { track: MediaStreamTrack; stream: MediaStream } | undefined;
@@ -292,7 +292,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
    */
   handleDescription(description: RTCSessionDescriptionInit, burst?: CandidateBurst, { ringing = false } = {}): Promise<void> {
     return this.afterRemoteWork(async () => {
-      if (description.type === "answer" && (ringing || this.ringingAnswer !== undefined)) {
+      if (description.type === "answer" && (ringing || this.ringingAnswerApplied)) {
         await this.handleRingingAnswer(description, burst, ringing);
         return;
       }
@@ -308,13 +308,14 @@ export class PeerCall extends Emitter<PeerCallEvents> {
         // Callee: attach media to the transceivers the offer created, so the answer sends it.
         this.attachLocalMedia();
         this.preferCodecs();
-        await this.pc.setLocalDescription(await this.pc.createAnswer());
+        const created = await this.pc.createAnswer();
+        // Ringing: the caller gets it before setLocalDescription, which takes Chromium tens of
+        // milliseconds; what setLocalDescription sets is this very answer.
+        if (this.held && created.sdp) this.sendRingingAnswer(created.sdp);
+        await this.pc.setLocalDescription(created);
         this.startSmall();
         const answer = this.pc.localDescription;
-        if (answer) {
-          if (this.held) this.sendRingingAnswer(answer.sdp);
-          this.queueDescription({ type: "answer", sdp: answer.sdp });
-        }
+        if (answer) this.queueDescription({ type: "answer", sdp: answer.sdp });
       }
       // The caller's attempt starts when the callee's answer (its Accept) is applied.
       if (description.type === "answer" && !this.everConnected) this.armConnectTimeout();
@@ -326,23 +327,19 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   /**
    * Caller: the callee's answer while its phone rings is applied at once, so our encoder is
    * ready by Accept; nothing else starts (no candidate of theirs yet). The answer that accepts
-   * repeats it with the candidates: only those and the connection's clock are left to do. A
-   * ringing answer out of turn is dropped (the accepting one carries everything); an accepting
-   * one with another SDP (the call renegotiated meanwhile) is applied as usual.
+   * repeats it with the candidates: only those and the connection's clock are left to do
+   * (neither side renegotiates before Accept, so it answers the same offer). A ringing answer
+   * out of turn is dropped: the accepting one carries everything.
    */
   private async handleRingingAnswer(answer: RTCSessionDescriptionInit, burst: CandidateBurst | undefined, ringing: boolean): Promise<void> {
     if (ringing) {
       if (this.pc.signalingState !== "have-local-offer") return;
       await this.pc.setRemoteDescription(answer);
-      this.ringingAnswer = answer.sdp;
+      this.ringingAnswerApplied = true;
       return;
     }
-    const applied =
-      this.ringingAnswer !== undefined &&
-      withoutCandidates(answer.sdp ?? "") === withoutCandidates(this.ringingAnswer) &&
-      this.pc.signalingState === "stable";
-    this.ringingAnswer = undefined;
-    if (!applied) await this.pc.setRemoteDescription(answer);
+    this.ringingAnswerApplied = false;
+    if (this.pc.signalingState !== "stable") await this.pc.setRemoteDescription(answer);
     this.updateRemoteScreen();
     if (!this.everConnected) this.armConnectTimeout();
     await this.addRemoteCandidates(burst ?? { candidates: [], endOfCandidates: false });
@@ -490,7 +487,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private async negotiate(): Promise<void> {
     // Held, or our offer answered only by a ringing phone: the callee's side cannot take
     // another offer before Accept.
-    if (this.held || this.ringingAnswer !== undefined) {
+    if (this.held || this.ringingAnswerApplied) {
       this.negotiateOnRelease = true;
       return;
     }
