@@ -22,7 +22,7 @@ export const CANDIDATE_TIMING = { firstOfferWaitMs: 500, descriptionWaitMs: 20, 
  * callee's release(), the caller's taking the answer that accepts), and again whenever a connected call
  * loses its connection (ICE restarts included). Chromium's full browser connects a LAN or
  * relayed call within about a second of Accept; 15 s leaves room for slow TURN over TCP/TLS and
- * for lost checks, and is about as long as a person waits on "Connecting…". A side whose
+ * for lost checks, and is about as long as a person waits on "Connecting…". A side whose first
  * gathering ends without one candidate fails at once instead: no check can ever start.
  */
 export const CONNECT_TIMEOUT_MS = 15_000;
@@ -558,10 +558,14 @@ export class PeerCall extends Emitter<PeerCallEvents> {
     }
     this.flushOutgoing();
     this.gatheringEndedNow();
-    if (this.gathered === 0 && !this.closed) {
+    if (this.gathered === 0 && !this.closed && !this.everConnected) {
       // Not one address to offer the peer: no check can ever succeed, so say so now rather than
       // after the timeout (relay-only with TURN refusing us is the usual way here). The caller's
-      // offer has gone first, so the callee hears that someone tried and why it failed.
+      // offer has gone first, so the callee hears that someone tried and why it failed. Not so
+      // for an ICE restart mid-call: the polite side that rolls its own restart back for the
+      // peer's gathers for its answer again, and Chromium may end that gathering without one
+      // new candidate, having given them all to the offer it rolled back; the connect timeout,
+      // armed when the connection dropped, judges a restart.
       this.emit("connectFailed", this.failureCause());
     }
   }

@@ -167,6 +167,16 @@ describe("a gathering that ends without one candidate", () => {
     expect(call.failureCause()).toBe("no-path");
     expect(failed).toEqual([]);
   });
+
+  it("leaves an ICE restart's gathering without a new candidate to the connect timeout (the polite side's answer in restart glare)", async () => {
+    const { call, pc, failed } = await ringingCallee();
+    call.release();
+    pc.becomes("connected");
+    pc.iceGatheringState = "new";
+    await pc.setLocalDescription({ type: "answer", sdp: "restart" });
+    pc.gather(null);
+    expect(failed).toEqual([]);
+  });
 });
 
 /** The part of SignalingClient a Phone uses, delivering what the test says. */
