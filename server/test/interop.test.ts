@@ -26,7 +26,7 @@ interface WireMessage {
   event?: string;
   joined?: { sessionId: string; sessionToken: string; resumed: boolean };
   offer?: { sdp: string; renegotiation: boolean; polite: boolean; candidates: WireCandidate[]; endOfCandidates: boolean };
-  answer?: { sdp: string; polite: boolean; candidates: WireCandidate[]; endOfCandidates: boolean };
+  answer?: { sdp: string; polite: boolean; candidates: WireCandidate[]; endOfCandidates: boolean; ringing: boolean };
   iceCandidates?: { candidates: WireCandidate[]; endOfCandidates: boolean };
   callEnded?: { reason: string; endedByUserId: string };
 }
@@ -149,13 +149,17 @@ describe("a stock grpc-js client", () => {
     expect(offer.offer?.candidates.map(pickCandidate)).toEqual(withOffer);
     const callId = offer.callId;
 
-    await unary("SendAnswer", { callId, sdp: "answer-sdp" }, bob.token);
-    expect((await nextWire(alice.reader, "answer")).answer).toEqual({
-      sdp: "answer-sdp",
-      polite: false,
-      candidates: [],
-      endOfCandidates: false,
-    });
+    // The answer while bob's phone rings, then the one that accepts.
+    for (const ringing of [true, false]) {
+      await unary("SendAnswer", { callId, sdp: "answer-sdp", ringing }, bob.token);
+      expect((await nextWire(alice.reader, "answer")).answer).toEqual({
+        sdp: "answer-sdp",
+        polite: false,
+        candidates: [],
+        endOfCandidates: false,
+        ringing,
+      });
+    }
 
     const fromAlice: WireCandidate[] = [
       { candidate: "candidate:1 1 udp 2122260223 10.0.0.1 5000 typ host", sdpMid: "0", sdpMlineIndex: 0, usernameFragment: "aUf" },
