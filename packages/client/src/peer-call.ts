@@ -115,7 +115,7 @@ export interface PeerCallOptions {
    * Callee while it rings: prepare the answer (and gather candidates) at once, and send the
    * caller a ringing copy of it without any candidate, but use none of the caller's candidates
    * and send none of ours until release(). The caller applies that copy, so its encoder is
-   * ready before Accept (setting one up takes Chromium 40–120 ms, docs/BENCHMARKS.md, B4), and
+   * ready before Accept (setting one up takes Chromium 35–130 ms, docs/BENCHMARKS.md, B4), and
    * Accept leaves only ICE and DTLS; declining leaves the caller knowing no address of ours.
    */
   held?: boolean;
@@ -165,7 +165,7 @@ export class PeerCall extends Emitter<PeerCallEvents> {
   private localMedia = { audio: true, video: true };
   private closed = false;
   private held: boolean;
-  /** A renegotiation wanted while held (or awaiting Accept): it waits until the answer has gone (come). */
+  /** A renegotiation wanted before Accept (held, or our offer answered by a ringing phone only): it waits for Accept. */
   private negotiateOnRelease = false;
   /** Caller: the callee's ringing answer is applied and the answer that accepts it not yet come. */
   private ringingAnswerApplied = false;
