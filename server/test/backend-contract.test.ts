@@ -164,7 +164,7 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
     expect(offer.event.value.renegotiation).toBe(false);
     expect(offer.event.value.candidates.map((c) => c.candidate)).toEqual([SAMPLE_CANDIDATE]);
 
-    await b.answer(bob.session, callId, SAMPLE_ANSWER, [], true);
+    await b.answer(bob.session, { callId, sdp: SAMPLE_ANSWER, endOfCandidates: true });
     const answer = await alice.sink.next("answer");
     expect({ from: answer.fromUserId, sdp: answer.event.value.sdp, polite: answer.event.value.polite, end: answer.event.value.endOfCandidates }).toEqual({
       from: "bob",
@@ -200,7 +200,7 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
   it("numbers each session's events 1, 2, 3 … whichever node sent them", async () => {
     await setUp();
     const { alice, bob, callId } = await ringing();
-    await b.answer(bob.session, callId, SAMPLE_ANSWER, [], false);
+    await b.answer(bob.session, { callId, sdp: SAMPLE_ANSWER });
     for (let i = 0; i < 5; i++) await (i % 2 ? a : b).candidates(bob.session, callId, [iceCandidate(SAMPLE_CANDIDATE)], false);
     await alice.sink.next("answer");
     for (let i = 0; i < 5; i++) await alice.sink.next("iceCandidates");
@@ -218,14 +218,14 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
     await expectHubError(b.offer(alice.session, { toUserId: "dave", callId: "", sdp: SAMPLE_OFFER }), "failed_precondition", ErrorReason.ALREADY_IN_CALL);
     await expectHubError(a.candidates(carol.session, callId, [], true), "permission_denied", ErrorReason.NOT_IN_CALL);
     await expectHubError(b.hangUp(dave.session, callId, EndReason.HANGUP), "permission_denied", ErrorReason.NOT_IN_CALL);
-    await expectHubError(b.answer(alice.session, callId, SAMPLE_ANSWER, [], false), "failed_precondition", ErrorReason.WRONG_STATE);
+    await expectHubError(b.answer(alice.session, { callId, sdp: SAMPLE_ANSWER }), "failed_precondition", ErrorReason.WRONG_STATE);
     // An offer to someone outside the call invites them, which only an answered call allows.
     await expectHubError(
       a.offer(alice.session, { toUserId: "carol", callId, sdp: SAMPLE_OFFER }),
       "failed_precondition",
       ErrorReason.WRONG_STATE,
     );
-    await expectHubError(a.answer(carol.session, randomUUID(), SAMPLE_ANSWER, [], false), "not_found", ErrorReason.CALL_NOT_FOUND);
+    await expectHubError(a.answer(carol.session, { callId: randomUUID(), sdp: SAMPLE_ANSWER }), "not_found", ErrorReason.CALL_NOT_FOUND);
   });
 
   it("resolves glare, both calling each other at once through different nodes, to exactly one call", async () => {
@@ -264,7 +264,7 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
   it("relays the callee's ringing answer without accepting: the call still rings, ends as declined or unanswered, or is accepted later", async () => {
     await setUp();
     const declined = await ringing();
-    await b.answer(declined.bob.session, declined.callId, SAMPLE_ANSWER, [], false, "", true);
+    await b.answer(declined.bob.session, { callId: declined.callId, sdp: SAMPLE_ANSWER, ringing: true });
     const early = await declined.alice.sink.next("answer");
     expect({ from: early.fromUserId, sdp: early.event.value.sdp, polite: early.event.value.polite, ringing: early.event.value.ringing }).toEqual({
       from: "bob",
@@ -279,13 +279,13 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
       ErrorReason.WRONG_STATE,
     );
     // Only the one who rings sends one.
-    await expectHubError(a.answer(declined.alice.session, declined.callId, SAMPLE_ANSWER, [], false, "", true), "failed_precondition", ErrorReason.WRONG_STATE);
+    await expectHubError(a.answer(declined.alice.session, { callId: declined.callId, sdp: SAMPLE_ANSWER, ringing: true }), "failed_precondition", ErrorReason.WRONG_STATE);
     await b.hangUp(declined.bob.session, declined.callId, EndReason.HANGUP);
     expect((await declined.alice.sink.next("callEnded")).event.value.reason).toBe(EndReason.DECLINED);
 
     const unanswered = await a.offer(declined.alice.session, { toUserId: "bob", callId: "", sdp: SAMPLE_OFFER });
     await declined.bob.sink.next("offer");
-    await b.answer(declined.bob.session, unanswered, SAMPLE_ANSWER, [], false, "", true);
+    await b.answer(declined.bob.session, { callId: unanswered, sdp: SAMPLE_ANSWER, ringing: true });
     expect((await declined.alice.sink.next("answer")).event.value.ringing).toBe(true);
     for (const sink of [declined.alice.sink, declined.bob.sink]) {
       expect((await sink.next("callEnded")).event.value.reason).toBe(EndReason.NO_ANSWER);
@@ -293,13 +293,13 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
 
     const accepted = await a.offer(declined.alice.session, { toUserId: "bob", callId: "", sdp: SAMPLE_OFFER });
     await declined.bob.sink.next("offer");
-    await b.answer(declined.bob.session, accepted, SAMPLE_ANSWER, [], false, "", true);
+    await b.answer(declined.bob.session, { callId: accepted, sdp: SAMPLE_ANSWER, ringing: true });
     expect((await declined.alice.sink.next("answer")).event.value.ringing).toBe(true);
-    await b.answer(declined.bob.session, accepted, SAMPLE_ANSWER, [iceCandidate(SAMPLE_CANDIDATE)], true);
+    await b.answer(declined.bob.session, { callId: accepted, sdp: SAMPLE_ANSWER, candidates: [iceCandidate(SAMPLE_CANDIDATE)], endOfCandidates: true });
     const accepting = await declined.alice.sink.next("answer");
     expect({ ringing: accepting.event.value.ringing, candidates: accepting.event.value.candidates.length }).toEqual({ ringing: false, candidates: 1 });
     // Accepted: the phone rings no more, so no more ringing answers; a hang-up is a hang-up.
-    await expectHubError(b.answer(declined.bob.session, accepted, SAMPLE_ANSWER, [], false, "", true), "failed_precondition", ErrorReason.WRONG_STATE);
+    await expectHubError(b.answer(declined.bob.session, { callId: accepted, sdp: SAMPLE_ANSWER, ringing: true }), "failed_precondition", ErrorReason.WRONG_STATE);
     expect(await b.hangUp(declined.bob.session, accepted, EndReason.HANGUP)).toBe(EndReason.HANGUP);
     expect((await declined.alice.sink.next("callEnded")).event.value.reason).toBe(EndReason.HANGUP);
   });
@@ -307,7 +307,7 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
   it("resumes a session on the other node, replaying what it missed once and in order, then goes on live", async () => {
     await setUp();
     const { alice, bob, callId } = await ringing();
-    await b.answer(bob.session, callId, SAMPLE_ANSWER, [], false);
+    await b.answer(bob.session, { callId, sdp: SAMPLE_ANSWER });
     await alice.sink.next("answer");
     const lastSeq = alice.sink.messages.at(-1)?.seq ?? 0n;
     a.streamEnded(alice.session, alice.sink);
@@ -358,7 +358,7 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
     const { alice, bob, callId } = await ringing();
     expect((await watcher.sink.next("presence")).event.value).toMatchObject({ userId: "alice", online: true });
     expect((await watcher.sink.next("presence")).event.value).toMatchObject({ userId: "bob", online: true });
-    await b.answer(bob.session, callId, SAMPLE_ANSWER, [], false);
+    await b.answer(bob.session, { callId, sdp: SAMPLE_ANSWER });
     await alice.sink.next("answer");
     b.streamEnded(bob.session, bob.sink);
     const ended = await alice.sink.next("callEnded");
@@ -417,7 +417,7 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
     /** alice (first node) and bob (second node) in an active call. */
     async function active() {
       const { alice, bob, callId } = await ringing();
-      await b.answer(bob.session, callId, SAMPLE_ANSWER, [], true);
+      await b.answer(bob.session, { callId, sdp: SAMPLE_ANSWER, endOfCandidates: true });
       await alice.sink.next("answer");
       return { alice, bob, callId };
     }
@@ -426,13 +426,13 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
     async function join(inviter: Online, user: Online, callId: string, others: Online[]) {
       expect(await inviter.backend.offer(inviter.session, { toUserId: user.session.userId, callId, sdp: SAMPLE_OFFER })).toBe(callId);
       await user.sink.next("offer");
-      await user.backend.answer(user.session, callId, SAMPLE_ANSWER, [], true);
+      await user.backend.answer(user.session, { callId, sdp: SAMPLE_ANSWER, endOfCandidates: true });
       await inviter.sink.next("answer");
       for (const other of others) {
         await other.sink.next("participantJoined");
         await other.backend.offer(other.session, { toUserId: user.session.userId, callId, sdp: SAMPLE_OFFER });
         await user.sink.next("offer");
-        await user.backend.answer(user.session, callId, SAMPLE_ANSWER, [], true, other.session.userId);
+        await user.backend.answer(user.session, { callId, sdp: SAMPLE_ANSWER, endOfCandidates: true, toUserId: other.session.userId });
         await other.sink.next("answer");
       }
     }
@@ -454,12 +454,12 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
       // Until carol accepts, only alice may signal to her, and she only to alice.
       await expectHubError(b.candidates(bob.session, callId, [], true, "carol"), "permission_denied", ErrorReason.NOT_IN_CALL);
       await expectHubError(b.offer(carol.session, { toUserId: "bob", callId, sdp: SAMPLE_OFFER }), "permission_denied", ErrorReason.NOT_IN_CALL);
-      await expectHubError(b.answer(carol.session, callId, SAMPLE_ANSWER, [], false, "bob"), "invalid_argument", ErrorReason.INVALID_REQUEST);
+      await expectHubError(b.answer(carol.session, { callId, sdp: SAMPLE_ANSWER, toUserId: "bob" }), "invalid_argument", ErrorReason.INVALID_REQUEST);
       await b.candidates(carol.session, callId, [iceCandidate(SAMPLE_CANDIDATE)], false);
       expect((await alice.sink.next("iceCandidates")).fromUserId).toBe("carol");
       expect(bob.sink.unread()).toEqual([]);
 
-      await b.answer(carol.session, callId, SAMPLE_ANSWER, [], true);
+      await b.answer(carol.session, { callId, sdp: SAMPLE_ANSWER, endOfCandidates: true });
       const answer = await alice.sink.next("answer");
       expect({ from: answer.fromUserId, polite: answer.event.value.polite }).toEqual({ from: "carol", polite: false });
       const joinedCall = await bob.sink.next("participantJoined");
@@ -469,7 +469,7 @@ describe.each(deployments)("the signaling backend, $name", ({ start }) => {
       await b.offer(bob.session, { toUserId: "carol", callId, sdp: SAMPLE_OFFER });
       const offer = await carol.sink.next("offer");
       expect({ from: offer.fromUserId, polite: offer.event.value.polite }).toEqual({ from: "bob", polite: true });
-      await b.answer(carol.session, callId, SAMPLE_ANSWER, [], false, "bob");
+      await b.answer(carol.session, { callId, sdp: SAMPLE_ANSWER, toUserId: "bob" });
       expect((await bob.sink.next("answer")).fromUserId).toBe("carol");
       await a.candidates(bob.session, callId, [iceCandidate(SAMPLE_CANDIDATE)], true, "carol");
       expect((await carol.sink.next("iceCandidates")).fromUserId).toBe("bob");

@@ -148,7 +148,7 @@ class Side {
           return "ok";
         case "answer":
           // A ringing answer (AnswerRequest.ringing) carries no end of candidates.
-          await node.answer(this.sessions[step.from]!, callId(step.call), SAMPLE_ANSWER, [], step.ringing !== true, to(step.to), step.ringing === true);
+          await node.answer(this.sessions[step.from]!, { callId: callId(step.call), sdp: SAMPLE_ANSWER, endOfCandidates: step.ringing !== true, toUserId: to(step.to), ringing: step.ringing === true });
           return "ok";
         case "candidates":
           await node.candidates(this.sessions[step.from]!, callId(step.call), [iceCandidate(SAMPLE_CANDIDATE)], false, to(step.to));

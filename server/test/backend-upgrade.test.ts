@@ -126,12 +126,12 @@ describe("a rolling upgrade to group calls (Redis backend)", () => {
     expect(await legacy("call", "alice", alice.session.id, "bob", callId, RING_MS, offer)).toEqual(["ok"]);
     expect((await bob.sink.next("offer")).callId).toBe(callId);
 
-    await b.answer(bob.session, callId, SAMPLE_ANSWER, [], true);
+    await b.answer(bob.session, { callId, sdp: SAMPLE_ANSWER, endOfCandidates: true });
     expect((await alice.sink.next("answer")).fromUserId).toBe("bob");
     expect(await stats()).toEqual({ ringing: 0, active: 1 });
     await a.offer(alice.session, { toUserId: "carol", callId, sdp: SAMPLE_OFFER });
     expect((await carol.sink.next("offer")).event.value.participantUserIds).toEqual(["bob"]);
-    await b.answer(carol.session, callId, SAMPLE_ANSWER, [], true);
+    await b.answer(carol.session, { callId, sdp: SAMPLE_ANSWER, endOfCandidates: true });
     await alice.sink.next("answer");
     expect((await bob.sink.next("participantJoined")).event.value.userId).toBe("carol");
 

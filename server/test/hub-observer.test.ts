@@ -43,10 +43,10 @@ describe("the hub's observer", () => {
     const bob = online("bob");
     const callId = hub.offer(alice, { toUserId: "bob", callId: "", sdp: SAMPLE_OFFER });
     clock += 2_500;
-    hub.answer(bob, callId, SAMPLE_ANSWER);
+    hub.answer(bob, { callId, sdp: SAMPLE_ANSWER });
     // A renegotiation answer is not a second setup.
     hub.offer(alice, { toUserId: "", callId, sdp: SAMPLE_OFFER });
-    hub.answer(bob, callId, SAMPLE_ANSWER);
+    hub.answer(bob, { callId, sdp: SAMPLE_ANSWER });
     expect(answered).toEqual([2_500]);
     expect(hub.ringingCallCount).toBe(0);
     hub.hangUp(alice, callId, EndReason.HANGUP);

@@ -65,7 +65,7 @@ function ringing(): { alice: Online; bob: Online; callId: string } {
 
 function active(): { alice: Online; bob: Online; callId: string } {
   const call = ringing();
-  hub.answer(call.bob.session, call.callId, SAMPLE_ANSWER);
+  hub.answer(call.bob.session, { callId: call.callId, sdp: SAMPLE_ANSWER });
   call.alice.sink.take();
   return call;
 }
@@ -221,7 +221,7 @@ describe("starting a call", () => {
       renegotiation: false,
       polite: true,
     });
-    hub.answer(bob.session, callId, SAMPLE_ANSWER);
+    hub.answer(bob.session, { callId, sdp: SAMPLE_ANSWER });
     expect(hub.offer(bob.session, { toUserId: "", callId, sdp: "renegotiate" })).toBe(callId);
     const [answer, again] = alice.sink.take();
     expect(answer && isEvent(answer, "answer") && answer.event.value).toMatchObject({ sdp: SAMPLE_ANSWER, polite: false });
@@ -242,7 +242,7 @@ describe("starting a call", () => {
 describe("within a call", () => {
   it("refuses an answer from the caller while ringing (WRONG_STATE)", () => {
     const { alice, bob, callId } = ringing();
-    expectHubError(() => hub.answer(alice.session, callId, SAMPLE_ANSWER), "failed_precondition", ErrorReason.WRONG_STATE);
+    expectHubError(() => hub.answer(alice.session, { callId, sdp: SAMPLE_ANSWER }), "failed_precondition", ErrorReason.WRONG_STATE);
     expect(bob.sink.messages).toEqual([]);
     expect(hub.snapshot().calls).toMatchObject([{ id: callId, caller: "alice", callee: "bob", state: "ringing" }]);
   });
@@ -251,7 +251,7 @@ describe("within a call", () => {
     const { alice, bob, callId } = active();
     const carol = online("carol");
     const actions = [
-      () => hub.answer(carol.session, callId, SAMPLE_ANSWER),
+      () => hub.answer(carol.session, { callId, sdp: SAMPLE_ANSWER }),
       () => hub.offer(carol.session, { toUserId: "", callId, sdp: SAMPLE_OFFER }),
       () => hub.candidates(carol.session, callId, [iceCandidate(SAMPLE_CANDIDATE)], false),
       () => hub.hangUp(carol.session, callId, EndReason.HANGUP),
@@ -263,7 +263,7 @@ describe("within a call", () => {
 
   it("refuses an unknown call id (not_found CALL_NOT_FOUND)", () => {
     const alice = online("alice");
-    expectHubError(() => hub.answer(alice.session, "no-such-call", SAMPLE_ANSWER), "not_found", ErrorReason.CALL_NOT_FOUND);
+    expectHubError(() => hub.answer(alice.session, { callId: "no-such-call", sdp: SAMPLE_ANSWER }), "not_found", ErrorReason.CALL_NOT_FOUND);
   });
 
   const hangUps: { name: string; state: "ringing" | "active"; by: "alice" | "bob"; requested: EndReason; recorded: EndReason }[] = [

@@ -17,16 +17,22 @@ class StandInSignaling extends Emitter<SignalingEvents> {
   }
 }
 
+/** alice's Phone calling bob, on stand-ins: the signaling the test drives and the call's connection. */
+function callBob() {
+  const signaling = new StandInSignaling();
+  const phone = new Phone({
+    signaling: signaling as unknown as SignalingClient,
+    RTCPeerConnection: StandInPeerConnection as unknown as typeof RTCPeerConnection,
+  });
+  phone.call("bob");
+  const pc = StandInPeerConnection.last;
+  if (!pc) throw new Error("no peer connection");
+  return { signaling, phone, pc };
+}
+
 describe("Phone on the callee's answer", () => {
   it("shows 'connecting' only once the answer is applied, so no render runs while it is", async () => {
-    const signaling = new StandInSignaling();
-    const phone = new Phone({
-      signaling: signaling as unknown as SignalingClient,
-      RTCPeerConnection: StandInPeerConnection as unknown as typeof RTCPeerConnection,
-    });
-    phone.call("bob");
-    const pc = StandInPeerConnection.last;
-    if (!pc) throw new Error("no peer connection");
+    const { signaling, phone, pc } = callBob();
     let applied!: () => void;
     const applying = new Promise<void>((resolve) => (applied = resolve));
     pc.setRemoteDescription = async () => applying;
@@ -43,14 +49,7 @@ describe("Phone on the callee's answer", () => {
   });
 
   it("applies the callee's ringing answer while it still rings, then takes the answer that accepts without applying it again", async () => {
-    const signaling = new StandInSignaling();
-    const phone = new Phone({
-      signaling: signaling as unknown as SignalingClient,
-      RTCPeerConnection: StandInPeerConnection as unknown as typeof RTCPeerConnection,
-    });
-    phone.call("bob");
-    const pc = StandInPeerConnection.last;
-    if (!pc) throw new Error("no peer connection");
+    const { signaling, phone, pc } = callBob();
     pc.onnegotiationneeded?.();
     await expect.poll(() => pc.signalingState).toBe("have-local-offer");
     const applied: string[] = [];

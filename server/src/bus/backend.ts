@@ -1,7 +1,7 @@
 import type { EndReason, IceCandidate, Joined } from "@peertobeer/protocol";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { JoinedSchema } from "@peertobeer/protocol";
-import type { EventInit, HubObserver, OfferInput, Sink } from "../hub/index.js";
+import type { EventInit, AnswerInput, HubObserver, OfferInput, Sink } from "../hub/index.js";
 
 /** Who sent a request: the session a verified token names. */
 export interface SessionHandle {
@@ -52,16 +52,8 @@ export interface SignalingBackend {
    * hub's rules). Resolves to the call id.
    */
   offer(from: SessionHandle, input: OfferInput): Promise<string>;
-  /** `toUserId`: whose offer it answers; empty when the sender is linked to one person only. */
-  answer(
-    from: SessionHandle,
-    callId: string,
-    sdp: string,
-    candidates: IceCandidate[],
-    endOfCandidates: boolean,
-    toUserId?: string,
-    ringing?: boolean,
-  ): Promise<void>;
+  /** Accepts a ringing call or an invitation, answers an offer within one, or relays a ringing answer (the hub's rules). */
+  answer(from: SessionHandle, input: AnswerInput): Promise<void>;
   candidates(from: SessionHandle, callId: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId?: string): Promise<void>;
   /** Declines, cancels, hangs up or leaves; resolves to the reason recorded. */
   hangUp(from: SessionHandle, callId: string, requested: EndReason): Promise<EndReason>;

@@ -1,5 +1,5 @@
 import type { EndReason, IceCandidate } from "@peertobeer/protocol";
-import { Hub, type EventInit, type HubOptions, type OfferInput, type Session, type Sink } from "../hub/index.js";
+import { Hub, type AnswerInput, type EventInit, type HubOptions, type OfferInput, type Session, type Sink } from "../hub/index.js";
 import type { JoinedFactory, JoinRequest, SessionHandle, SignalingBackend } from "./backend.js";
 
 /**
@@ -61,16 +61,8 @@ export class MemoryBackend implements SignalingBackend {
     return this.hub.offer(this.live(from), input);
   }
 
-  async answer(
-    from: SessionHandle,
-    callId: string,
-    sdp: string,
-    candidates: IceCandidate[],
-    endOfCandidates: boolean,
-    toUserId = "",
-    ringing = false,
-  ): Promise<void> {
-    this.hub.answer(this.live(from), callId, sdp, candidates, endOfCandidates, toUserId, ringing);
+  async answer(from: SessionHandle, input: AnswerInput): Promise<void> {
+    this.hub.answer(this.live(from), input);
   }
 
   async candidates(from: SessionHandle, callId: string, candidates: IceCandidate[], endOfCandidates: boolean, toUserId = ""): Promise<void> {

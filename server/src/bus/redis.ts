@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { EndReason, ErrorReason, SignalingMessageSchema, type IceCandidate, type SignalingMessage } from "@peertobeer/protocol";
 import { Redis } from "ioredis";
-import { HubError, type EventInit, type HistoryLimit, type OfferInput, type Sink } from "../hub/index.js";
+import { HubError, type AnswerInput, type EventInit, type HistoryLimit, type OfferInput, type Sink } from "../hub/index.js";
 import type { ClusterObserver, JoinedFactory, JoinRequest, SessionHandle, SignalingBackend } from "./backend.js";
 import { CLUSTER_SCRIPT } from "./redis-script.js";
 
@@ -200,15 +200,8 @@ export class RedisBackend implements SignalingBackend {
     }
   }
 
-  async answer(
-    from: SessionHandle,
-    callId: string,
-    sdp: string,
-    candidates: IceCandidate[],
-    endOfCandidates: boolean,
-    toUserId = "",
-    ringing = false,
-  ): Promise<void> {
+  async answer(from: SessionHandle, input: AnswerInput): Promise<void> {
+    const { callId, sdp, candidates = [], endOfCandidates = false, toUserId = "", ringing = false } = input;
     const answer = (polite: boolean) => encodeEvent({ case: "answer", value: { sdp, polite, candidates, endOfCandidates, ringing } });
     // Whoever hears that the sender joined joined earlier: the impolite side of that pair.
     const joined = ringing ? EMPTY : encodeEvent({ case: "participantJoined", value: { userId: from.userId, polite: false } });

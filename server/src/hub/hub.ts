@@ -32,6 +32,21 @@ export interface OfferInput {
   endOfCandidates?: boolean;
 }
 
+export interface AnswerInput {
+  callId: string;
+  sdp: string;
+  /** The first burst of candidates, relayed with the answer. */
+  candidates?: IceCandidate[];
+  endOfCandidates?: boolean;
+  /** Whose offer it answers; empty when the sender is linked to one person only. */
+  toUserId?: string;
+  /**
+   * The invitee's answer sent while the phone still rings, relayed to the inviter without
+   * accepting anything (AnswerRequest.ringing); it may carry no candidates.
+   */
+  ringing?: boolean;
+}
+
 export interface HubSnapshot {
   sessions: { userId: string; id: string; attached: boolean; seq: string }[];
   calls: { id: string; caller: string; callee: string; state: string; participants: string[]; invited: string[] }[];
@@ -183,20 +198,11 @@ export class Hub {
   }
 
   /**
-   * Accepts a ringing call or an invitation (the invitee), or answers an offer within a call.
-   * `toUserId` names whose offer it answers; empty when the sender is linked to one person only.
-   * `ringing`: the invitee's answer sent while the phone still rings, relayed to the inviter
-   * without accepting anything (AnswerRequest.ringing); it may carry no candidates.
+   * Accepts a ringing call or an invitation (the invitee), or answers an offer within a call;
+   * a ringing answer only readies the inviter (AnswerInput.ringing).
    */
-  answer(
-    from: Session,
-    callId: string,
-    sdp: string,
-    candidates: IceCandidate[] = [],
-    endOfCandidates = false,
-    toUserId = "",
-    ringing = false,
-  ): void {
+  answer(from: Session, input: AnswerInput): void {
+    const { callId, sdp, candidates = [], endOfCandidates = false, toUserId = "", ringing = false } = input;
     const call = this.memberCall(from, callId);
     const answer = { sdp, polite: false, candidates, endOfCandidates, ringing };
     const invite = call.invites.get(from.userId);

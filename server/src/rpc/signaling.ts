@@ -192,7 +192,7 @@ export function createSignaling(deps: SignalingDeps): Signaling {
       checkCandidates(request.candidates, request.endOfCandidates, false);
       if (request.ringing) checkRingingAnswer(request.sdp, request.candidates, request.endOfCandidates);
       if (request.toUserId !== "") checkUserId(request.toUserId, "to_user_id");
-      await backend.answer(session, request.callId, request.sdp, request.candidates, request.endOfCandidates, request.toUserId, request.ringing);
+      await backend.answer(session, request);
       return { success: true, callId: request.callId };
     }),
 
